@@ -110,7 +110,7 @@ class EventRecord:
     wall: float
     kind: Kind
     type: str
-    data: Mapping[str, Any] = field(default=_EMPTY)
+    data: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     audio: bytes | None = None
 
     @classmethod
