@@ -1,0 +1,526 @@
+"""What the notebook panel shows, as plain data: EventRecords in, immutable snapshots out.
+
+:class:`PanelState` is the panel's model and owns no widget.  The session's event bus
+calls :meth:`PanelState.feed` (on the bus thread); the panel's refresher calls
+:meth:`PanelState.snapshot` on the kernel's own loop, at most ~20 times a second, and
+copies only what changed into the widgets.  Everything here is sans-I/O: no widgets,
+no threads started, no clocks read except the ``now`` a caller passes in, so it is
+tested by feeding records.
+
+The lock is held only for dictionary updates (microseconds), so the bus thread never
+waits on a widget and the kernel never waits on the bus.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from voicelive_nb.events import EventRecord, Local
+
+__all__ = [
+    "FLOOR_DB",
+    "HIGH_RATE_TYPES",
+    "FieldStatus",
+    "LogLine",
+    "PanelSnapshot",
+    "PanelState",
+    "TranscriptLine",
+]
+
+FLOOR_DB = -90.0
+"""Level shown for silence and for a meter that has had no audio lately."""
+
+HIGH_RATE_TYPES = frozenset(
+    {
+        Local.MIC_AUDIO,
+        Local.SPEAKER_AUDIO,
+        "response.audio.delta",
+        "response.audio_transcript.delta",
+        "conversation.item.input_audio_transcription.delta",
+        Local.COUNTERS,
+    }
+)
+"""Record types that arrive many times a second; the event log leaves them out unless asked."""
+
+_BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active"})
+
+Role = Literal["user", "assistant"]
+FieldState = Literal["pending", "ok", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """One utterance in the transcript view.
+
+    Attributes:
+        role: ``"user"`` or ``"assistant"``.
+        text: What was said so far (``""`` until a transcript arrives).
+        item_id: The conversation item it belongs to.
+        t: Monotonic seconds when the utterance began.
+        final: True once the transcript is complete.
+        interrupted: True if the user barged in on it (assistant) or it was truncated.
+    """
+
+    role: Role
+    text: str
+    item_id: str
+    t: float
+    final: bool = False
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One row of the event log: seconds since the first record, kind, type and a short summary."""
+
+    t: float
+    kind: str
+    type: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldStatus:
+    """The server's answer to a live change of one turn-detection control."""
+
+    state: FieldState
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PanelSnapshot:
+    """Everything the panel displays at one moment; immutable, cheap to compare.
+
+    ``*_version`` counters change only when the matching part changed, so the
+    refresher can skip rebuilding the transcript, the log or the latency plot.
+    """
+
+    connection: str = "idle"
+    endpoint: str = ""
+    status: str = "Not connected."
+    error: str = ""
+    mic_db: float = FLOOR_DB
+    mic_peak_db: float = FLOOR_DB
+    speaker_db: float = FLOOR_DB
+    user_speaking: bool = False
+    assistant_speaking: bool = False
+    muted: bool = False
+    counters: Mapping[str, float] = field(default_factory=dict)
+    fields: Mapping[str, FieldStatus] = field(default_factory=dict)
+    server_session: Mapping[str, Any] = field(default_factory=dict)
+    transcript: tuple[TranscriptLine, ...] = ()
+    transcript_version: int = 0
+    log: tuple[LogLine, ...] = ()
+    log_version: int = 0
+    turns: tuple[Any, ...] = ()
+    turns_version: int = 0
+    type_counts: Mapping[str, int] = field(default_factory=dict)
+
+
+class PanelState:
+    """Thread-safe model of the panel, fed :class:`~voicelive_nb.events.EventRecord` objects.
+
+    Args:
+        turns: Returns the finished turns (``TurnTracker.turns`` of the session).  Called
+            only from :meth:`snapshot` when a response ended since the last call.
+        max_log: Event-log rows kept (oldest dropped).
+        max_transcript: Transcript lines kept.
+        meter_hold_s: A meter with no audio for this long falls to :data:`FLOOR_DB`.
+    """
+
+    def __init__(
+        self,
+        turns: Callable[[], Sequence[Any]] | None = None,
+        *,
+        max_log: int = 400,
+        max_transcript: int = 200,
+        meter_hold_s: float = 0.3,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._turns_source = turns
+        self._meter_hold_s = meter_hold_s
+        self._t0: float | None = None
+        self._connection = "idle"
+        self._endpoint = ""
+        self._status = "Not connected."
+        self._error = ""
+        # Meters: the loudest block since the last snapshot, and when audio last came.
+        self._mic_db = FLOOR_DB
+        self._mic_peak_db = FLOOR_DB
+        self._mic_last_t = -math.inf
+        self._mic_new = False
+        self._mic_shown = FLOOR_DB
+        self._mic_peak_shown = FLOOR_DB
+        self._spk_db = FLOOR_DB
+        self._spk_last_t = -math.inf
+        self._spk_new = False
+        self._spk_shown = FLOOR_DB
+        self._user_speaking = False
+        self._assistant_speaking = False
+        self._muted = False
+        self._counters: dict[str, float] = {}
+        self._fields: dict[str, FieldStatus] = {}
+        self._pending_fields: set[str] = set()
+        self._server_session: dict[str, Any] = {}
+        self._lines: dict[str, TranscriptLine] = {}
+        self._max_transcript = max_transcript
+        self._transcript_version = 0
+        self._log: deque[LogLine] = deque(maxlen=max_log)
+        self._log_version = 0
+        self._turns_version = 0
+        self._turns_seen = -1
+        self._turns_cache: tuple[Any, ...] = ()
+        self._type_counts: dict[str, int] = {}
+        self._log_high_rate = False
+
+    # ------------------------------------------------------------------ input
+
+    def feed(self, record: EventRecord) -> None:
+        """Take one record (any thread; the session's bus calls this)."""
+        with self._lock:
+            if self._t0 is None:
+                self._t0 = record.t
+            self._type_counts[record.type] = self._type_counts.get(record.type, 0) + 1
+            handler = _HANDLERS.get(record.type)
+            if handler is not None:
+                handler(self, record)
+            if record.type not in HIGH_RATE_TYPES or self._log_high_rate:
+                self._log.append(LogLine(record.t - self._t0, record.kind, record.type, _summary(record)))
+                self._log_version += 1
+
+    def feed_many(self, records: Iterable[EventRecord]) -> None:
+        """Feed records in order (a recording's events, for instance)."""
+        for record in records:
+            self.feed(record)
+
+    def mark_pending(self, names: Iterable[str]) -> None:
+        """Controls the panel just sent in a ``session.update``; they await the server's answer."""
+        with self._lock:
+            for name in names:
+                self._pending_fields.add(name)
+                self._fields[name] = FieldStatus("pending", "sent")
+
+    def set_status(self, text: str, *, error: bool = False) -> None:
+        """Show a status (or an error, in plain words) that did not come from a record."""
+        with self._lock:
+            if error:
+                self._error = text
+            else:
+                self._status = text
+                self._error = ""
+
+    def set_muted(self, muted: bool) -> None:
+        """Record that the mic was muted or unmuted (the panel calls this after the command)."""
+        with self._lock:
+            self._muted = muted
+
+    def set_log_high_rate(self, enabled: bool) -> None:
+        """Also log audio blocks and transcript deltas (many rows a second)."""
+        with self._lock:
+            self._log_high_rate = enabled
+
+    # ------------------------------------------------------------------ output
+
+    def snapshot(self, now: float) -> PanelSnapshot:
+        """The state at monotonic time ``now``; resets the meters' since-last-snapshot maxima.
+
+        Meters show the loudest block since the previous snapshot, and fall to the floor
+        when no audio has come for ``meter_hold_s`` (a stopped mic must not freeze a bar).
+        """
+        with self._lock:
+            if self._mic_new:
+                self._mic_shown, self._mic_peak_shown = self._mic_db, self._mic_peak_db
+            elif now - self._mic_last_t > self._meter_hold_s:
+                self._mic_shown = self._mic_peak_shown = FLOOR_DB
+            if self._spk_new:
+                self._spk_shown = self._spk_db
+            elif now - self._spk_last_t > self._meter_hold_s:
+                self._spk_shown = FLOOR_DB
+            self._mic_db = self._mic_peak_db = self._spk_db = FLOOR_DB
+            self._mic_new = self._spk_new = False
+            turns_due = self._turns_version != self._turns_seen
+            self._turns_seen = self._turns_version
+            lines = tuple(self._lines.values())
+            snap_args: dict[str, Any] = dict(
+                connection=self._connection,
+                endpoint=self._endpoint,
+                status=self._status,
+                error=self._error,
+                mic_db=self._mic_shown,
+                mic_peak_db=self._mic_peak_shown,
+                speaker_db=self._spk_shown,
+                user_speaking=self._user_speaking,
+                assistant_speaking=self._assistant_speaking,
+                muted=self._muted,
+                counters=dict(self._counters),
+                fields=dict(self._fields),
+                server_session=dict(self._server_session),
+                transcript=lines,
+                transcript_version=self._transcript_version,
+                log=tuple(self._log),
+                log_version=self._log_version,
+                turns_version=self._turns_version,
+                type_counts=dict(self._type_counts),
+            )
+        # Read the turns outside our lock: the tracker has its own.
+        if turns_due and self._turns_source is not None:
+            try:
+                self._turns_cache = tuple(self._turns_source())
+            except Exception as exc:  # a broken tracker must not break the panel
+                snap_args["error"] = f"Could not read the turn metrics: {exc}"
+        snap_args["turns"] = self._turns_cache
+        return PanelSnapshot(**snap_args)
+
+    # ------------------------------------------------------------------ handlers
+
+    def _on_mic(self, r: EventRecord) -> None:
+        self._mic_last_t = r.t
+        self._mic_new = True
+        self._mic_db = max(self._mic_db, _db(r.get("rms_db")))
+        self._mic_peak_db = max(self._mic_peak_db, _db(r.get("peak_db")))
+
+    def _on_speaker(self, r: EventRecord) -> None:
+        self._spk_last_t = r.t
+        self._spk_new = True
+        self._spk_db = max(self._spk_db, _db(r.get("rms_db")))
+
+    def _on_connection(self, r: EventRecord) -> None:
+        state = str(r.get("state") or "unknown")
+        self._connection = state
+        self._endpoint = str(r.get("endpoint") or self._endpoint)
+        detail = str(r.get("detail") or "")
+        if state == "connected":
+            self._status, self._error = f"Connected to {self._endpoint}.", ""
+        elif state == "connecting":
+            self._status = f"Connecting to {self._endpoint}…"
+        elif state == "reconnecting":
+            attempt = r.get("attempt")
+            self._status = f"Connection lost; reconnecting (attempt {attempt})…"
+            if detail:
+                self._error = detail
+        elif state == "closed":
+            self._status = "Disconnected."
+            self._user_speaking = self._assistant_speaking = False
+        elif state == "failed":
+            self._status = "Connection failed."
+            self._error = detail or "The connection failed."
+            self._user_speaking = self._assistant_speaking = False
+        for name in list(self._pending_fields):
+            if state in ("closed", "failed"):
+                self._fields[name] = FieldStatus("error", "not sent: disconnected")
+                self._pending_fields.discard(name)
+
+    def _on_session_updated(self, r: EventRecord) -> None:
+        session = r.get("session")
+        if isinstance(session, Mapping):
+            self._server_session = dict(session)
+        if r.type == "session.updated":
+            for name in self._pending_fields:
+                self._fields[name] = FieldStatus("ok", "accepted")
+            self._pending_fields.clear()
+
+    def _on_command(self, r: EventRecord) -> None:
+        ok = bool(r.get("ok"))
+        detail = r.get("detail")
+        if not ok:
+            text = str(detail or "The server refused the change.")
+            for name in self._pending_fields:
+                self._fields[name] = FieldStatus("error", text)
+            self._pending_fields.clear()
+            self._error = f"{r.get('command') or 'Command'} failed: {text}"
+        else:
+            for name in self._pending_fields:
+                self._fields[name] = FieldStatus("ok", "accepted")
+            self._pending_fields.clear()
+
+    def _on_server_error(self, r: EventRecord) -> None:
+        err = r.get("error")
+        if isinstance(err, Mapping) and err.get("code") in _BENIGN_ERROR_CODES:
+            return
+        try:
+            from voicelive_nb.protocol import explain_error
+
+            text = explain_error(err)
+        except ImportError:  # pragma: no cover - protocol ships with the package
+            text = str(err)
+        self._error = text
+        param = err.get("param") if isinstance(err, Mapping) else None
+        if param and self._pending_fields:
+            # "session.turn_detection.silence_duration_ms" -> the control named silence_duration_ms
+            leaf = str(param).rsplit(".", 1)[-1]
+            for name in self._pending_fields:
+                if name == leaf or name in str(param):
+                    self._fields[name] = FieldStatus("error", text)
+
+    def _on_local_error(self, r: EventRecord) -> None:
+        self._error = str(r.get("message") or "An error occurred on the client side.")
+
+    def _on_counters(self, r: EventRecord) -> None:
+        for key, value in r.data.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self._counters[key] = value
+
+    def _on_speech_started(self, r: EventRecord) -> None:
+        self._user_speaking = True
+        item_id = str(r.get("item_id") or f"user@{r.t:.3f}")
+        if item_id not in self._lines:
+            self._put(TranscriptLine("user", "", item_id, r.t))
+
+    def _on_speech_stopped(self, r: EventRecord) -> None:
+        self._user_speaking = False
+
+    def _on_user_transcript(self, r: EventRecord) -> None:
+        item_id = str(r.get("item_id") or "")
+        old = self._lines.get(item_id)
+        if r.type.endswith(".completed"):
+            text, final = str(r.get("transcript") or "").strip(), True
+        elif r.type.endswith(".failed"):
+            text, final = "(transcription failed)", True
+        else:  # .delta
+            text = (old.text if old else "") + str(r.get("delta") or "")
+            final = False
+        if old is None:
+            self._put(TranscriptLine("user", text, item_id, r.t, final))
+        else:
+            self._put(TranscriptLine("user", text, item_id, old.t, final, old.interrupted))
+
+    def _assistant_line(self, r: EventRecord) -> TranscriptLine | None:
+        item_id = r.get("item_id")
+        if not item_id:
+            return None
+        line = self._lines.get(str(item_id))
+        if line is None:
+            line = TranscriptLine("assistant", "", str(item_id), r.t)
+            self._put(line)
+        return line
+
+    def _on_output_item(self, r: EventRecord) -> None:
+        item = r.get("item")
+        if (
+            isinstance(item, Mapping)
+            and item.get("role", "assistant") == "assistant"
+            and item.get("id")
+            and str(item["id"]) not in self._lines
+        ):
+            self._put(TranscriptLine("assistant", "", str(item["id"]), r.t))
+
+    def _on_assistant_delta(self, r: EventRecord) -> None:
+        line = self._assistant_line(r)
+        if line is not None and not line.final:
+            self._put(replace(line, text=line.text + str(r.get("delta") or "")))
+
+    def _on_assistant_done(self, r: EventRecord) -> None:
+        line = self._assistant_line(r)
+        if line is not None:
+            text = r.get("transcript")
+            self._put(replace(line, text=str(text) if text is not None else line.text, final=True))
+
+    def _on_response_done(self, r: EventRecord) -> None:
+        response = r.get("response")
+        if isinstance(response, Mapping):
+            if response.get("status") == "cancelled":
+                for item in response.get("output") or ():
+                    line = self._lines.get(str(item.get("id"))) if isinstance(item, Mapping) else None
+                    if line is not None:
+                        self._put(replace(line, interrupted=True, final=True))
+            elif response.get("status") == "failed":
+                details = response.get("status_details")
+                self._error = f"The response failed: {details}" if details else "The response failed."
+        self._turns_version += 1
+
+    def _on_truncated(self, r: EventRecord) -> None:
+        line = self._lines.get(str(r.get("item_id") or ""))
+        if line is not None:
+            self._put(replace(line, interrupted=True))
+
+    def _on_playback_started(self, r: EventRecord) -> None:
+        self._assistant_speaking = True
+        latency = r.get("output_latency_s")
+        if isinstance(latency, (int, float)):
+            self._counters["output_latency_ms"] = round(float(latency) * 1000.0, 1)
+
+    def _on_playback_stopped(self, r: EventRecord) -> None:
+        self._assistant_speaking = False
+        self._turns_version += 1
+
+    def _on_playback_flushed(self, r: EventRecord) -> None:
+        self._assistant_speaking = False
+        line = self._lines.get(str(r.get("item_id") or ""))
+        if line is not None:
+            self._put(replace(line, interrupted=True))
+        stale = r.get("stale_ms")
+        if isinstance(stale, (int, float)):
+            self._counters["last_barge_in_stale_ms"] = round(float(stale), 1)
+        self._turns_version += 1
+
+    def _on_command_result(self, r: EventRecord) -> None:
+        if r.get("command") in ("mute", "unmute"):
+            self._muted = r.get("command") == "mute" and bool(r.get("ok", True))
+        else:
+            self._on_command(r)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _put(self, line: TranscriptLine) -> None:
+        self._lines[line.item_id] = line
+        while len(self._lines) > self._max_transcript:
+            del self._lines[next(iter(self._lines))]
+        self._transcript_version += 1
+
+
+def _db(value: Any) -> float:
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return max(FLOOR_DB, min(0.0, float(value)))
+    return FLOOR_DB
+
+
+def _summary(record: EventRecord, limit: int = 160) -> str:
+    """A one-line, secret-free description of a record for the event log."""
+    data = dict(record.data)
+    for key in ("delta", "audio"):
+        if isinstance(data.get(key), (bytes, str)) and len(data[key]) > 40:
+            data[key] = f"<{len(data[key])} chars>"
+    if record.type in ("session.updated", "session.created", "session.update"):
+        session = data.get("session")
+        if isinstance(session, Mapping):
+            td = session.get("turn_detection")
+            data = {"turn_detection": td} if td is not None else {"session": "…"}
+    try:
+        text = json.dumps(data, default=str, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = repr(data)
+    if record.audio is not None:
+        text = f"[{len(record.audio)} B audio] {text}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_HANDLERS: dict[str, Callable[[PanelState, EventRecord], None]] = {
+    Local.MIC_AUDIO: PanelState._on_mic,
+    Local.SPEAKER_AUDIO: PanelState._on_speaker,
+    Local.CONNECTION: PanelState._on_connection,
+    Local.COMMAND: PanelState._on_command_result,
+    Local.ERROR: PanelState._on_local_error,
+    Local.COUNTERS: PanelState._on_counters,
+    Local.PLAYBACK_STARTED: PanelState._on_playback_started,
+    Local.PLAYBACK_STOPPED: PanelState._on_playback_stopped,
+    Local.PLAYBACK_FLUSHED: PanelState._on_playback_flushed,
+    "session.created": PanelState._on_session_updated,
+    "session.updated": PanelState._on_session_updated,
+    "error": PanelState._on_server_error,
+    "input_audio_buffer.speech_started": PanelState._on_speech_started,
+    "input_audio_buffer.speech_stopped": PanelState._on_speech_stopped,
+    "conversation.item.input_audio_transcription.completed": PanelState._on_user_transcript,
+    "conversation.item.input_audio_transcription.delta": PanelState._on_user_transcript,
+    "conversation.item.input_audio_transcription.failed": PanelState._on_user_transcript,
+    "response.output_item.added": PanelState._on_output_item,
+    "response.audio_transcript.delta": PanelState._on_assistant_delta,
+    "response.audio_transcript.done": PanelState._on_assistant_done,
+    "response.done": PanelState._on_response_done,
+    "conversation.item.truncated": PanelState._on_truncated,
+}
