@@ -1,0 +1,506 @@
+"""The barge-in player: a preallocated int16 ring fed by the session, drained by the device.
+
+Two sides, two threads:
+
+*Loop side* (the session's asyncio thread; all calls from one thread):
+    :meth:`Player.push` queues PCM16 of a response item (``response.audio.delta``),
+    :meth:`Player.done` says the item's audio is complete (``response.audio.done``),
+    :meth:`Player.flush` drops everything queued at once (barge-in / cancel) and
+    returns a :class:`FlushInfo` for ``conversation.item.truncate``,
+    :meth:`Player.drain_marks` collects what the device side did (:class:`PlaybackMark`).
+
+*Callback side* (PortAudio's thread, or a capture thread):
+    :meth:`Player.fill` copies the next samples into the device buffer, zero-pads,
+    and writes marks into preallocated arrays.
+
+Generations.  Every ``(response_id, item_id)`` pair pushed gets a serial number.
+:meth:`flush` kills every serial handed out so far: what is queued of them is
+dropped at once, and late deltas of those items (the server keeps sending for a
+while after ``speech_started``) are discarded by :meth:`push` and counted in
+:attr:`Player.dropped_late_ms`.  Audio of an item first pushed *after* the flush
+gets a new serial and plays normally, so nothing of a new response is lost.
+Only the block already claimed by the device when the flush happened still
+plays: stale audio is at most one device block plus the device's output latency
+(reported as :attr:`FlushInfo.stale_ms`).
+
+Timing.  ``fill(out, t)`` takes ``t``, the :func:`time.monotonic` time at which
+``out[0]`` reaches the listener (a device shell maps PortAudio's
+``outputBufferDacTime`` to the monotonic clock).  ``started`` marks carry the
+time of the item's first sample, ``chunk`` marks the time of their first sample,
+``stopped`` marks the time the item's last sample ends.
+
+Real-time safety (verified by ``tests/audio/test_player.py``, which runs
+``fill`` under :mod:`tracemalloc`): ``fill`` allocates no buffers and creates no
+containers; it only makes transient numpy views and Python ints, freed before it
+returns (peak traced memory over thousands of calls stays below 2 KiB, no growth).
+It takes one :class:`threading.Lock` that both sides hold only for integer
+bookkeeping and one block-sized ``memcpy`` (microseconds); ``push`` copies its
+data into the ring *outside* the lock, since the device never reads past the
+published write position.
+
+Capacity.  The ring holds ``capacity_s`` seconds.  A push that does not fit
+raises :class:`PlayerFullError` (nothing is queued) -- it means the device side
+is not running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["FlushInfo", "PlaybackMark", "Player", "PlayerFullError"]
+
+MarkKind = Literal["started", "chunk", "stopped"]
+
+_STARTED, _CHUNK, _STOPPED = 1, 2, 3
+_KIND_NAMES: dict[int, MarkKind] = {_STARTED: "started", _CHUNK: "chunk", _STOPPED: "stopped"}
+
+
+class PlayerFullError(RuntimeError):
+    """The player's ring buffer cannot take more audio (is the output device running?)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackMark:
+    """Something the output side did, drained with :meth:`Player.drain_marks`.
+
+    Attributes:
+        kind: ``"started"`` (first sample of the item handed to the device),
+            ``"chunk"`` (one callback's worth of the item's audio handed over),
+            ``"stopped"`` (the item's last queued sample played after :meth:`Player.done`).
+        response_id: The response the audio belongs to.
+        item_id: The conversation item the audio belongs to.
+        t: Monotonic seconds: the first sample's play time (started, chunk) or the
+            end of the last sample (stopped).
+        offset: Position in the item's audio, in samples, of the chunk's first sample
+            (started: 0; stopped: samples played of the item).
+        samples: Samples in the chunk (0 for started/stopped).
+        pcm: For chunks, the PCM16 bytes handed over (None for other kinds, or if the
+            ring overwrote them before the drain -- only when drains lag by ``capacity_s``).
+    """
+
+    kind: MarkKind
+    response_id: str
+    item_id: str
+    t: float
+    offset: int
+    samples: int
+    pcm: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlushInfo:
+    """What :meth:`Player.flush` dropped, for ``conversation.item.truncate`` and records.
+
+    Attributes:
+        response_id: The response that was playing (or first in the queue).
+        item_id: Its item: send ``conversation.item.truncate(item_id, audio_end_ms=played_ms)``.
+        played_ms: Audio of the item handed to the device, including the block in flight.
+        dropped_ms: Queued audio (of all flushed items) that will never play.
+        stale_ms: How long audio still comes out after the flush: the rest of the block
+            in flight plus the device latency included in ``fill``'s ``t`` (>= 0).
+        reason: What caused it (``"speech_started"``, ``"cancel"``, ...).
+        t: Monotonic time of the flush.
+    """
+
+    response_id: str
+    item_id: str
+    played_ms: float
+    dropped_ms: float
+    stale_ms: float
+    reason: str
+    t: float
+
+
+class Player:
+    """Preallocated ring of int16 mono samples with generation-based barge-in.
+
+    Args:
+        rate: Sample rate of the audio pushed and of the device (Hz).
+        capacity_s: Seconds of audio the ring can hold.
+        max_items: Items tracked at once (serial numbers wrap modulo this).
+        max_marks: Marks held between two :meth:`drain_marks` calls; more are dropped
+            and counted in :attr:`marks_dropped`.
+
+    Example::
+
+        player = Player()
+        player.push(delta_bytes, response_id, item_id)   # on each response.audio.delta
+        player.done(response_id, item_id)                # on response.audio.done
+        info = player.flush("speech_started")            # barge-in
+        for mark in player.drain_marks(): ...            # publish playback records
+    """
+
+    def __init__(
+        self, rate: int = 24000, capacity_s: float = 120.0, max_items: int = 1024, max_marks: int = 8192
+    ) -> None:
+        if rate <= 0:
+            raise ValueError(f"Player rate must be a positive sample rate in Hz, got {rate!r}")
+        if capacity_s <= 0:
+            raise ValueError(f"Player capacity_s must be > 0 seconds, got {capacity_s!r}")
+        self.rate = int(rate)
+        self.capacity = max(1, round(rate * capacity_s))
+        self._buf = np.zeros(self.capacity, dtype=np.int16)
+        self._lock = threading.Lock()
+        # absolute positions (samples ever written / claimed by the device)
+        self._w = 0
+        self._r = 0
+        # segments: runs of consecutive samples of one serial, in push order
+        self._nseg = 4096
+        self._seg_pos = np.zeros(self._nseg, dtype=np.int64)
+        self._seg_serial = np.zeros(self._nseg, dtype=np.int64)
+        self._seg_w = 0  # segments written
+        self._seg_r = 0  # segment containing the read position (valid when _seg_w > 0)
+        # per-item state, indexed by serial % max_items
+        self._nkeys = int(max_items)
+        self._key_serial = np.full(self._nkeys, -1, dtype=np.int64)
+        self._key_played = np.zeros(self._nkeys, dtype=np.int64)
+        self._key_end = np.zeros(self._nkeys, dtype=np.int64)  # absolute end of its last push
+        self._key_done = np.zeros(self._nkeys, dtype=np.bool_)
+        self._key_stopped = np.zeros(self._nkeys, dtype=np.bool_)
+        self._key_last_t = np.zeros(self._nkeys, dtype=np.float64)  # end time of last sample played
+        # marks ring (written by fill, read by drain_marks)
+        self._nmarks = int(max_marks)
+        self._mark_kind = np.zeros(self._nmarks, dtype=np.int8)
+        self._mark_serial = np.zeros(self._nmarks, dtype=np.int64)
+        self._mark_off = np.zeros(self._nmarks, dtype=np.int64)
+        self._mark_pos = np.zeros(self._nmarks, dtype=np.int64)
+        self._mark_n = np.zeros(self._nmarks, dtype=np.int64)
+        self._mark_t = np.zeros(self._nmarks, dtype=np.float64)
+        self._mark_w = 0
+        self._mark_r = 0
+        self.marks_dropped = 0
+        """Marks lost because :meth:`drain_marks` was not called often enough."""
+        # loop-side bookkeeping
+        self._serial_of: dict[tuple[str, str], int] = {}
+        self._key_of: dict[int, tuple[str, str]] = {}
+        self._next_serial = 0
+        self._min_live = 0  # serials below this were flushed
+        self._open_serial = -1  # item still streaming (pushed, not done, not flushed)
+        self._last_serial = -1  # serial of the last push
+        self._loop_marks: list[PlaybackMark] = []
+        self._dropped_late = 0
+        self.underflows = 0
+        """Callbacks that ran out of samples while an item was still streaming."""
+        self.flushes = 0
+        """Number of flushes that dropped or cut something."""
+
+    # ------------------------------------------------------------------ loop side
+    def push(self, pcm: bytes | bytearray | memoryview | np.ndarray, response_id: str, item_id: str) -> None:
+        """Queue PCM16 mono samples of ``item_id`` (a ``response.audio.delta``).
+
+        Args:
+            pcm: Little-endian int16 bytes, or an int16 numpy array (1-D or (n, 1)).
+            response_id: The response the delta belongs to.
+            item_id: The output item the delta belongs to.
+
+        Audio of an item that was flushed is silently dropped (and counted in
+        :attr:`dropped_late_ms`).  Raises :class:`PlayerFullError` if the ring has
+        no room, :class:`ValueError`/:class:`TypeError` for malformed audio.
+        """
+        samples = _as_int16(pcm)
+        n = samples.shape[0]
+        key = (response_id, item_id)
+        serial = self._serial_of.get(key)
+        if serial is not None and serial < self._min_live:
+            self._dropped_late += n
+            return
+        if n == 0 and serial is not None:
+            return
+        if serial is None:
+            serial = self._new_serial(key)
+        slot = serial % self._nkeys
+        with self._lock:
+            w, r = self._w, self._r
+        if w + n - r > self.capacity:
+            raise PlayerFullError(
+                f"Player ring is full ({(w - r) / self.rate:.1f} s queued, capacity "
+                f"{self.capacity / self.rate:.1f} s): is the output device/sink started?"
+            )
+        # copy outside the lock: the device never reads at or past the published _w
+        start = w % self.capacity
+        first = min(n, self.capacity - start)
+        self._buf[start : start + first] = samples[:first]
+        if first < n:
+            self._buf[: n - first] = samples[first:]
+        with self._lock:
+            if self._last_serial != serial:
+                if self._seg_w - self._seg_r >= self._nseg:
+                    raise PlayerFullError("Player has too many queued items; is the output running?")
+                idx = self._seg_w % self._nseg
+                self._seg_pos[idx] = w
+                self._seg_serial[idx] = serial
+                self._seg_w += 1
+                self._last_serial = serial
+            self._key_end[slot] = w + n
+            self._w = w + n
+            self._open_serial = serial
+
+    def done(self, response_id: str, item_id: str) -> None:
+        """Mark the item's audio complete (``response.audio.done``).
+
+        A ``stopped`` mark follows when its last queued sample has played (at once
+        if it already has).  Unknown or flushed items are ignored.
+        """
+        serial = self._serial_of.get((response_id, item_id))
+        if serial is None or serial < self._min_live:
+            return
+        slot = serial % self._nkeys
+        with self._lock:
+            self._key_done[slot] = True
+            if self._open_serial == serial:
+                self._open_serial = -1
+            drained = self._r >= self._key_end[slot]
+            emit = drained and not self._key_stopped[slot] and self._key_played[slot] > 0
+            if emit:
+                self._key_stopped[slot] = True
+                t = float(self._key_last_t[slot])
+                played = int(self._key_played[slot])
+        if emit:
+            self._loop_marks.append(PlaybackMark("stopped", response_id, item_id, t, played, 0))
+
+    def flush(self, reason: str = "speech_started", t: float | None = None) -> FlushInfo | None:
+        """Drop everything queued of all items pushed so far, at once (barge-in).
+
+        Later deltas of those items are discarded too; items first pushed after this
+        call play normally.  Returns None when nothing was playing, queued or still
+        streaming; else a :class:`FlushInfo` about the item that was playing.
+
+        Args:
+            reason: Recorded in the result (``"speech_started"``, ``"cancel"``...).
+            t: Monotonic time of the request (default: now).
+        """
+        now = time.monotonic() if t is None else t
+        with self._lock:
+            w, r = self._w, self._r
+            dropped = w - r
+            open_serial = self._open_serial
+            cur = self._current_serial(r, w, open_serial, now)
+            stale = 0.0
+            played = 0
+            if cur >= 0:
+                slot = cur % self._nkeys
+                played = int(self._key_played[slot])
+                if played > 0:
+                    stale = max(0.0, float(self._key_last_t[slot]) - now)
+                self._key_stopped[slot] = True  # a flushed item gets no stopped mark
+            # skip the queue
+            self._r = w
+            if self._seg_w > 0:
+                self._seg_r = self._seg_w - 1
+            self._min_live = self._next_serial
+            self._open_serial = -1
+        if cur < 0:
+            return None
+        self.flushes += 1
+        response_id, item_id = self._key_of[cur]
+        ms = 1000.0 / self.rate
+        return FlushInfo(response_id, item_id, played * ms, dropped * ms, stale * 1000.0, reason, now)
+
+    def drain_marks(self) -> list[PlaybackMark]:
+        """Return (and forget) the marks recorded since the last call, oldest first.
+
+        ``chunk`` marks carry the PCM handed to the device (for ``speaker.audio``
+        records).  Call it often (every 20-100 ms); marks beyond ``max_marks`` are lost.
+        """
+        out: list[PlaybackMark] = []
+        with self._lock:
+            loop_marks, self._loop_marks = self._loop_marks, []
+            lo, hi = self._mark_r, self._mark_w
+            oldest_intact = self._w - self.capacity
+            for i in range(lo, hi):
+                j = i % self._nmarks
+                serial = int(self._mark_serial[j])
+                key = self._key_of.get(serial)
+                if key is None:
+                    continue
+                kind = int(self._mark_kind[j])
+                n = int(self._mark_n[j])
+                pcm: bytes | None = None
+                if kind == _CHUNK:
+                    pos = int(self._mark_pos[j])
+                    if pos >= oldest_intact:
+                        pcm = self._read_ring(pos, n)
+                out.append(
+                    PlaybackMark(
+                        _KIND_NAMES[kind],
+                        key[0],
+                        key[1],
+                        float(self._mark_t[j]),
+                        int(self._mark_off[j]),
+                        n,
+                        pcm,
+                    )
+                )
+            self._mark_r = hi
+        if loop_marks:
+            out.extend(loop_marks)
+            out.sort(key=lambda m: m.t)
+        return out
+
+    def played_ms(self, item_id: str, response_id: str | None = None) -> float:
+        """Milliseconds of ``item_id``'s audio handed to the device so far (0 if unknown)."""
+        for (rid, iid), serial in reversed(self._serial_of.items()):
+            if iid == item_id and (response_id is None or rid == response_id):
+                slot = serial % self._nkeys
+                if int(self._key_serial[slot]) != serial:
+                    return 0.0
+                return int(self._key_played[slot]) * 1000.0 / self.rate
+        return 0.0
+
+    @property
+    def queued_ms(self) -> float:
+        """Audio queued but not yet handed to the device, in ms."""
+        return (self._w - self._r) * 1000.0 / self.rate
+
+    @property
+    def dropped_late_ms(self) -> float:
+        """Audio of already flushed items that arrived later and was discarded, in ms."""
+        return self._dropped_late * 1000.0 / self.rate
+
+    @property
+    def streaming(self) -> bool:
+        """True while an item was pushed and neither finished (:meth:`done`) nor flushed."""
+        return self._open_serial >= 0
+
+    # ------------------------------------------------------------- callback side
+    def fill(self, out: np.ndarray, t: float) -> None:
+        """Fill ``out`` (int16, shape (n,) or (n, 1)) with the next samples; zero-pad.
+
+        Called from the audio thread.  ``t`` is the monotonic time at which
+        ``out[0]`` is heard.  Never blocks for long, allocates no buffers.
+        """
+        if out.ndim == 2:
+            out = out[:, 0]
+        n = out.shape[0]
+        rate = self.rate
+        cap = self.capacity
+        buf = self._buf
+        done = 0
+        with self._lock:
+            w = self._w
+            r = self._r
+            while done < n and r < w:
+                # advance to the segment containing r
+                while self._seg_r + 1 < self._seg_w and self._seg_pos[(self._seg_r + 1) % self._nseg] <= r:
+                    self._seg_r += 1
+                segi = self._seg_r % self._nseg
+                serial = int(self._seg_serial[segi])
+                end = w
+                if self._seg_r + 1 < self._seg_w:
+                    end = min(end, int(self._seg_pos[(self._seg_r + 1) % self._nseg]))
+                k = min(n - done, end - r)
+                # copy [r, r+k) -> out[done:done+k]
+                start = r % cap
+                first = min(k, cap - start)
+                out[done : done + first] = buf[start : start + first]
+                if first < k:
+                    out[done + first : done + k] = buf[: k - first]
+                slot = serial % self._nkeys
+                t0 = t + done / rate
+                played = int(self._key_played[slot])
+                if played == 0:
+                    self._mark(_STARTED, serial, 0, r, 0, t0)
+                self._mark(_CHUNK, serial, played, r, k, t0)
+                self._key_played[slot] = played + k
+                self._key_last_t[slot] = t0 + k / rate
+                r += k
+                done += k
+                if r >= self._key_end[slot] and self._key_done[slot] and not self._key_stopped[slot]:
+                    self._key_stopped[slot] = True
+                    self._mark(_STOPPED, serial, played + k, r, 0, t0 + k / rate)
+            self._r = r
+            if done < n and self._open_serial >= 0:
+                self.underflows += 1
+        if done < n:
+            out[done:] = 0
+
+    # ---------------------------------------------------------------- internals
+    def _mark(self, kind: int, serial: int, off: int, pos: int, n: int, t: float) -> None:
+        if self._mark_w - self._mark_r >= self._nmarks:
+            self.marks_dropped += 1
+            return
+        j = self._mark_w % self._nmarks
+        self._mark_kind[j] = kind
+        self._mark_serial[j] = serial
+        self._mark_off[j] = off
+        self._mark_pos[j] = pos
+        self._mark_n[j] = n
+        self._mark_t[j] = t
+        self._mark_w += 1
+
+    def _segment_serial(self, pos: int) -> int:
+        """Serial of the segment holding absolute position ``pos`` (-1 if none; lock held)."""
+        lo = max(0, self._seg_w - self._nseg)
+        for i in range(self._seg_w - 1, lo - 1, -1):
+            if int(self._seg_pos[i % self._nseg]) <= pos:
+                return int(self._seg_serial[i % self._nseg])
+        return -1
+
+    def _current_serial(self, r: int, w: int, open_serial: int, now: float) -> int:
+        """The item a flush cuts (lock held): the one still sounding or streaming, else
+        the first queued one, else -1."""
+        if r > 0:
+            p = self._segment_serial(r - 1)
+            if p >= self._min_live:
+                slot = p % self._nkeys
+                if p == open_serial or r < int(self._key_end[slot]) or float(self._key_last_t[slot]) > now:
+                    return p
+        if r < w:
+            q = self._segment_serial(r)
+            if q >= self._min_live:
+                return q
+        return open_serial
+
+    def _new_serial(self, key: tuple[str, str]) -> int:
+        serial = self._next_serial
+        self._next_serial += 1
+        slot = serial % self._nkeys
+        old = int(self._key_serial[slot])
+        if old >= 0:
+            self._key_of.pop(old, None)
+        with self._lock:
+            self._key_serial[slot] = serial
+            self._key_played[slot] = 0
+            self._key_end[slot] = self._w
+            self._key_done[slot] = False
+            self._key_stopped[slot] = False
+            self._key_last_t[slot] = 0.0
+        self._serial_of[key] = serial
+        self._key_of[serial] = key
+        if len(self._serial_of) > 4 * self._nkeys:  # forget the oldest keys
+            for old_key in list(self._serial_of)[: self._nkeys]:
+                del self._serial_of[old_key]
+        return serial
+
+    def _read_ring(self, pos: int, n: int) -> bytes:
+        start = pos % self.capacity
+        first = min(n, self.capacity - start)
+        if first == n:
+            return self._buf[start : start + n].tobytes()
+        return self._buf[start:].tobytes() + self._buf[: n - first].tobytes()
+
+
+def _as_int16(pcm: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+    if isinstance(pcm, np.ndarray):
+        if pcm.dtype != np.int16:
+            raise TypeError(
+                f"Player.push expects int16 samples, got dtype {pcm.dtype}; "
+                "convert with (x * 32767).astype(np.int16) for float audio"
+            )
+        if pcm.ndim == 2 and pcm.shape[1] == 1:
+            pcm = pcm[:, 0]
+        if pcm.ndim != 1:
+            raise ValueError(f"Player.push expects mono audio, got an array of shape {pcm.shape}")
+        return pcm
+    if not isinstance(pcm, bytes | bytearray | memoryview):
+        raise TypeError(f"Player.push expects PCM16 bytes or an int16 array, got {type(pcm).__name__}")
+    if len(pcm) % 2:
+        raise ValueError(
+            f"Player.push got {len(pcm)} bytes: PCM16 needs an even number of bytes (was the base64 delta decoded?)"
+        )
+    return np.frombuffer(pcm, dtype="<i2")
