@@ -1,0 +1,445 @@
+"""Per-turn latency tracking, sans-I/O: event records in, :class:`Turn` records out.
+
+:class:`TurnTracker` is fed :class:`~voicelive_nb.events.EventRecord` objects, live (as a
+bus observer) or loaded back from a recording, and keeps one :class:`Turn` per user turn
+with every timestamp of the latency chain defined in ``DESIGN.md`` ("Latency, defined
+once").  All times are :func:`time.monotonic` seconds, except ``speech_start`` and
+``speech_end``, which are on the *audio clock* (seconds into the appended mic audio, as
+the server reports them).  The audio clock is mapped to the monotonic clock through the
+``mic.audio`` records (each carries the sample ``offset`` of its block and the time ``t``
+it was sent); a block's ``t`` is taken as the time its *last* sample was available, so
+sample ``s`` of a block sent at ``t`` is placed at ``t - (offset + samples - s) / rate``.
+
+Which turn owns what:
+
+* ``input_audio_buffer.speech_started`` opens a turn (keyed by the server's ``item_id``);
+  ``speech_stopped``, ``committed`` and the user transcription find it by ``item_id``.
+* ``response.created`` is given to the most recent committed turn still waiting for a
+  response; a response with no such turn (``send_text``, a manual ``response.create``)
+  gets a turn of its own with no speech fields (``source="text"``).
+* A barge-in (``playback.flushed`` with reason ``speech_started``, or a response that
+  ends ``cancelled``) marks the turn whose *response* was cut: ``interrupted=True`` and
+  ``barge_in_stale_ms`` = time from the interrupting ``speech_started`` to the last stale
+  sample played.
+
+Feeding is cheap (a dict dispatch on the type and a few attribute stores; ``mic.audio``
+records append to a bounded index), so the tracker can run on the event bus live.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from voicelive_nb.events import EventRecord, Local
+
+LATENCY_FIELDS: tuple[str, ...] = (
+    "detection_ms",
+    "response_latency_ms",
+    "playout_ms",
+    "voice_to_voice_ms",
+    "barge_in_stale_ms",
+)
+"""The derived latencies (milliseconds) that :meth:`TurnTracker.summary` summarises."""
+
+
+@dataclass(slots=True)
+class Turn:
+    """One user turn and the assistant response it got.
+
+    Timestamps are monotonic seconds (``*_rx`` = when the client received the event),
+    ``None`` when it did not happen.  ``speech_start``/``speech_end`` are on the audio
+    clock (seconds of appended mic audio); ``speech_start_t``/``speech_end_t`` are the
+    same instants mapped to the monotonic clock.
+    """
+
+    index: int
+    source: str = "speech"
+    """``"speech"`` (server VAD), ``"commit"`` (manual commit) or ``"text"`` (no audio)."""
+    item_id: str | None = None
+    response_id: str | None = None
+    speech_start: float | None = None
+    speech_end: float | None = None
+    speech_start_t: float | None = None
+    speech_end_t: float | None = None
+    speech_started_rx: float | None = None
+    speech_stopped_rx: float | None = None
+    committed_rx: float | None = None
+    response_created_rx: float | None = None
+    first_delta_rx: float | None = None
+    first_played: float | None = None
+    output_latency_s: float = 0.0
+    audio_done_rx: float | None = None
+    response_done_rx: float | None = None
+    last_played: float | None = None
+    status: str | None = None
+    interrupted: bool = False
+    barge_in_rx: float | None = None
+    barge_in_stale_ms: float | None = None
+    played_ms: float | None = None
+    user_transcript: str | None = None
+    assistant_transcript: str | None = None
+    _transcript_parts: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def detection_ms(self) -> float | None:
+        """From the end of speech (mapped to the monotonic clock) to ``speech_stopped`` received."""
+        return _ms(self.speech_stopped_rx, self.speech_end_t)
+
+    @property
+    def response_latency_ms(self) -> float | None:
+        """``first_delta_rx - speech_stopped_rx``."""
+        return _ms(self.first_delta_rx, self.speech_stopped_rx)
+
+    @property
+    def playout_ms(self) -> float | None:
+        """``first_played - first_delta_rx``."""
+        return _ms(self.first_played, self.first_delta_rx)
+
+    @property
+    def voice_to_voice_ms(self) -> float | None:
+        """``first_played + output latency - speech_end`` (speech_end on the monotonic clock)."""
+        if self.first_played is None:
+            return None
+        return _ms(self.first_played + self.output_latency_s, self.speech_end_t)
+
+    @property
+    def duration_ms(self) -> float | None:
+        """Length of the user's speech as the server's VAD saw it."""
+        if self.speech_start is None or self.speech_end is None:
+            return None
+        return (self.speech_end - self.speech_start) * 1000.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field and derived latency as a plain dict (one row of a turn table)."""
+        row = asdict(self)
+        row.pop("_transcript_parts", None)
+        row["duration_ms"] = self.duration_ms
+        for name in LATENCY_FIELDS:
+            row[name] = getattr(self, name)
+        return row
+
+
+def _ms(later: float | None, earlier: float | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return (later - earlier) * 1000.0
+
+
+class MicClock:
+    """Map positions on the appended-audio timeline to monotonic time.
+
+    Fed the ``mic.audio`` records' ``(offset, samples, rate, t)``; keeps the last
+    ``horizon`` blocks (a few minutes), which is all a live turn ever needs; older
+    positions are extrapolated from the oldest block kept.
+    """
+
+    def __init__(self, horizon: int = 12_000) -> None:
+        self._ends: list[int] = []  # offset + samples of each block (sorted)
+        self._times: list[float] = []  # t of each block
+        self._horizon = horizon
+        self.rate: int | None = None
+
+    def add(self, offset: int, samples: int, rate: int, t: float) -> None:
+        """Note one block: ``samples`` samples starting at ``offset`` sent at ``t``."""
+        self.rate = rate
+        end = offset + samples
+        if self._ends and end <= self._ends[-1]:
+            return  # out of order or duplicate: keep the index sorted
+        self._ends.append(end)
+        self._times.append(t)
+        if len(self._ends) > 2 * self._horizon:
+            del self._ends[: self._horizon]
+            del self._times[: self._horizon]
+
+    def to_monotonic(self, seconds: float) -> float | None:
+        """Monotonic time of audio-clock position ``seconds``; None before any mic block."""
+        if not self._ends or not self.rate:
+            return None
+        sample = seconds * self.rate
+        i = bisect.bisect_left(self._ends, sample)
+        if i >= len(self._ends):
+            i = len(self._ends) - 1
+        return self._times[i] - (self._ends[i] - sample) / self.rate
+
+
+class TurnTracker:
+    """Sans-I/O turn and latency tracker.  ``feed(record)`` for each record, in order.
+
+    Args:
+        default_output_latency_s: Used when ``playback.started`` does not report the
+            device's output latency.
+        keep: Turns kept in :attr:`turns` (the oldest are dropped beyond this; the
+            summary uses the kept ones).
+    """
+
+    def __init__(self, *, default_output_latency_s: float = 0.0, keep: int = 100_000) -> None:
+        self._turns: list[Turn] = []
+        self._by_item: dict[str, Turn] = {}
+        self._by_response: dict[str, Turn] = {}
+        self._awaiting: Turn | None = None  # committed, no response yet
+        self._current_speech: Turn | None = None  # speech_started seen, not yet stopped
+        self._last_speech_started_rx: float | None = None
+        self._count = 0
+        self._keep = keep
+        self._default_latency = default_output_latency_s
+        self.clock = MicClock()
+        """Audio-clock to monotonic mapping built from the ``mic.audio`` records."""
+        self.records = 0
+        """Records fed so far."""
+        self._handlers = {
+            Local.MIC_AUDIO: self._mic,
+            "input_audio_buffer.speech_started": self._speech_started,
+            "input_audio_buffer.speech_stopped": self._speech_stopped,
+            "input_audio_buffer.committed": self._committed,
+            "conversation.item.input_audio_transcription.completed": self._user_transcript,
+            "response.created": self._response_created,
+            "response.audio.delta": self._audio_delta,
+            "response.audio_transcript.delta": self._transcript_delta,
+            "response.audio_transcript.done": self._transcript_done,
+            "response.audio.done": self._audio_done,
+            "response.done": self._response_done,
+            Local.PLAYBACK_STARTED: self._playback_started,
+            Local.PLAYBACK_STOPPED: self._playback_stopped,
+            Local.PLAYBACK_FLUSHED: self._playback_flushed,
+        }
+
+    # -- feeding ---------------------------------------------------------------
+
+    def feed(self, record: EventRecord) -> Turn | None:
+        """Take one record; return the turn it changed, if any."""
+        return self.feed_fields(record.t, record.type, record.data)
+
+    __call__ = feed  # so a tracker can be subscribed to a bus directly
+
+    def feed_fields(self, t: float, type: str, data: Mapping[str, Any]) -> Turn | None:
+        """Same as :meth:`feed` for a record already split into its fields (fast path for files)."""
+        self.records += 1
+        handler = self._handlers.get(type)
+        if handler is None:
+            return None
+        return handler(t, data)
+
+    def feed_all(self, records: Iterable[EventRecord]) -> TurnTracker:
+        """Feed every record of ``records``; returns ``self`` for chaining."""
+        for record in records:
+            self.feed_fields(record.t, record.type, record.data)
+        return self
+
+    # -- results ---------------------------------------------------------------
+
+    @property
+    def turns(self) -> list[Turn]:
+        """Copies of the turns so far (safe to keep while the tracker runs on)."""
+        return [copy.copy(turn) for turn in self._turns]
+
+    @property
+    def turn_count(self) -> int:
+        """Turns seen so far (including any dropped beyond ``keep``)."""
+        return self._count
+
+    def summary(self) -> dict[str, Any]:
+        """Running summary: turn counts and p50/p90/max/count of each latency (ms)."""
+        return summarize(self._turns)
+
+    # -- handlers --------------------------------------------------------------
+
+    def _new_turn(self, source: str) -> Turn:
+        turn = Turn(index=self._count, source=source)
+        self._count += 1
+        self._turns.append(turn)
+        if len(self._turns) > self._keep:
+            del self._turns[0]
+        if len(self._by_item) > 256:  # only recent items ever get late events
+            for key in list(self._by_item)[:128]:
+                del self._by_item[key]
+        if len(self._by_response) > 256:
+            for key in list(self._by_response)[:128]:
+                del self._by_response[key]
+        return turn
+
+    def _mic(self, t: float, data: Mapping[str, Any]) -> None:
+        self.clock.add(int(data.get("offset", 0)), int(data.get("samples", 0)), int(data.get("rate", 0)), t)
+        return None
+
+    def _speech_started(self, t: float, data: Mapping[str, Any]) -> Turn:
+        self._last_speech_started_rx = t
+        item = data.get("item_id")
+        turn = self._by_item.get(item) if item else None
+        if turn is None:
+            turn = self._new_turn("speech")
+            turn.item_id = item
+            if item:
+                self._by_item[item] = turn
+        turn.speech_started_rx = t
+        start_ms = data.get("audio_start_ms")
+        if start_ms is not None:
+            turn.speech_start = start_ms / 1000.0
+            turn.speech_start_t = self.clock.to_monotonic(turn.speech_start)
+        self._current_speech = turn
+        return turn
+
+    def _speech_stopped(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._find_item(data.get("item_id")) or self._current_speech
+        if turn is None:
+            return None
+        turn.speech_stopped_rx = t
+        end_ms = data.get("audio_end_ms")
+        if end_ms is not None:
+            turn.speech_end = end_ms / 1000.0
+            turn.speech_end_t = self.clock.to_monotonic(turn.speech_end)
+        if self._current_speech is turn:
+            self._current_speech = None
+        return turn
+
+    def _committed(self, t: float, data: Mapping[str, Any]) -> Turn:
+        item = data.get("item_id")
+        turn = self._find_item(item)
+        if turn is None:  # manual commit (turn_detection None) or a missed speech_started
+            turn = self._new_turn("commit")
+            turn.item_id = item
+            if item:
+                self._by_item[item] = turn
+        turn.committed_rx = t
+        self._awaiting = turn
+        return turn
+
+    def _user_transcript(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._find_item(data.get("item_id"))
+        if turn is not None:
+            turn.user_transcript = data.get("transcript")
+        return turn
+
+    def _response_created(self, t: float, data: Mapping[str, Any]) -> Turn:
+        response = data.get("response") or {}
+        rid = response.get("id") if isinstance(response, Mapping) else None
+        turn = self._awaiting
+        self._awaiting = None
+        if turn is None or turn.response_id is not None:
+            turn = self._new_turn("text")
+        turn.response_id = rid
+        turn.response_created_rx = t
+        turn.status = "in_progress"
+        if rid:
+            self._by_response[rid] = turn
+        return turn
+
+    def _audio_delta(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._find_response(data.get("response_id"))
+        if turn is not None and turn.first_delta_rx is None:
+            turn.first_delta_rx = t
+            return turn
+        return None
+
+    def _transcript_delta(self, t: float, data: Mapping[str, Any]) -> None:
+        turn = self._find_response(data.get("response_id"))
+        if turn is not None and turn.assistant_transcript is None:
+            turn._transcript_parts.append(str(data.get("delta") or ""))
+        return None
+
+    def _transcript_done(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._find_response(data.get("response_id"))
+        if turn is not None:
+            turn.assistant_transcript = data.get("transcript")
+            turn._transcript_parts.clear()
+        return turn
+
+    def _audio_done(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._find_response(data.get("response_id"))
+        if turn is not None:
+            turn.audio_done_rx = t
+        return turn
+
+    def _response_done(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        response = data.get("response") or {}
+        if not isinstance(response, Mapping):
+            return None
+        turn = self._find_response(response.get("id"))
+        if turn is None:
+            return None
+        turn.response_done_rx = t
+        turn.status = response.get("status")
+        if turn.status == "cancelled":
+            turn.interrupted = True
+        if turn.assistant_transcript is None and turn._transcript_parts:
+            turn.assistant_transcript = "".join(turn._transcript_parts)
+            turn._transcript_parts.clear()
+        return turn
+
+    def _playback_started(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._find_response(data.get("response_id"))
+        if turn is not None and turn.first_played is None:
+            turn.first_played = t
+            latency = data.get("output_latency_s")
+            turn.output_latency_s = float(latency) if latency is not None else self._default_latency
+        return turn
+
+    def _playback_stopped(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._find_response(data.get("response_id"))
+        if turn is not None:
+            turn.last_played = t
+            if data.get("played_ms") is not None:
+                turn.played_ms = float(data["played_ms"])
+        return turn
+
+    def _playback_flushed(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._find_response(data.get("response_id"))
+        if turn is None:
+            return None
+        turn.interrupted = True
+        if data.get("played_ms") is not None:
+            turn.played_ms = float(data["played_ms"])
+        stale_ms = float(data.get("stale_ms") or 0.0)
+        turn.last_played = t + stale_ms / 1000.0
+        if data.get("reason", "speech_started") == "speech_started":
+            started = self._last_speech_started_rx
+            if started is not None and started <= t:
+                turn.barge_in_rx = started
+                turn.barge_in_stale_ms = (t - started) * 1000.0 + stale_ms
+        return turn
+
+    def _find_item(self, item: Any) -> Turn | None:
+        return self._by_item.get(item) if item else None
+
+    def _find_response(self, rid: Any) -> Turn | None:
+        return self._by_response.get(rid) if rid else None
+
+
+def summarize(turns: Iterable[Turn]) -> dict[str, Any]:
+    """Counts and p50/p90/max/count (ms) of each latency in :data:`LATENCY_FIELDS`."""
+    values: dict[str, list[float]] = {name: [] for name in LATENCY_FIELDS}
+    total = interrupted = 0
+    for turn in turns:
+        total += 1
+        interrupted += turn.interrupted
+        for name in LATENCY_FIELDS:
+            value = getattr(turn, name)
+            if value is not None:
+                values[name].append(value)
+    out: dict[str, Any] = {"turns": total, "interrupted": interrupted}
+    for name, vals in values.items():
+        out[name] = _stats(vals)
+    return out
+
+
+def _stats(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"count": 0, "p50": None, "p90": None, "max": None}
+    ordered = sorted(values)
+    return {
+        "count": len(ordered),
+        "p50": _percentile(ordered, 0.5),
+        "p90": _percentile(ordered, 0.9),
+        "max": ordered[-1],
+    }
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """Linear-interpolated percentile of sorted values (same as numpy's default)."""
+    pos = (len(ordered) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
