@@ -133,6 +133,10 @@ class Voice:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise _fail("voice.name", self.name, "expected a non-empty voice name such as 'alloy'")
+        for name in ("type", "rate", "endpoint_id"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise _fail(f"voice.{name}", value, "expected a string")
         if self.type is None:
             kind = "azure-custom" if self.endpoint_id else voice_type_of(self.name)
             object.__setattr__(self, "type", kind)
@@ -235,6 +239,8 @@ class VadSettings:
         if self.remove_filler_words is not None:
             _check_bool("turn_detection.remove_filler_words", self.remove_filler_words)
         if self.languages is not None:
+            if not isinstance(self.languages, (str, list, tuple)):
+                raise _fail("turn_detection.languages", self.languages, "expected language codes like ['en']")
             langs = (self.languages,) if isinstance(self.languages, str) else tuple(self.languages)
             if not all(isinstance(x, str) and x for x in langs):
                 raise _fail("turn_detection.languages", self.languages, "expected language codes like ['en']")
@@ -303,6 +309,8 @@ class SessionConfig:
         object.__setattr__(self, "voice", Voice.from_value(self.voice))
         if not isinstance(self.instructions, str):
             raise _fail("instructions", self.instructions, "expected a string")
+        if not isinstance(self.modalities, (str, list, tuple)):
+            raise _fail("modalities", self.modalities, "expected ('text', 'audio') or ('text',)")
         mods = (self.modalities,) if isinstance(self.modalities, str) else tuple(self.modalities)
         if not mods or any(m not in MODALITIES for m in mods) or len(set(mods)) != len(mods):
             raise _fail("modalities", self.modalities, "expected ('text', 'audio') or ('text',)")
@@ -475,11 +483,17 @@ class SessionConfig:
 
 def _check_names(cls: type, changes: Mapping[str, Any], what: str) -> None:
     known = {f.name for f in fields(cls)}
-    unknown = sorted(set(changes) - known)
+    unknown = sorted(map(str, set(changes) - known))
     if unknown:
         raise ValueError(f"unknown {what} field(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
 
 
 def _from_mapping(cls: type[T], data: Mapping[str, Any], what: str) -> T:
     _check_names(cls, data, what)
+    required = [
+        f.name for f in fields(cls) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]  # type: ignore[arg-type]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise ValueError(f"{what} is missing {', '.join(missing)}: got {dict(data)!r}")
     return cls(**data)

@@ -103,13 +103,21 @@ def check_endpoint(endpoint: str) -> str:
     if not isinstance(endpoint, str):
         raise ValueError(f"endpoint={endpoint!r} is not valid: expected a URL string")
     url = endpoint.strip()
-    parsed = urlparse(url)
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname
+    except ValueError as exc:
+        raise ValueError(
+            f"endpoint={url!r} is not valid: {exc}; expected e.g. https://<resource>.services.ai.azure.com"
+        ) from None
+    if any(ch.isspace() for ch in url):
+        raise ValueError(f"endpoint={url!r} is not valid: it contains white space")
     if parsed.scheme not in ("http", "https", "ws", "wss"):
         raise ValueError(
             f"endpoint={url!r} is not valid: it must start with https:// (Azure, e.g. "
             "https://<resource>.services.ai.azure.com) or http:// (a local server)"
         )
-    if not parsed.hostname:
+    if not host:
         raise ValueError(
             f"endpoint={url!r} is not valid: it has no host name; expected e.g. https://<resource>.services.ai.azure.com"
         )
