@@ -491,8 +491,10 @@ def _check_names(cls: type, changes: Mapping[str, Any], what: str) -> None:
 def _from_mapping(cls: type[T], data: Mapping[str, Any], what: str) -> T:
     _check_names(cls, data, what)
     required = [
-        f.name for f in fields(cls) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]  # type: ignore[arg-type]
+        f.name
+        for f in fields(cls)  # type: ignore[arg-type]
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     missing = [name for name in required if name not in data]
     if missing:
         raise ValueError(f"{what} is missing {', '.join(missing)}: got {dict(data)!r}")
