@@ -66,35 +66,69 @@ class SyntheticSession:
             ev.append((t, seq, EventRecord(t, t + 1.7e9, kind, typ, data, audio)))  # type: ignore[arg-type]
             seq += 1
 
-        add(self.t_start - 0.5, "local", Local.SESSION_INFO, {
-            "config": {"voice": "alloy", "api_key": "sk-SECRET-in-config"},
-            "input_rate": RATE, "output_rate": RATE, "versions": {"voicelive_nb": "0.1.0"},
-        })
+        add(
+            self.t_start - 0.5,
+            "local",
+            Local.SESSION_INFO,
+            {
+                "config": {"voice": "alloy", "api_key": "sk-SECRET-in-config"},
+                "input_rate": RATE,
+                "output_rate": RATE,
+                "versions": {"voicelive_nb": "0.1.0"},
+            },
+        )
         for off in range(0, n, BLOCK):
             t = self.t_of((off + BLOCK) / RATE)
-            add(t, "local", Local.MIC_AUDIO, {"samples": BLOCK, "rate": RATE, "rms_db": -40.0,
-                                               "peak_db": -30.0, "offset": off}, mic[off:off + BLOCK].tobytes())
+            add(
+                t,
+                "local",
+                Local.MIC_AUDIO,
+                {"samples": BLOCK, "rate": RATE, "rms_db": -40.0, "peak_db": -30.0, "offset": off},
+                mic[off : off + BLOCK].tobytes(),
+            )
         for i, (s, e) in enumerate(self.utterances):
             item = f"item_{i}"
             rid = f"resp_{i}"
             rx_start = self.t_of(s + 0.3)
-            add(rx_start, "server", "input_audio_buffer.speech_started",
-                {"audio_start_ms": int(s * 1000), "item_id": item})
+            add(
+                rx_start,
+                "server",
+                "input_audio_buffer.speech_started",
+                {"audio_start_ms": int(s * 1000), "item_id": item},
+            )
             rx_stop = self.t_of(e) + (self.silence_ms + self.server_ms) / 1000
-            add(rx_stop, "server", "input_audio_buffer.speech_stopped",
-                {"audio_end_ms": int(e * 1000), "item_id": item})
+            add(
+                rx_stop, "server", "input_audio_buffer.speech_stopped", {"audio_end_ms": int(e * 1000), "item_id": item}
+            )
             add(rx_stop + 0.001, "server", "input_audio_buffer.committed", {"item_id": item})
             add(rx_stop + 0.002, "server", "response.created", {"response": {"id": rid, "status": "in_progress"}})
-            add(rx_stop + 0.1, "server", "conversation.item.input_audio_transcription.completed",
-                {"item_id": item, "transcript": f"user says {i}"})
+            add(
+                rx_stop + 0.1,
+                "server",
+                "conversation.item.input_audio_transcription.completed",
+                {"item_id": item, "transcript": f"user says {i}"},
+            )
             first_delta = rx_stop + self.first_delta_ms / 1000
-            add(first_delta - 0.001, "server", "response.audio_transcript.delta",
-                {"response_id": rid, "delta": f"reply {i}"})
-            add(first_delta, "server", "response.audio.delta",
-                {"response_id": rid, "item_id": f"a{i}", "delta_bytes": 9600}, b"\0" * 9600)
+            add(
+                first_delta - 0.001,
+                "server",
+                "response.audio_transcript.delta",
+                {"response_id": rid, "delta": f"reply {i}"},
+            )
+            add(
+                first_delta,
+                "server",
+                "response.audio.delta",
+                {"response_id": rid, "item_id": f"a{i}", "delta_bytes": 9600},
+                b"\0" * 9600,
+            )
             played = first_delta + self.playout_ms / 1000
-            add(played, "local", Local.PLAYBACK_STARTED,
-                {"response_id": rid, "item_id": f"a{i}", "output_latency_s": self.output_latency_s})
+            add(
+                played,
+                "local",
+                Local.PLAYBACK_STARTED,
+                {"response_id": rid, "item_id": f"a{i}", "output_latency_s": self.output_latency_s},
+            )
             cut = None
             if i == 0 and self.barge_in_at is not None:
                 cut = self.t_of(self.barge_in_at + 0.3)  # rx of the next speech_started
@@ -103,34 +137,64 @@ class SyntheticSession:
                 tb = played + off / RATE
                 if cut is not None and tb > cut + 0.010:
                     break
-                add(tb, "local", Local.SPEAKER_AUDIO, {"samples": BLOCK, "rate": RATE, "rms_db": -12.0,
-                                                       "peak_db": -6.0, "response_id": rid},
-                    reply[off:off + BLOCK].tobytes())
+                add(
+                    tb,
+                    "local",
+                    Local.SPEAKER_AUDIO,
+                    {"samples": BLOCK, "rate": RATE, "rms_db": -12.0, "peak_db": -6.0, "response_id": rid},
+                    reply[off : off + BLOCK].tobytes(),
+                )
             add(first_delta + 0.05, "server", "response.audio.done", {"response_id": rid})
-            add(first_delta + 0.051, "server", "response.audio_transcript.done",
-                {"response_id": rid, "transcript": f"reply {i} done"})
+            add(
+                first_delta + 0.051,
+                "server",
+                "response.audio_transcript.done",
+                {"response_id": rid, "transcript": f"reply {i} done"},
+            )
             exp = Expected(
-                speech_start=s, speech_end=e,
+                speech_start=s,
+                speech_end=e,
                 detection_ms=self.silence_ms + self.server_ms,
                 response_latency_ms=self.first_delta_ms,
                 playout_ms=self.playout_ms,
-                voice_to_voice_ms=self.silence_ms + self.server_ms + self.first_delta_ms + self.playout_ms
+                voice_to_voice_ms=self.silence_ms
+                + self.server_ms
+                + self.first_delta_ms
+                + self.playout_ms
                 + self.output_latency_s * 1000,
             )
             if cut is not None:
-                add(cut + 0.005, "local", Local.PLAYBACK_FLUSHED,
-                    {"response_id": rid, "item_id": f"a{i}", "played_ms": 100.0, "dropped_ms": 500.0,
-                     "stale_ms": 15.0, "reason": "speech_started"})
+                add(
+                    cut + 0.005,
+                    "local",
+                    Local.PLAYBACK_FLUSHED,
+                    {
+                        "response_id": rid,
+                        "item_id": f"a{i}",
+                        "played_ms": 100.0,
+                        "dropped_ms": 500.0,
+                        "stale_ms": 15.0,
+                        "reason": "speech_started",
+                    },
+                )
                 add(cut + 0.02, "server", "response.done", {"response": {"id": rid, "status": "completed"}})
                 exp.interrupted = True
                 exp.barge_in_stale_ms = 5.0 + 15.0
             else:
                 add(first_delta + 0.06, "server", "response.done", {"response": {"id": rid, "status": "completed"}})
-                add(played + len(reply) / RATE, "local", Local.PLAYBACK_STOPPED,
-                    {"response_id": rid, "item_id": f"a{i}", "played_ms": 1000 * len(reply) / RATE})
+                add(
+                    played + len(reply) / RATE,
+                    "local",
+                    Local.PLAYBACK_STOPPED,
+                    {"response_id": rid, "item_id": f"a{i}", "played_ms": 1000 * len(reply) / RATE},
+                )
             self.expected.append(exp)
-        add(self.t_start + 0.1, "client", "session.update",
-            {"session": {"voice": "alloy"}, "headers": {"Authorization": "Bearer tok-SECRET"}})
+        add(
+            self.t_start + 0.1,
+            "client",
+            "session.update",
+            {"session": {"voice": "alloy"}, "headers": {"Authorization": "Bearer tok-SECRET"}},
+        )
         ev.sort(key=lambda x: (x[0], x[1]))
         self.records = [r for _, _, r in ev]
         return self

@@ -1,0 +1,419 @@
+"""Record a session to a folder (:class:`Recorder`) and load it back (:class:`Recording`).
+
+A session folder holds:
+
+``mic.wav``
+    What was sent: the ``mic.audio`` blocks, placed by their sample ``offset``.
+``assistant.wav``
+    What was played: the ``speaker.audio`` blocks, placed by their time ``t`` on the
+    same clock as the mic track (sample 0 of both = ``t0``, the time of the first mic
+    sample), silence where nothing played.
+``events.jsonl``
+    Every record, one JSON object a line: ``t``, ``wall``, ``kind``, ``type``, ``data``;
+    audio is replaced by ``"audio": {"track", "offset", "samples"}``.
+``session.json``
+    The config (secrets removed), versions, devices, rates, ``t0``, start and end.
+
+The recorder is an observer (``recorder(record)``) that runs on the event bus thread.
+Memory stays constant: lines and audio go through small buffers that are written and
+flushed about once a second, and the WAV headers are rewritten each time, so a killed
+process leaves files that still load (:func:`recording_files.read_wav` and
+:func:`recording_files.read_jsonl` repair what is left).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from voicelive_nb.events import EventRecord, Local
+from voicelive_nb.recording_files import WavStream
+
+log = logging.getLogger(__name__)
+
+SECRET_KEYS = frozenset(
+    {
+        "api_key",
+        "key",
+        "authorization",
+        "token",
+        "access_token",
+        "refresh_token",
+        "password",
+        "secret",
+        "client_secret",
+        "credential",
+        "subscription_key",
+        "ocp_apim_subscription_key",
+    }
+)
+"""Field names (case-insensitive, ``-`` = ``_``) that are dropped wherever they appear."""
+
+SECRET_ENV_VARS = ("AZURE_VOICELIVE_API_KEY", "AZURE_OPENAI_API_KEY", "VOICELIVE_API_KEY")
+"""Environment variables whose values are masked if they ever appear in a string."""
+
+FORMAT_VERSION = 1
+_FLUSH_BYTES = 1 << 20
+_CONTIGUOUS_S = 0.010  # speaker blocks closer than this to the write cursor are glued on
+
+
+def scrub(value: Any) -> Any:
+    """A JSON-ready copy of ``value`` without any secret-named field (recursively)."""
+    if isinstance(value, Mapping):
+        return {
+            str(k): scrub(v)
+            for k, v in value.items()
+            if str(k).lower().replace("-", "_") not in SECRET_KEYS and not str(k).startswith("_")
+        }
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return scrub(dataclasses.asdict(value))
+    to_dict = getattr(value, "as_dict", None) or getattr(value, "to_dict", None)
+    if callable(to_dict):
+        try:
+            return scrub(to_dict())
+        except Exception:  # a foreign object: its text is safer than nothing
+            pass
+    return str(value)
+
+
+def _known_secrets() -> list[str]:
+    return [v for name in SECRET_ENV_VARS if len(v := os.environ.get(name, "")) >= 8]
+
+
+class Recorder:
+    """Stream a session's records to ``folder``; an observer taking :class:`EventRecord`.
+
+    Args:
+        folder: Created if missing; must not already hold a recording.
+        config: The session config (dataclass or dict), stored in ``session.json``
+            with secrets removed.  A ``session.info`` record overrides it.
+        info: Extra facts for ``session.json`` (devices, versions ...).
+        flush_interval: Seconds between writes to disk (and WAV header updates).
+        secrets: Strings that must never reach a file (masked if they appear);
+            the values of :data:`SECRET_ENV_VARS` are added automatically.
+
+    Raises:
+        FileExistsError: ``folder`` already holds ``events.jsonl``.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        config: Any = None,
+        info: Mapping[str, Any] | None = None,
+        flush_interval: float = 1.0,
+        secrets: list[str] | tuple[str, ...] = (),
+    ) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if (self.folder / "events.jsonl").exists():
+            raise FileExistsError(f"{self.folder} already holds a recording (events.jsonl); choose a new folder")
+        self._lock = threading.Lock()
+        self._secrets = [s for s in (*secrets, *_known_secrets()) if s]
+        self._flush_interval = flush_interval
+        self._events = open(self.folder / "events.jsonl", "wb", buffering=0)  # noqa: SIM115
+        self._lines: list[bytes] = []
+        self._pending = 0
+        self._mic = WavStream(self.folder / "mic.wav")
+        self._assistant = WavStream(self.folder / "assistant.wav")
+        self._mic_shift: int | None = None  # mic track index of mic offset 0
+        self._last_flush = time.monotonic()
+        self.t0: float | None = None
+        """Monotonic time of sample 0 of both tracks (None until audio arrives)."""
+        self.records = 0
+        """Records written."""
+        self.closed = False
+        self.error: str | None = None
+        """Set (and recording stopped) if writing failed."""
+        now = time.time()
+        self._session: dict[str, Any] = {
+            "format": FORMAT_VERSION,
+            "start": {"wall": now, "t": time.monotonic(), "iso": _iso(now)},
+            "end": None,
+            "t0": None,
+            "config": scrub(config) if config is not None else None,
+        }
+        if info:
+            self._session.update(scrub(info))
+        self._write_session()
+
+    # -- observer --------------------------------------------------------------
+
+    def __call__(self, record: EventRecord) -> None:
+        """Write one record (called on the event bus thread)."""
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                self._record(record)
+                if self._pending >= _FLUSH_BYTES or time.monotonic() - self._last_flush >= self._flush_interval:
+                    self._flush()
+            except OSError as exc:
+                self._fail(exc)
+
+    def flush(self) -> None:
+        """Write everything buffered and update the WAV headers now."""
+        with self._lock:
+            if not self.closed:
+                try:
+                    self._flush()
+                except OSError as exc:
+                    self._fail(exc)
+
+    def close(self) -> None:
+        """Finalise all files (idempotent)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            try:
+                self._flush()
+                self._mic.close()
+                self._assistant.close()
+                self._events.close()
+                now = time.time()
+                self._session["end"] = {"wall": now, "t": time.monotonic(), "iso": _iso(now)}
+                self._session["samples"] = {"mic": self._mic.samples, "assistant": self._assistant.samples}
+                self._session["records"] = self.records
+                self._write_session()
+            except OSError as exc:
+                self._fail(exc)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------
+
+    def _record(self, record: EventRecord) -> None:
+        line: dict[str, Any] = {"t": record.t, "wall": record.wall, "kind": record.kind, "type": record.type}
+        rtype = record.type
+        if rtype == Local.MIC_AUDIO or rtype == Local.SPEAKER_AUDIO:
+            data = dict(record.data)  # flat numbers by contract: no deep scrub needed
+            line["data"] = data
+            if record.audio is not None:
+                line["audio"] = self._place_audio(record, data)
+        else:
+            line["data"] = scrub(record.data)
+            if rtype == Local.SESSION_INFO:
+                self._session.update(line["data"])
+                self._write_session()
+        text = json.dumps(line, separators=(",", ":"), default=str)
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        encoded = text.encode() + b"\n"
+        self._lines.append(encoded)
+        self._pending += len(encoded)
+        self.records += 1
+
+    def _place_audio(self, record: EventRecord, data: dict[str, Any]) -> dict[str, Any]:
+        audio = record.audio or b""
+        samples = len(audio) // 2
+        rate = int(data.get("rate") or 24_000)
+        if record.type == Local.MIC_AUDIO:
+            offset = int(data.get("offset", 0))
+            if self._mic_shift is None:
+                self._mic.rate = rate
+                start = record.t - (offset + samples) / rate
+                if self.t0 is None:
+                    self._set_t0(start)
+                self._mic_shift = max(0, round((start - (self.t0 or start)) * rate))
+            placed = self._mic.write_at(offset + self._mic_shift, audio)
+            track = "mic"
+        else:
+            if self.t0 is None:
+                self._set_t0(record.t)
+            if self._assistant.samples == 0:
+                self._assistant.rate = rate
+            index = round((record.t - (self.t0 or record.t)) * rate)
+            if 0 < index - self._assistant.samples <= _CONTIGUOUS_S * rate:
+                index = self._assistant.samples  # timestamp jitter, not a real gap
+            placed = self._assistant.write_at(index, audio)
+            track = "assistant"
+        self._pending += len(audio)
+        return {"track": track, "offset": placed, "samples": samples}
+
+    def _set_t0(self, t0: float) -> None:
+        self.t0 = t0
+        self._session["t0"] = t0
+        self._write_session()
+
+    def _flush(self) -> None:
+        if self._lines:
+            self._events.write(b"".join(self._lines))
+            self._lines.clear()
+        self._mic.sync()
+        self._assistant.sync()
+        self._pending = 0
+        self._last_flush = time.monotonic()
+
+    def _write_session(self) -> None:
+        path = self.folder / "session.json"
+        tmp = path.with_suffix(".json.tmp")
+        text = json.dumps(self._session, indent=2, default=str)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+
+    def _fail(self, exc: OSError) -> None:
+        if self.error is None:
+            log.error("recording to %s stopped: %s", self.folder, exc)
+        self.error = str(exc)
+        self.closed = True
+
+
+def _iso(wall: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+
+
+class Recording:
+    """A recorded session folder, loaded back.  Use :meth:`load`.
+
+    Attributes:
+        path: The folder.
+        session: ``session.json`` as a dict (config, versions, devices, t0, start, end).
+        config: The session config dict (secrets removed), or None.
+        events: Every record as a dict (``t``, ``wall``, ``kind``, ``type``, ``data``
+            and, for audio, ``audio``), in order.
+        mic: int16 samples sent (1-D; memory-mapped for long sessions).
+        assistant: int16 samples played, aligned with :attr:`mic` (same ``t0``).
+        rate: Sample rate of :attr:`mic`; ``assistant_rate`` that of :attr:`assistant`.
+        t0: Monotonic time of sample 0 of both tracks (None if no audio was recorded).
+        tracker: The :class:`~voicelive_nb.metrics.TurnTracker` fed with :attr:`events`.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        session: dict[str, Any],
+        events: list[dict[str, Any]],
+        mic: Any,
+        rate: int,
+        assistant: Any,
+        assistant_rate: int,
+    ) -> None:
+        from voicelive_nb.metrics import TurnTracker
+
+        self.path = path
+        self.session = session
+        self.config: dict[str, Any] | None = session.get("config")
+        self.events = events
+        self.mic = mic
+        self.rate = rate
+        self.assistant = assistant
+        self.assistant_rate = assistant_rate
+        self.t0: float | None = session.get("t0") if session.get("t0") is not None else _t0_from(events)
+        self.tracker = TurnTracker()
+        feed = self.tracker.feed_fields
+        for ev in events:
+            feed(ev["t"], ev["type"], ev.get("data") or {})
+        self._turns: Any = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recording:
+        """Load a session folder written by :class:`Recorder` (also one cut short by a crash).
+
+        Raises:
+            FileNotFoundError: ``path`` is not a folder with ``events.jsonl``.
+        """
+        import numpy as np
+
+        from voicelive_nb.recording_files import read_jsonl, read_wav
+
+        folder = Path(path)
+        if not (folder / "events.jsonl").is_file():
+            raise FileNotFoundError(
+                f"{folder} is not a recording folder (no events.jsonl); pass the folder a Recorder wrote"
+            )
+        session: dict[str, Any] = {}
+        if (folder / "session.json").is_file():
+            try:
+                session = json.loads((folder / "session.json").read_text())
+            except json.JSONDecodeError:
+                log.warning("%s: session.json is damaged; loading without it", folder)
+        events = read_jsonl(folder / "events.jsonl")
+        empty = np.zeros(0, dtype=np.int16)
+        mic, rate = read_wav(folder / "mic.wav") if (folder / "mic.wav").is_file() else (empty, 24_000)
+        assistant, arate = read_wav(folder / "assistant.wav") if (folder / "assistant.wav").is_file() else (empty, rate)
+        return cls(folder, session, events, mic, rate, assistant, arate)
+
+    # -- tables ----------------------------------------------------------------
+
+    @property
+    def turns(self) -> Any:
+        """The turn table (pandas DataFrame, one row per turn; see :func:`analysis.turn_table`)."""
+        if self._turns is None:
+            from voicelive_nb.analysis import turn_table
+
+            self._turns = turn_table(self.tracker.turns, t0=self.t0)
+        return self._turns
+
+    def summary(self) -> dict[str, Any]:
+        """Key figures: duration, turns, interruptions and p50/p90/max of each latency."""
+        out: dict[str, Any] = {"path": str(self.path), "duration_s": self.duration}
+        out.update(self.tracker.summary())
+        return out
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio recorded (the longer of the two tracks)."""
+        return max(len(self.mic) / self.rate, len(self.assistant) / self.assistant_rate)
+
+    def event_table(self, types: str | list[str] | None = None) -> Any:
+        """The events as a DataFrame (``seconds`` since ``t0`` added), optionally of some types only."""
+        from voicelive_nb.analysis import event_table
+
+        return event_table(self.events, t0=self.t0, types=types)
+
+    def seconds(self, t: float) -> float:
+        """Monotonic time ``t`` as seconds into the tracks."""
+        return t - (self.t0 or 0.0)
+
+    @staticmethod
+    def compare(a: Recording | str | Path, b: Recording | str | Path, names: tuple[str, str] = ("a", "b")) -> Any:
+        """Key figures of two recordings side by side (DataFrame: one row per figure)."""
+        from voicelive_nb.analysis import compare
+
+        left = a if isinstance(a, Recording) else Recording.load(a)
+        right = b if isinstance(b, Recording) else Recording.load(b)
+        return compare({names[0]: left.summary(), names[1]: right.summary()})
+
+    def _repr_html_(self) -> str:
+        from voicelive_nb.report import recording_html
+
+        return recording_html(self, full=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Recording({str(self.path)!r}, {self.duration:.1f} s, {self.tracker.turn_count} turns, "
+            f"{len(self.events)} events)"
+        )
+
+
+def _t0_from(events: list[dict[str, Any]]) -> float | None:
+    """Recover ``t0`` from the first audio record when ``session.json`` lacks it."""
+    for ev in events:
+        audio = ev.get("audio")
+        if not audio:
+            continue
+        rate = (ev.get("data") or {}).get("rate") or 24_000
+        if audio.get("track") == "mic":
+            return float(ev["t"]) - (audio["offset"] + audio["samples"]) / rate
+        return float(ev["t"]) - audio["offset"] / rate
+    return None
