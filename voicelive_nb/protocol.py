@@ -12,6 +12,8 @@ The conversation, in actions:
 * ``session.updated`` (the first on a connection) -> :class:`StartAudio`: mic
   audio may be sent from now on (appending before the session is configured would
   be processed with the wrong settings).
+* ``response.audio.done`` -> :class:`FinishAudio` (the player may then report the
+  item's end of playback).
 * ``response.audio.delta`` -> :class:`PlayAudio` with the decoded PCM16 (unless
   the response was interrupted: late deltas of a flushed response are dropped and
   counted in :attr:`SessionProtocol.late_deltas_dropped`).
@@ -47,6 +49,7 @@ from typing import Any
 __all__ = [
     "Action",
     "CommandDone",
+    "FinishAudio",
     "FlushPlayback",
     "PlayAudio",
     "ReportError",
@@ -91,6 +94,14 @@ class PlayAudio:
 
 
 @dataclass(frozen=True, slots=True)
+class FinishAudio:
+    """All audio of an assistant item was received (``response.audio.done``)."""
+
+    response_id: str
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StartAudio:
     """The session is configured: mic audio may be appended from now on."""
 
@@ -113,7 +124,7 @@ class CommandDone:
     detail: Any = None
 
 
-Action = SendEvent | FlushPlayback | PlayAudio | StartAudio | ReportError | CommandDone
+Action = SendEvent | FlushPlayback | PlayAudio | FinishAudio | StartAudio | ReportError | CommandDone
 
 
 # --------------------------------------------------------------------------- plain words
@@ -317,10 +328,12 @@ class SessionProtocol:
 
     def _on_audio_done(self, event: Mapping[str, Any]) -> list[Action]:
         iid = _str(event.get("item_id"))
-        if iid is not None:
-            item = self._items.setdefault(iid, _Item(_str(event.get("response_id")) or "?"))
-            item.audio_done = True
-        return []
+        if iid is None:
+            return []
+        item = self._items.setdefault(iid, _Item(_str(event.get("response_id")) or "?"))
+        item.audio_done = True
+        rid = _str(event.get("response_id")) or item.response_id
+        return [] if rid in self._interrupted else [FinishAudio(rid, iid)]
 
     def _on_speech_started(self, event: Mapping[str, Any]) -> list[Action]:
         if not self.interrupt_response:

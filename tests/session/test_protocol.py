@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from voicelive_nb.protocol import (
     CommandDone,
+    FinishAudio,
     FlushPlayback,
     PlayAudio,
     ReportError,
@@ -101,8 +102,9 @@ def test_no_truncate_when_nothing_played_or_fully_played() -> None:
     p = configured()
     start_response(p)
     p.receive(delta("r1", "i1", 2400))
+    done = p.receive({"type": "response.audio.done", "item_id": "i1", "response_id": "r1"})
+    assert done == [FinishAudio("r1", "i1")]
     assert p.playback_flushed("i1", 0.0) == []
-    p.receive({"type": "response.audio.done", "item_id": "i1", "response_id": "r1"})
     assert p.playback_flushed("i1", 100.0) == []
     assert p.playback_flushed(None, 50.0) == []
 

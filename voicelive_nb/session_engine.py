@@ -1,0 +1,504 @@
+"""The session's asyncio side: one connection at a time, mic pump, player marks.
+
+:class:`SessionEngine` runs on the session thread's loop (see
+:mod:`voicelive_nb.session`, which owns the thread and the public commands).  It
+is a thin I/O shell around :class:`~voicelive_nb.protocol.SessionProtocol`:
+
+* connects with the SDK (``azure.ai.voicelive.aio.connect``), sends the current
+  session config, receives raw frames with ``recv_bytes()`` + :func:`json.loads`
+  (so records keep the server's dicts verbatim), stamps each on receipt, publishes
+  it and carries out the protocol's actions;
+* a pump task (every ``poll_s``, 10 ms) drains the mic source, meters each block
+  and appends it (``input_audio_buffer.append``) once the session is configured,
+  drains the player's marks into ``playback.*``/``speaker.audio`` records, and
+  publishes ``audio.counters`` about once a second;
+* reconnects with exponential backoff when the socket drops, re-sending the
+  current config; after ``max_failures`` consecutive failures (or at once for a
+  refused credential) it publishes ``connection.state`` ``failed`` and returns.
+
+Nothing raises out of :meth:`SessionEngine.run`: problems become ``local.error``
+and ``connection.state`` records.
+
+The mic timeline: ``mic.audio`` ``offset`` counts samples appended since the
+session started (continuous across reconnects, so recordings stay aligned);
+``connection_offset`` is the offset at which the current connection's audio began,
+i.e. the server's 0 ms (its ``audio_start_ms``/``audio_end_ms`` are relative to it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from voicelive_nb.events import EventRecord, Kind, Local
+from voicelive_nb.protocol import (
+    Action,
+    CommandDone,
+    FinishAudio,
+    FlushPlayback,
+    PlayAudio,
+    ReportError,
+    SendEvent,
+    SessionProtocol,
+    StartAudio,
+    explain_exception,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voicelive_nb.audio.player import Player
+    from voicelive_nb.config import SessionConfig
+    from voicelive_nb.connection import ConnectionSettings
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[EventRecord], None]
+
+
+def levels_db(block: np.ndarray) -> tuple[float, float]:
+    """RMS and peak of an int16 block in dBFS (-120 for digital silence)."""
+    if block.size == 0:
+        return -120.0, -120.0
+    x = block.astype(np.float32)
+    rms = float(np.sqrt(np.mean(x * x))) / 32768.0
+    peak = float(np.max(np.abs(x))) / 32768.0
+    return (
+        20.0 * math.log10(rms) if rms > 1e-6 else -120.0,
+        20.0 * math.log10(peak) if peak > 1e-6 else -120.0,
+    )
+
+
+def _is_fatal(exc: BaseException) -> bool:
+    """A refused credential will not get better by retrying."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if getattr(e, "status", None) in (401, 403):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+class SessionEngine:
+    """Runs one session on the current event loop until :meth:`request_stop`.
+
+    Args:
+        config: The session config to send on (every) connect.
+        settings: Where to connect (already resolved to a concrete endpoint).
+        source: The mic (an ``AudioSource``), started when the session is configured.
+        sink: The speaker (an ``AudioSink``), started with ``player`` at once.
+        player: The barge-in player the sink drains.
+        publish: Where records go (the session's :class:`~voicelive_nb.events.EventBus`).
+        max_failures: Consecutive failed (re)connects before giving up.
+        backoff_s: First reconnect delay; doubles each failure, capped at ``max_backoff_s``.
+        poll_s: Mic/marks pump interval.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: SessionConfig,
+        settings: ConnectionSettings,
+        source: Any,
+        sink: Any,
+        player: Player,
+        publish: Publish,
+        max_failures: int = 5,
+        backoff_s: float = 0.25,
+        max_backoff_s: float = 8.0,
+        poll_s: float = 0.01,
+        bus_dropped: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.source = source
+        self.sink = sink
+        self.player = player
+        self._publish = publish
+        self.max_failures = max_failures
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.poll_s = poll_s
+        self._bus_dropped = bus_dropped
+        self.protocol = SessionProtocol()
+        self.state = "idle"
+        self.muted = False
+        self.mic_started = False
+        self.offset = 0
+        self.connection_offset = 0
+        self.dropped_blocks = 0
+        self.send_failures = 0
+        self.counters: dict[str, Any] = {}
+        self._conn: Any = None
+        self._stop: asyncio.Event | None = None
+        self._pending: dict[str, asyncio.Future[tuple[bool, Any]]] = {}
+        self._next_cmd = 0
+        self._silence: np.ndarray | None = None
+        self._player_full_reported = False
+
+    # ------------------------------------------------------------------ records
+
+    def _emit(
+        self,
+        kind: Kind,
+        type: str,
+        data: Mapping[str, Any] | None = None,
+        audio: bytes | None = None,
+        t: float | None = None,
+    ) -> None:
+        self._publish(EventRecord.now(kind, type, data, audio, t))
+
+    def _set_state(self, state: str, attempt: int = 0, detail: str = "") -> None:
+        self.state = state
+        endpoint = self.settings.describe()["endpoint"]
+        self._emit(
+            "local",
+            Local.CONNECTION,
+            {"state": state, "endpoint": endpoint, "attempt": attempt, "detail": detail},
+        )
+
+    def _error(self, message: str, where: str, **extra: Any) -> None:
+        log.warning("%s: %s", where, message)
+        self._emit("local", Local.ERROR, {"message": message, "where": where, **extra})
+
+    # ------------------------------------------------------------------ commands (loop thread)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to finish: closes the socket, which ends the receive loop."""
+        if self._stop is not None:
+            self._stop.set()
+        conn = self._conn
+        if conn is not None:
+            asyncio.get_running_loop().create_task(self._close_quietly(conn))
+
+    async def update(self, config: SessionConfig, timeout: float) -> tuple[bool, Any]:
+        """Send ``config`` as a session.update; return (ok, server session or error text)."""
+        if self._conn is None or not self.protocol.audio_enabled:
+            self.config = config
+            return True, "not connected: the config is sent when the connection is (re)established"
+        self._next_cmd += 1
+        command_id = f"update-{self._next_cmd}"
+        future: asyncio.Future[tuple[bool, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[command_id] = future
+        try:
+            await self._run(self.protocol.update_session(config.to_dict(), command_id))
+            ok, detail = await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            ok, detail = False, f"no answer from the server within {timeout:g} s"
+        finally:
+            self._pending.pop(command_id, None)
+        if ok:
+            self.config = config
+        return ok, detail
+
+    async def send_text(self, text: str) -> None:
+        """Add a user text message and ask for a response."""
+        await self._run(self.protocol.send_text(text))
+
+    async def cancel_response(self) -> None:
+        """Cancel the active response and flush playback."""
+        await self._run(self.protocol.cancel_response())
+
+    # ------------------------------------------------------------------ main
+
+    async def run(self) -> None:
+        """Connect (and reconnect) until stopped or given up; never raises."""
+        self._stop = asyncio.Event()
+        pump = asyncio.get_running_loop().create_task(self._pump(), name="voicelive-pump")
+        try:
+            self.sink.start(self.player)
+            await self._connect_loop()
+        except Exception as exc:  # the last line of defence: report, never raise
+            log.exception("session engine failed")
+            self._error(f"The session stopped after an unexpected error: {exc!r}", "session")
+            self._set_state("failed", detail=str(exc))
+        finally:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_result((False, "the session stopped"))
+            self._stop_audio()
+            self._drain_marks()
+            self._publish_counters()
+            if self.state != "failed":
+                self._set_state("closed")
+
+    def _stop_audio(self) -> None:
+        for name, part in (("mic", self.source), ("speaker", self.sink)):
+            try:
+                part.stop()
+            except Exception as exc:
+                self._error(f"Stopping the {name} failed: {exc!r}", name)
+
+    async def _connect_loop(self) -> None:
+        from azure.ai.voicelive.aio import connect
+
+        assert self._stop is not None
+        failures = 0
+        attempt = 0
+        credential = self.settings.credential()
+        try:
+            while not self._stop.is_set():
+                attempt += 1
+                self._set_state("connecting" if attempt == 1 else "reconnecting", attempt)
+                detail = ""
+                fatal = False
+                ready = False
+                try:
+                    extra: dict[str, Any] = {}
+                    if self.settings.api_version:
+                        extra["api_version"] = self.settings.api_version
+                    manager = connect(
+                        credential=credential,
+                        endpoint=str(self.settings.endpoint),
+                        model=self.config.model,
+                        **extra,
+                    )
+                    async with manager as conn:
+                        self._conn = conn
+                        if self._stop.is_set():
+                            break
+                        self._set_state("connected", attempt)
+                        ready = await self._serve(conn)
+                        detail = "the server closed the connection"
+                except Exception as exc:
+                    detail = explain_exception(exc)
+                    fatal = _is_fatal(exc)
+                finally:
+                    self._conn = None
+                    await self._run(self.protocol.connection_reset())
+                if self._stop.is_set():
+                    break
+                failures = 1 if ready else failures + 1
+                if fatal or failures >= self.max_failures:
+                    self._error(detail, "connection")
+                    self._set_state("failed", attempt, detail)
+                    return
+                delay = min(self.backoff_s * 2 ** (failures - 1), self.max_backoff_s)
+                log.warning("connection lost (%s); reconnecting in %.2f s", detail, delay)
+                self._set_state("reconnecting", attempt, f"{detail}; retrying in {delay:.2f} s")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+        finally:
+            close = getattr(credential, "close", None)
+            if close is not None:
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+
+    async def _serve(self, conn: Any) -> bool:
+        """Configure the session and receive until the socket closes. True if it got configured."""
+        from azure.ai.voicelive.aio import ConnectionClosed
+
+        assert self._stop is not None
+        await self._run(self.protocol.update_session(self.config.to_dict()))
+        while not self._stop.is_set():
+            try:
+                raw = await conn.recv_bytes()
+            except ConnectionClosed:
+                break
+            t = time.monotonic()
+            if not raw:
+                continue
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                self._error("The server sent a frame that is not JSON; ignored it.", "server")
+                continue
+            if isinstance(event, dict):
+                await self._on_server(event, t)
+        return self.protocol.audio_enabled or self.protocol.session != {}
+
+    async def _close_quietly(self, conn: Any) -> None:
+        try:
+            await conn.close()
+        except Exception as exc:  # closing a broken socket may fail; nothing to do about it
+            log.debug("close failed: %r", exc)
+
+    # ------------------------------------------------------------------ server events
+
+    async def _on_server(self, event: dict[str, Any], t: float) -> None:
+        etype = str(event.get("type", ""))
+        actions = self.protocol.receive(event)
+        if etype == "response.audio.delta":
+            pcm = next((a.pcm for a in actions if isinstance(a, PlayAudio)), None)
+            data = {k: v for k, v in event.items() if k != "delta"}
+            delta = event.get("delta")
+            data["delta_bytes"] = len(pcm) if pcm is not None else (len(delta) * 3 // 4 if delta else 0)
+            if pcm is None:
+                data["played"] = False
+            self._emit("server", etype, data, pcm, t)
+        else:
+            self._emit("server", etype, event, None, t)
+        await self._run(actions)
+
+    async def _run(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendEvent):
+                await self._send(action.event)
+            elif isinstance(action, PlayAudio):
+                self._play(action)
+            elif isinstance(action, FinishAudio):
+                self.player.done(action.response_id, action.item_id)
+            elif isinstance(action, FlushPlayback):
+                await self._flush(action.reason)
+            elif isinstance(action, StartAudio):
+                self._start_mic()
+            elif isinstance(action, ReportError):
+                self._error(action.message, "server", code=action.code)
+            elif isinstance(action, CommandDone):
+                future = self._pending.get(action.command_id)
+                if future is not None and not future.done():
+                    future.set_result((action.ok, action.detail))
+
+    async def _send(self, event: dict[str, Any], record: bool = True) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            await conn.send(event)
+        except Exception as exc:  # a dying socket: the receive loop notices and reconnects
+            self.send_failures += 1
+            log.debug("send failed: %r", exc)
+            return False
+        if record:
+            self._emit("client", str(event.get("type", "")), event)
+        return True
+
+    def _play(self, action: PlayAudio) -> None:
+        from voicelive_nb.audio.player import PlayerFullError
+
+        try:
+            self.player.push(action.pcm, action.response_id, action.item_id)
+        except PlayerFullError as exc:
+            if not self._player_full_reported:
+                self._player_full_reported = True
+                self._error(str(exc), "speaker")
+
+    async def _flush(self, reason: str) -> None:
+        info = self.player.flush(reason)
+        self._drain_marks()
+        if info is None:
+            return
+        self._emit(
+            "local",
+            Local.PLAYBACK_FLUSHED,
+            {
+                "response_id": info.response_id,
+                "item_id": info.item_id,
+                "played_ms": round(info.played_ms, 3),
+                "dropped_ms": round(info.dropped_ms, 3),
+                "stale_ms": round(info.stale_ms, 3),
+                "reason": info.reason,
+            },
+            t=info.t,
+        )
+        await self._run(self.protocol.playback_flushed(info.item_id, info.played_ms, info.response_id))
+
+    # ------------------------------------------------------------------ mic and marks
+
+    def _start_mic(self) -> None:
+        self.connection_offset = self.offset
+        if self.mic_started:
+            return
+        self.source.start(None)
+        self.mic_started = True
+
+    async def _pump(self) -> None:
+        last_counters = time.monotonic()
+        while True:
+            await asyncio.sleep(self.poll_s)
+            await self._drain_mic()
+            self._drain_marks()
+            now = time.monotonic()
+            if now - last_counters >= 1.0:
+                last_counters = now
+                self._publish_counters()
+
+    async def _drain_mic(self) -> None:
+        if not self.mic_started:
+            return
+        while True:
+            item = self.source.read()
+            if item is None:
+                return
+            block, t_capture = item
+            block = np.asarray(block, dtype=np.int16).reshape(-1)
+            if self.muted:
+                if self._silence is None or self._silence.shape != block.shape:
+                    self._silence = np.zeros_like(block)
+                block = self._silence
+            if self._conn is None or not self.protocol.audio_enabled:
+                self.dropped_blocks += 1
+                continue
+            pcm = block.tobytes()
+            sent = await self._send(
+                {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")},
+                record=False,
+            )
+            if not sent:
+                self.dropped_blocks += 1
+                continue
+            rms, peak = levels_db(block)
+            self._emit(
+                "local",
+                Local.MIC_AUDIO,
+                {
+                    "samples": int(block.size),
+                    "rate": int(self.source.rate),
+                    "rms_db": round(rms, 2),
+                    "peak_db": round(peak, 2),
+                    "offset": self.offset,
+                    "connection_offset": self.connection_offset,
+                    "captured_t": float(t_capture),
+                    "muted": self.muted,
+                },
+                pcm,
+            )
+            self.offset += int(block.size)
+
+    def _drain_marks(self) -> None:
+        rate = self.player.rate
+        for mark in self.player.drain_marks():
+            ids = {"response_id": mark.response_id, "item_id": mark.item_id}
+            if mark.kind == "started":
+                latency = float(getattr(self.sink, "output_latency_s", 0.0) or 0.0)
+                self._emit("local", Local.PLAYBACK_STARTED, {**ids, "output_latency_s": latency}, t=mark.t)
+            elif mark.kind == "stopped":
+                played_ms = round(mark.offset * 1000.0 / rate, 3)
+                self._emit("local", Local.PLAYBACK_STOPPED, {**ids, "played_ms": played_ms}, t=mark.t)
+            elif mark.pcm is not None:
+                rms, peak = levels_db(np.frombuffer(mark.pcm, dtype="<i2"))
+                data = {
+                    **ids,
+                    "samples": mark.samples,
+                    "rate": rate,
+                    "rms_db": round(rms, 2),
+                    "peak_db": round(peak, 2),
+                    "offset": mark.offset,
+                }
+                self._emit("local", Local.SPEAKER_AUDIO, data, mark.pcm, t=mark.t)
+
+    def _publish_counters(self) -> None:
+        sink_underflows = int(getattr(self.sink, "underflows", 0) or 0)
+        self.counters = {
+            "input_overflows": int(getattr(self.source, "overflows", 0) or 0),
+            "output_underflows": int(self.player.underflows) + sink_underflows,
+            "dropped_blocks": self.dropped_blocks,
+            "queue_depth_ms": round(self.player.queued_ms, 1),
+            "bus_dropped": self._bus_dropped(),
+            "late_deltas_dropped": self.protocol.late_deltas_dropped,
+            "send_failures": self.send_failures,
+            "marks_dropped": int(self.player.marks_dropped),
+        }
+        self._emit("local", Local.COUNTERS, self.counters)
