@@ -1,0 +1,229 @@
+"""Matplotlib figures of a session: timeline, latency breakdown, latency CDF, level meters.
+
+Each function returns a :class:`matplotlib.figure.Figure` and takes an optional ``ax``
+to draw into (then the figure is ``ax.figure``).  Figures are made without pyplot, so
+they work under any backend (Agg included), leak no global state, and still display
+inline in Jupyter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from voicelive_nb.analysis import barge_ins, level_trace, playback_spans, speech_spans, turn_table
+from voicelive_nb.metrics import Turn, TurnTracker
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from voicelive_nb.recording import Recording
+
+TurnsLike = Any  # Recording | DataFrame | list[Turn] | TurnTracker
+
+BREAKDOWN = (
+    ("detection_ms", "end of speech → speech_stopped", "#8da0cb"),
+    ("response_latency_ms", "speech_stopped → first audio delta", "#fc8d62"),
+    ("playout_ms", "first delta → first sample played", "#66c2a5"),
+    ("output_ms", "device output latency", "#e5c494"),
+)
+
+
+def _fig_ax(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _turns(data: TurnsLike) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, TurnTracker):
+        return turn_table(data.turns)
+    if isinstance(data, Sequence) and (not data or isinstance(data[0], Turn)):
+        return turn_table(data)
+    turns = getattr(data, "turns", None)
+    if isinstance(turns, pd.DataFrame):
+        return turns
+    raise TypeError(
+        f"expected a Recording, a turn DataFrame, a TurnTracker or a list of Turn, not {type(data).__name__}"
+    )
+
+
+def _envelope(ax: Axes, audio: np.ndarray, rate: int, y: float, color: str, label: str, width: int) -> None:
+    """Min/max envelope of ``audio`` in about ``width`` buckets, centred at ``y``, scaled to ±0.9."""
+    n = len(audio)
+    if n == 0:
+        return
+    step = max(1, n // width)
+    usable = n // step * step
+    blocks = np.asarray(audio[:usable]).reshape(-1, step)
+    lo = blocks.min(axis=1).astype(np.float32) / 32768.0
+    hi = blocks.max(axis=1).astype(np.float32) / 32768.0
+    peak = max(float(np.abs(lo).max()), float(np.abs(hi).max()), 1e-3)
+    x = (np.arange(len(lo)) * step + step / 2) / rate
+    ax.fill_between(x, y + lo / peak * 0.9, y + hi / peak * 0.9, color=color, lw=0, label=label)
+
+
+def _short(text: Any, limit: int = 40) -> str:
+    text = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def timeline(
+    rec: Recording,
+    *,
+    ax: Axes | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    transcripts: bool = True,
+    width: int = 3000,
+) -> Figure:
+    """Both tracks on one time axis (seconds from ``t0``) with what happened on them.
+
+    Mic (sent) above, assistant (played) below; shaded: the user's speech as the
+    server's VAD saw it, and the spans where assistant audio played; dashed red lines:
+    barge-ins; labels: the transcripts.  ``start``/``end`` zoom in (seconds).
+    """
+    fig, ax = _fig_ax(ax, (12, 3.6))
+    _envelope(ax, rec.mic, rec.rate, 1.0, "#1f77b4", "mic (sent)", width)
+    _envelope(ax, rec.assistant, rec.assistant_rate, -1.0, "#ff7f0e", "assistant (played)", width)
+    for i, span in enumerate(speech_spans(rec.events)):
+        ax.axvspan(
+            span.start, span.end, ymin=0.5, ymax=1.0, color="#1f77b4", alpha=0.15, lw=0,
+            label="user speech (VAD)" if i == 0 else None,
+        )  # fmt: skip
+    t0 = rec.t0 or 0.0
+    for i, span in enumerate(playback_spans(rec.events, t0)):
+        ax.axvspan(
+            span.start, span.end, ymin=0.0, ymax=0.5, color="#ff7f0e", alpha=0.15, lw=0,
+            label="assistant playing" if i == 0 else None,
+        )  # fmt: skip
+    for i, x in enumerate(barge_ins(rec.events, t0)):
+        ax.axvline(x, color="red", ls="--", lw=1, label="barge-in" if i == 0 else None)
+    if transcripts and len(rec.turns):
+        table = rec.turns
+        for _, row in table.iterrows():
+            if row.get("start_s") is not None and not pd.isna(row.get("start_s")):
+                ax.text(row["start_s"], 1.95, _short(row.get("user_transcript")), fontsize=7, va="bottom",
+                        color="#1f4e79", clip_on=True)  # fmt: skip
+            played = row.get("first_played_s")
+            if played is not None and not pd.isna(played):
+                ax.text(played, -1.95, _short(row.get("assistant_transcript")), fontsize=7, va="top",
+                        color="#7f3f00", clip_on=True)  # fmt: skip
+    ax.set_ylim(-2.4, 2.4)
+    ax.set_yticks([1.0, -1.0], ["mic", "assistant"])
+    ax.set_xlabel("seconds")
+    duration = max(len(rec.mic) / rec.rate, len(rec.assistant) / rec.assistant_rate, 1e-3)
+    ax.set_xlim(start if start is not None else 0.0, end if end is not None else duration)
+    ax.legend(loc="upper right", fontsize=7, ncols=5)
+    ax.set_title("Session timeline")
+    return fig
+
+
+def latency_breakdown(turns: TurnsLike, *, ax: Axes | None = None) -> Figure:
+    """Stacked bars per turn: the pieces that add up to voice-to-voice latency (ms)."""
+    df = _turns(turns)
+    fig, ax = _fig_ax(ax, (10, 3.6))
+    if df.empty:
+        ax.text(0.5, 0.5, "no turns", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    parts = pd.DataFrame(index=df.index)
+    for name, _, _ in BREAKDOWN[:3]:
+        parts[name] = pd.to_numeric(df[name], errors="coerce")
+    has_played = pd.to_numeric(df["first_played"], errors="coerce").notna()
+    parts["output_ms"] = pd.to_numeric(df["output_latency_s"], errors="coerce") * 1000.0 * has_played
+    x = np.arange(len(parts))
+    bottom = np.zeros(len(parts))
+    for name, label, color in BREAKDOWN:
+        values = parts[name].fillna(0.0).clip(lower=0.0).to_numpy()
+        ax.bar(x, values, bottom=bottom, color=color, label=label, width=0.8)
+        bottom += values
+    v2v = pd.to_numeric(df["voice_to_voice_ms"], errors="coerce").to_numpy()
+    ax.plot(x, v2v, "k_", ms=14, mew=2, label="voice-to-voice")
+    interrupted = df["interrupted"].astype(bool).to_numpy()
+    if interrupted.any():
+        ax.plot(x[interrupted], bottom[interrupted] * 1.04 + 5, "rv", label="interrupted")
+    ax.set_xticks(x, [str(i) for i in df.index])
+    top = float(np.nanmax(np.concatenate([bottom, np.nan_to_num(v2v)]))) if len(bottom) else 0.0
+    ax.set_ylim(0, max(top, 1.0) * 1.45)  # headroom for the legend
+    ax.set_xlabel("turn")
+    ax.set_ylabel("ms")
+    ax.legend(fontsize=7, loc="upper left", ncols=3)
+    ax.set_title("Latency breakdown per turn")
+    return fig
+
+
+def latency_cdf(
+    data: TurnsLike | Mapping[str, TurnsLike],
+    metric: str | Sequence[str] = ("response_latency_ms", "voice_to_voice_ms"),
+    *,
+    ax: Axes | None = None,
+) -> Figure:
+    """Empirical CDF of one or more latencies, for one or several (named) sessions."""
+    fig, ax = _fig_ax(ax, (6, 3.6))
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    series = data.items() if isinstance(data, Mapping) else [("", data)]
+    drawn = 0
+    for name, item in series:
+        df = _turns(item)
+        for m in metrics:
+            values = np.sort(pd.to_numeric(df.get(m, pd.Series(dtype=float)), errors="coerce").dropna())
+            if not len(values):
+                continue
+            y = np.arange(1, len(values) + 1) / len(values)
+            label = f"{name} {m}".strip()
+            ax.step(np.concatenate([[values[0]], values]), np.concatenate([[0.0], y]), where="post", label=label)
+            drawn += 1
+    if not drawn:
+        ax.text(0.5, 0.5, "no latencies", ha="center", va="center", transform=ax.transAxes)
+    else:
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("ms")
+    ax.set_ylabel("fraction of turns")
+    ax.grid(alpha=0.3)
+    ax.set_title("Latency CDF")
+    return fig
+
+
+def level_meters(rec: Recording, *, ax: Axes | None = None, floor_db: float = -90.0) -> Figure:
+    """RMS level (dBFS) of each mic block sent and each block played, over time."""
+    fig, ax = _fig_ax(ax, (12, 2.8))
+    trace = level_trace(rec.events, rec.t0)
+    for track, color in (("mic", "#1f77b4"), ("assistant", "#ff7f0e")):
+        part = trace[trace["track"] == track]
+        if len(part):
+            x = part["seconds"].to_numpy(dtype=float)
+            level = pd.to_numeric(part["rms_db"], errors="coerce").clip(lower=floor_db).to_numpy(dtype=float)
+            gaps = np.flatnonzero(np.diff(x) > 0.2) + 1  # no line across silence
+            x = np.insert(x, gaps, np.nan)
+            level = np.insert(level, gaps, np.nan)
+            ax.plot(x, level, color=color, lw=0.7, label=f"{track} rms")
+    ax.set_ylim(floor_db, 3)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("dBFS")
+    if len(trace):
+        ax.legend(fontsize=7, loc="upper right")
+    ax.grid(alpha=0.3)
+    ax.set_title("Level meters")
+    return fig
+
+
+def to_png(fig: Figure, dpi: int = 100) -> bytes:
+    """Render ``fig`` to PNG bytes (Agg, no display needed)."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
