@@ -176,6 +176,14 @@ class VoiceSession:
         return engine.sink if engine is not None else None
 
     @property
+    def assistant_busy(self) -> bool:
+        """True while a response is being generated or its audio is still queued for playback."""
+        engine = self._engine
+        if engine is None or not self.running:
+            return False
+        return engine.protocol.active_response_id is not None or engine.player.queued_ms > 0
+
+    @property
     def mic(self) -> Any:
         """The AudioSource of the current (or last) run."""
         engine = self._engine

@@ -32,13 +32,13 @@ import base64
 import contextlib
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from voicelive_nb.audio.meters import levels
 from voicelive_nb.events import EventRecord, Kind, Local
 from voicelive_nb.protocol import (
     Action,
@@ -61,19 +61,6 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 Publish = Callable[[EventRecord], None]
-
-
-def levels_db(block: np.ndarray) -> tuple[float, float]:
-    """RMS and peak of an int16 block in dBFS (-120 for digital silence)."""
-    if block.size == 0:
-        return -120.0, -120.0
-    x = block.astype(np.float32)
-    rms = float(np.sqrt(np.mean(x * x))) / 32768.0
-    peak = float(np.max(np.abs(x))) / 32768.0
-    return (
-        20.0 * math.log10(rms) if rms > 1e-6 else -120.0,
-        20.0 * math.log10(peak) if peak > 1e-6 else -120.0,
-    )
 
 
 def _is_fatal(exc: BaseException) -> bool:
@@ -139,6 +126,7 @@ class SessionEngine:
         self.send_failures = 0
         self.counters: dict[str, Any] = {}
         self._conn: Any = None
+        self._serve_task: asyncio.Task[bool] | None = None
         self._stop: asyncio.Event | None = None
         self._pending: dict[str, asyncio.Future[tuple[bool, Any]]] = {}
         self._next_cmd = 0
@@ -176,9 +164,11 @@ class SessionEngine:
         """Ask :meth:`run` to finish: closes the socket, which ends the receive loop."""
         if self._stop is not None:
             self._stop.set()
-        conn = self._conn
-        if conn is not None:
-            asyncio.get_running_loop().create_task(self._close_quietly(conn))
+        # Cancel the receive loop rather than closing under it: the connection's
+        # context manager then closes the socket with nothing waiting on it.
+        task = self._serve_task
+        if task is not None and not task.done():
+            task.cancel()
 
     async def update(self, config: SessionConfig, timeout: float) -> tuple[bool, Any]:
         """Send ``config`` as a session.update; return (ok, server session or error text)."""
@@ -269,7 +259,15 @@ class SessionEngine:
                         if self._stop.is_set():
                             break
                         self._set_state("connected", attempt)
-                        ready = await self._serve(conn)
+                        self._serve_task = asyncio.get_running_loop().create_task(self._serve(conn))
+                        try:
+                            ready = await self._serve_task
+                        except asyncio.CancelledError:
+                            if not self._stop.is_set():
+                                raise  # our own task was cancelled, not just the receive loop
+                            ready = True
+                        finally:
+                            self._serve_task = None
                         detail = "the server closed the connection"
                 except Exception as exc:
                     detail = explain_exception(exc)
@@ -318,12 +316,6 @@ class SessionEngine:
             if isinstance(event, dict):
                 await self._on_server(event, t)
         return self.protocol.audio_enabled or self.protocol.session != {}
-
-    async def _close_quietly(self, conn: Any) -> None:
-        try:
-            await conn.close()
-        except Exception as exc:  # closing a broken socket may fail; nothing to do about it
-            log.debug("close failed: %r", exc)
 
     # ------------------------------------------------------------------ server events
 
@@ -449,7 +441,7 @@ class SessionEngine:
             if not sent:
                 self.dropped_blocks += 1
                 continue
-            rms, peak = levels_db(block)
+            rms, peak = levels(block)
             self._emit(
                 "local",
                 Local.MIC_AUDIO,
@@ -478,7 +470,7 @@ class SessionEngine:
                 played_ms = round(mark.offset * 1000.0 / rate, 3)
                 self._emit("local", Local.PLAYBACK_STOPPED, {**ids, "played_ms": played_ms}, t=mark.t)
             elif mark.pcm is not None:
-                rms, peak = levels_db(np.frombuffer(mark.pcm, dtype="<i2"))
+                rms, peak = levels(np.frombuffer(mark.pcm, dtype="<i2"))
                 data = {
                     **ids,
                     "samples": mark.samples,

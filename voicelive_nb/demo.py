@@ -1,0 +1,171 @@
+"""``voicelive-nb demo``: a headless end-to-end run, WAV in, WAV out, latency table.
+
+By default it starts the bundled emulator, speaks a few synthesised prompts
+(:mod:`voicelive_nb.prompts`) into the session through a WAV "mic", captures what
+the assistant says into ``OUT/speaker.wav``, records the whole session into
+``OUT/recording`` and prints one line per turn with its latencies::
+
+    voicelive-nb demo                              # emulator, 3 prompts, runs/demo-<time>
+    voicelive-nb demo --wav question.wav --out runs/q
+    voicelive-nb demo --endpoint https://<resource>.services.ai.azure.com   # key from env/.env
+
+Exit code 0 when every turn got a reply, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from voicelive_nb.prompts import DEMO_PROMPTS
+
+__all__ = ["add_arguments", "format_turns", "main", "run_demo"]
+
+_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("#", "index", 3),
+    ("speech s", "duration_ms", 8),
+    ("detect ms", "detection_ms", 9),
+    ("reply ms", "response_latency_ms", 8),
+    ("playout ms", "playout_ms", 10),
+    ("v2v ms", "voice_to_voice_ms", 7),
+    ("status", "status", 10),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``voicelive-nb demo``."""
+    parser.add_argument("--wav", type=Path, help="WAV file to speak into the session (default: synthesised prompts)")
+    parser.add_argument("--out", type=Path, help="output folder (default: runs/demo-<time>)")
+    parser.add_argument(
+        "--turns", type=int, default=len(DEMO_PROMPTS), help=f"prompts to speak (default {len(DEMO_PROMPTS)})"
+    )
+    parser.add_argument(
+        "--endpoint", help="Voice Live endpoint (default: the bundled emulator); key from AZURE_VOICELIVE_API_KEY"
+    )
+    parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    parser.add_argument("--quiet", action="store_true", help="print only the table")
+
+
+def format_turns(turns: Iterable[Any]) -> str:
+    """A plain-text table of turns (``metrics.Turn`` objects) with their latencies."""
+    header = "  ".join(name.rjust(width) for name, _, width in _COLUMNS) + "  you said -> assistant said"
+    lines = [header, "-" * len(header)]
+    for turn in turns:
+        cells = []
+        for _, attr, width in _COLUMNS:
+            value = getattr(turn, attr, None)
+            if attr == "duration_ms" and value is not None:
+                value = value / 1000.0
+            if isinstance(value, float):
+                text = f"{value:.2f}" if attr == "duration_ms" else f"{value:.0f}"
+            else:
+                text = "-" if value is None else str(value)
+            cells.append(text.rjust(width))
+        said = _short(getattr(turn, "user_transcript", None))
+        reply = _short(getattr(turn, "assistant_transcript", None))
+        flag = " [interrupted]" if getattr(turn, "interrupted", False) else ""
+        lines.append("  ".join(cells) + f"  {said} -> {reply}{flag}")
+    return "\n".join(lines)
+
+
+def _short(text: str | None, width: int = 40) -> str:
+    if not text:
+        return "…"
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def run_demo(
+    *,
+    wav: Path | None = None,
+    out: Path | None = None,
+    turns: int = len(DEMO_PROMPTS),
+    endpoint: str | None = None,
+    timeout: float = 120.0,
+    log: TextIO | None = sys.stdout,
+) -> dict[str, Any]:
+    """Run the demo; returns ``turns`` (Turn list), ``summary``, ``out`` and ``state``."""
+    from voicelive_nb.connection import ConnectionSettings
+    from voicelive_nb.prompts import prompts_wav
+    from voicelive_nb.session import VoiceSession
+
+    if turns < 1:
+        raise ValueError(f"--turns must be >= 1, got {turns}")
+    if wav is not None and not Path(wav).is_file():
+        raise ValueError(f"--wav {wav}: no such file; pass an existing PCM WAV file")
+    out = Path(out) if out is not None else Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
+    if (out / "recording" / "events.jsonl").exists():
+        raise ValueError(f"--out {out} already holds a recording; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    settings = ConnectionSettings.resolve(endpoint=endpoint) if endpoint else ConnectionSettings()
+    if wav is None:
+        texts = [DEMO_PROMPTS[i % len(DEMO_PROMPTS)] for i in range(turns)]
+        wav = prompts_wav(out / "prompts.wav", texts)
+
+    def say(text: str) -> None:
+        if log is not None:
+            print(text, file=log, flush=True)
+
+    say(f"demo: speaking {wav} into {settings.describe()['endpoint']}; output in {out}")
+    session = VoiceSession(
+        connection=settings, mic=str(wav), speaker=str(out / "speaker.wav"), record=out / "recording"
+    )
+    deadline = time.monotonic() + timeout
+    with session:
+        _wait_until_done(session, deadline)
+    tracker = session.tracker
+    turn_list = tracker.turns if tracker is not None else []
+    return {
+        "turns": turn_list,
+        "summary": tracker.summary() if tracker is not None else {},
+        "out": out,
+        "state": session.state,
+        "counters": session.counters,
+    }
+
+
+def _wait_until_done(session: Any, deadline: float) -> None:
+    """Until the WAV was all sent and the assistant has finished replying (or time is up)."""
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        if session.state == "failed":
+            return
+        mic = session.mic
+        idle = mic is not None and getattr(mic, "finished", False) and not session.assistant_busy
+        now = time.monotonic()
+        if idle:
+            quiet_since = quiet_since or now
+            if now - quiet_since >= 1.0:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.1)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Entry point of ``voicelive-nb demo``."""
+    result = run_demo(
+        wav=args.wav,
+        out=args.out,
+        turns=args.turns,
+        endpoint=args.endpoint,
+        timeout=args.timeout,
+        log=None if args.quiet else sys.stdout,
+    )
+    turns = result["turns"]
+    print(format_turns(turns))
+    replied = [t for t in turns if t.first_played is not None]
+    if not args.quiet:
+        print(f"\n{len(replied)}/{len(turns)} turns answered; state {result['state']}; counters {result['counters']}")
+        print(f"recording: {result['out'] / 'recording'}   speaker capture: {result['out'] / 'speaker.wav'}")
+    return 0 if turns and len(replied) == len(turns) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from voicelive_nb.cli import main as cli_main
+
+    sys.exit(cli_main(["demo", *sys.argv[1:]]))
