@@ -26,9 +26,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -229,7 +231,9 @@ class Recorder:
             offset = int(data.get("offset", 0))
             if self._mic_shift is None:
                 self._mic.rate = rate
-                start = record.t - (offset + samples) / rate
+                captured = data.get("captured_t")
+                first = float(captured) if captured is not None else record.t - samples / rate
+                start = first - offset / rate  # time of mic sample 0
                 if self.t0 is None:
                     self._set_t0(start)
                 self._mic_shift = max(0, round((start - (self.t0 or start)) * rate))
@@ -344,10 +348,15 @@ class Recording:
         session: dict[str, Any] = {}
         if (folder / "session.json").is_file():
             try:
-                session = json.loads((folder / "session.json").read_text())
-            except json.JSONDecodeError:
+                loaded = json.loads((folder / "session.json").read_bytes())
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError
+                loaded = None
+            if isinstance(loaded, dict):
+                session = loaded
+            else:
                 log.warning("%s: session.json is damaged; loading without it", folder)
-        events = read_jsonl(folder / "events.jsonl")
+        session = _clean_session(session)
+        events = _clean_events(read_jsonl(folder / "events.jsonl"), folder)
         empty = np.zeros(0, dtype=np.int16)
         mic, rate = read_wav(folder / "mic.wav") if (folder / "mic.wav").is_file() else (empty, 24_000)
         assistant, arate = read_wav(folder / "assistant.wav") if (folder / "assistant.wav").is_file() else (empty, rate)
@@ -406,6 +415,50 @@ class Recording:
         )
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _clean_session(session: dict[str, Any]) -> dict[str, Any]:
+    """Drop ``session.json`` fields of the wrong type (a damaged or hand-edited file)."""
+    if session.get("t0") is not None and not _number(session["t0"]):
+        session = {**session, "t0": None}
+    if session.get("config") is not None and not isinstance(session["config"], dict):
+        session = {**session, "config": None}
+    return session
+
+
+def _clean_events(events: list[Any], folder: Path) -> list[dict[str, Any]]:
+    """Keep the lines that are records (numeric ``t``, text ``type``); repair ``data``/``audio``.
+
+    A damaged file can hold valid JSON of the wrong shape; such lines are skipped with one
+    warning instead of failing deep inside the analysis.
+    """
+    out: list[dict[str, Any]] = []
+    bad = 0
+    for ev in events:
+        if not isinstance(ev, dict) or not _number(ev.get("t")) or not isinstance(ev.get("type"), str):
+            bad += 1
+            continue
+        if not isinstance(ev.get("data"), dict):
+            ev["data"] = {}
+        audio = ev.get("audio")
+        if audio is not None and not (
+            isinstance(audio, dict)
+            and audio.get("track") in ("mic", "assistant")
+            and _number(audio.get("offset"))
+            and _number(audio.get("samples"))
+        ):
+            del ev["audio"]
+        rate = ev["data"].get("rate")
+        if "rate" in ev["data"] and not (_number(rate) and rate > 0):
+            del ev["data"]["rate"]
+        out.append(ev)
+    if bad:
+        warnings.warn(f"{folder.name}/events.jsonl: skipped {bad} line(s) that are not event records", stacklevel=3)
+    return out
+
+
 def _t0_from(events: list[dict[str, Any]]) -> float | None:
     """Recover ``t0`` from the first audio record when ``session.json`` lacks it."""
     for ev in events:
@@ -414,6 +467,8 @@ def _t0_from(events: list[dict[str, Any]]) -> float | None:
             continue
         rate = (ev.get("data") or {}).get("rate") or 24_000
         if audio.get("track") == "mic":
-            return float(ev["t"]) - (audio["offset"] + audio["samples"]) / rate
+            captured = (ev.get("data") or {}).get("captured_t")
+            first = float(captured) if captured is not None else float(ev["t"]) - audio["samples"] / rate
+            return first - audio["offset"] / rate
         return float(ev["t"]) - audio["offset"] / rate
     return None

@@ -130,6 +130,8 @@ def read_wav(path: str | Path, *, mmap_above: int = 8 << 20) -> tuple[np.ndarray
     while pos + 8 <= len(head):
         cid, clen = struct.unpack_from("<4sI", head, pos)
         if cid == b"fmt ":
+            if pos + 24 > len(head):
+                break  # the fmt chunk itself was cut short: reported below
             fmt, channels, rate = struct.unpack_from("<HHI", head, pos + 8)
             bits = struct.unpack_from("<H", head, pos + 22)[0]
             if fmt not in (1, 0xFFFE) or bits != 16:
@@ -140,6 +142,8 @@ def read_wav(path: str | Path, *, mmap_above: int = 8 << 20) -> tuple[np.ndarray
         pos += 8 + clen + (clen & 1)
     if data_offset is None or declared is None or rate is None or channels is None:
         raise ValueError(f"{path}: WAV without fmt/data chunk; the file is damaged beyond repair")
+    if rate <= 0 or channels <= 0:
+        raise ValueError(f"{path}: WAV header is damaged ({rate} Hz, {channels} channels)")
     available = size - data_offset
     nbytes = declared
     if declared != available and not _chunk_follows(path, data_offset + declared, size):
@@ -188,7 +192,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
     try:  # fast path: the whole file as one JSON array, parsed by one C call
         parsed: list[dict] = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
         return parsed
-    except json.JSONDecodeError:
+    except ValueError:  # JSONDecodeError, or UnicodeDecodeError from damaged bytes
         pass
     lines = body.split(b"\n")
     out: list[dict] = []
@@ -199,7 +203,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
             continue
         try:
             out.append(json.loads(line))
-        except json.JSONDecodeError:
+        except ValueError:  # JSONDecodeError, or UnicodeDecodeError from damaged bytes
             if i == len(lines) - 1:
                 last_bad = True
             else:
