@@ -1,0 +1,589 @@
+"""Sans-I/O Voice Live conversation: client events in, server events and effects out.
+
+:class:`Conversation` knows nothing about sockets, threads or clocks.  Feed it client
+events (:meth:`~Conversation.receive_raw` for a WebSocket text message, or
+:meth:`~Conversation.receive` for a parsed dict); each call returns a list of outputs:
+
+* ``dict`` -- a server event, ready to ``json.dumps`` and send, in order;
+* :class:`Transcribe` -- run ASR on a committed user turn, then call
+  :meth:`~Conversation.transcription_result`;
+* :class:`Generate` -- produce the reply text (responder) and audio (TTS) of a response,
+  then call :meth:`~Conversation.set_response_content` and pull the paced steps with
+  :meth:`~Conversation.response_step` until it returns None.
+
+Time, for turn detection, is the appended-audio timeline (bytes received), never the
+wall clock.  The I/O shell (:mod:`voicelive_nb.emulator.server`) does pacing, threads
+and fault injection.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from voicelive_nb.emulator.audio_formats import decode_input
+from voicelive_nb.emulator.responses import ResponseRun
+from voicelive_nb.emulator.session_config import SessionError, default_session, merge_session, validate_response_params
+from voicelive_nb.emulator.settings import EmulatorSettings
+from voicelive_nb.emulator.turns import TurnDetector, VadParams
+from voicelive_nb.emulator.vad import FRAME_MS, Framer, SpeechModel
+from voicelive_nb.emulator.wire import Ids, error_event, user_audio_item
+
+FILLER_WORDS = ("ah", "umm", "um", "mm", "uh", "huh", "oh", "yeah", "hmm")
+_FILLER_RE = re.compile(r"\b(" + "|".join(FILLER_WORDS) + r")\b[,.!?]*\s*", re.IGNORECASE)
+
+
+@dataclass
+class Transcribe:
+    """Effect: transcribe ``pcm`` (int16 at ``rate``) of user item ``item_id``."""
+
+    item_id: str
+    pcm: np.ndarray
+    rate: int
+    report: bool
+    """Send ``input_audio_transcription`` events (the session asked for them)."""
+
+
+@dataclass
+class Generate:
+    """Effect: make the reply of response ``response_id``."""
+
+    response_id: str
+    input_item_id: str | None
+    """The user item whose transcript the responder should get (None: no user turn)."""
+    known_text: str | None
+    """The user's words when they came as text (``conversation.item.create``)."""
+    input_audio_ms: float
+    audio: bool
+    """The reply needs audio (TTS)."""
+    output_format: str
+    rate_factor: float
+    """Speaking-rate factor from an Azure voice's ``rate``."""
+    session: dict[str, Any] = field(default_factory=dict)
+
+
+Output = dict[str, Any] | Transcribe | Generate
+
+
+@dataclass
+class _Item:
+    id: str
+    role: str
+    data: dict[str, Any]
+    audio_ms: float = 0.0
+    text: str | None = None
+    run: ResponseRun | None = None
+
+
+class Conversation:
+    """One emulated Voice Live session (see the module docstring).
+
+    Args:
+        settings: Emulator settings (chunk size, limits...).
+        vad_model: Speech probability model for server VAD (None: energy-free manual mode only
+            when turn detection is off; a VAD session without a model raises).
+        ids: Id generator (seed it for reproducible tests).
+        model: Model name from the connection URL.
+        api_version: ``api-version`` from the URL (changes the default prefix padding).
+    """
+
+    def __init__(
+        self,
+        settings: EmulatorSettings | None = None,
+        vad_model: SpeechModel | None = None,
+        *,
+        ids: Ids | None = None,
+        model: str | None = None,
+        api_version: str | None = None,
+    ) -> None:
+        self.settings = settings or EmulatorSettings()
+        self.ids = ids or Ids()
+        self.vad_model = vad_model
+        version = api_version or self.settings.api_version
+        self.session = default_session(self.ids.new("sess"), model or self.settings.model, version)
+        self._default_padding = int(self.session["turn_detection"]["prefix_padding_ms"])
+        self.conversation_id = self.ids.new("conv")
+        self.items: list[_Item] = []
+        self.active: ResponseRun | None = None
+        self.runs: dict[str, ResponseRun] = {}
+        self.audio_ms = 0.0
+        """Appended-audio timeline: milliseconds of input audio received so far."""
+        self._detector: TurnDetector | None = None
+        self._framer: Framer | None = None
+        self._frame_clock = 0.0
+        self._buf: list[np.ndarray] = []
+        self._buf_len = 0
+        self._buf_start_ms = 0.0
+        self._turn_item: str | None = None
+        self._turn_start_ms = 0.0
+        self._pending_commit: dict[str, bool] = {}
+        self._configure_vad()
+        self.vad_log: list[tuple[str, float, float]] = []
+        """``(kind, audio_ms, at_ms)`` of each VAD decision, for tests and benches."""
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _stamp(self, events: list[dict[str, Any]]) -> list[Output]:
+        return [{"event_id": self.ids.new("event"), **e} for e in events]
+
+    def _error(self, code: str, message: str, param: str | None = None, client_id: str | None = None) -> Output:
+        return error_event(self.ids.new("event"), code, message, param=param, client_event_id=client_id)
+
+    @property
+    def input_rate(self) -> int:
+        """Sample rate of the input audio (G.711 input is always 8 kHz)."""
+        if str(self.session.get("input_audio_format", "pcm16")).startswith("g711"):
+            return 8000
+        return int(self.session.get("input_audio_sampling_rate", 24000))
+
+    def _configure_vad(self) -> None:
+        td = self.session.get("turn_detection")
+        if td is None:
+            self._detector = None
+            self._framer = None
+            return
+        params = VadParams.from_turn_detection(td)
+        if self._detector is None:
+            self._detector = TurnDetector(params)
+        else:
+            self._detector.params = params  # takes effect on the next frame
+        if self._framer is None or self._framer.rate != self.input_rate:
+            self._framer = Framer(self.input_rate)
+            self._frame_clock = self.audio_ms
+
+    # --- entry points ------------------------------------------------------------------------
+
+    def open(self) -> list[Output]:
+        """The events a new connection starts with (``session.created``)."""
+        return self._stamp([{"type": "session.created", "session": self.session}])
+
+    def receive_raw(self, data: str | bytes) -> list[Output]:
+        """Handle one WebSocket message (JSON text)."""
+        if len(data) > self.settings.max_message_bytes:
+            return [
+                self._error(
+                    "message_too_large",
+                    f"Message of {len(data)} bytes exceeds the {self.settings.max_message_bytes}-byte "
+                    "limit; send audio in smaller chunks (20-100 ms).",
+                )
+            ]
+        try:
+            event = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return [self._error("invalid_json", f"The message is not valid JSON: {exc}")]
+        if not isinstance(event, dict):
+            return [self._error("invalid_json", "A client event must be a JSON object with a 'type'.")]
+        return self.receive(event)
+
+    def receive(self, event: dict[str, Any]) -> list[Output]:
+        """Handle one client event dict."""
+        etype = event.get("type")
+        cid = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        handler = _HANDLERS.get(etype) if isinstance(etype, str) else None
+        if handler is None:
+            return [self._error("unknown_event_type", f"Unknown client event type {etype!r}.", "type", cid)]
+        return handler(self, event, cid)
+
+    # --- session -----------------------------------------------------------------------------
+
+    def _session_update(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        if "session" not in event:
+            return [
+                self._error("missing_required_parameter", "session.update needs a 'session' object.", "session", cid)
+            ]
+        try:
+            new = merge_session(self.session, event["session"], self._default_padding)
+        except SessionError as exc:
+            return [self._error(exc.code, exc.message, exc.param, cid)]
+        self.session = new
+        self._configure_vad()
+        return self._stamp([{"type": "session.updated", "session": self.session}])
+
+    # --- input audio -------------------------------------------------------------------------
+
+    def _append(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        audio = event.get("audio")
+        if not isinstance(audio, str):
+            return [self._error("invalid_type", "input_audio_buffer.append needs 'audio': base64 text.", "audio", cid)]
+        try:
+            raw = base64.b64decode(audio, validate=True)
+        except (binascii.Error, ValueError):
+            return [
+                self._error("invalid_value", "input_audio_buffer.append 'audio' is not valid base64.", "audio", cid)
+            ]
+        fmt = str(self.session.get("input_audio_format", "pcm16"))
+        if fmt == "pcm16" and len(raw) % 2:
+            return [
+                self._error(
+                    "invalid_value",
+                    f"PCM16 audio must have an even number of bytes, got {len(raw)}; send whole 16-bit samples.",
+                    "audio",
+                    cid,
+                )
+            ]
+        return self.append_audio(decode_input(raw, fmt))
+
+    def append_audio(self, pcm: np.ndarray) -> list[Output]:
+        """Append int16 samples at :attr:`input_rate` (what ``input_audio_buffer.append`` does)."""
+        rate = self.input_rate
+        self._buf.append(pcm)
+        self._buf_len += len(pcm)
+        self.audio_ms += len(pcm) * 1000.0 / rate
+        out: list[Output] = []
+        if self._detector is not None and self._framer is not None:
+            if self.vad_model is None:
+                raise RuntimeError("server VAD needs a speech model: pass vad_model= to Conversation")
+            for frame in self._framer.frames_after(pcm):
+                prob = self.vad_model.prob(frame)
+                ev = self._detector.feed(prob, self._frame_clock, FRAME_MS)
+                self._frame_clock += FRAME_MS
+                if ev is not None:
+                    self.vad_log.append((ev.kind, ev.audio_ms, ev.at_ms))
+                    out += (
+                        self._speech_started(ev.audio_ms)
+                        if ev.kind == "started"
+                        else self._speech_stopped(ev.audio_ms, ev.at_ms)
+                    )
+            if not self._detector.speaking:
+                td = self.session["turn_detection"]
+                self._trim_buffer(float(td.get("prefix_padding_ms", 400)) + 2000.0)
+        else:
+            self._trim_buffer(self.settings.max_buffer_s * 1000.0)
+        return out
+
+    def _trim_buffer(self, keep_ms: float) -> None:
+        rate = self.input_rate
+        keep = int(keep_ms * rate / 1000)
+        if self._buf_len > 2 * keep and self._buf_len > rate:
+            data = np.concatenate(self._buf)[-keep:]
+            self._buf_start_ms += (self._buf_len - len(data)) * 1000.0 / rate
+            self._buf = [data]
+            self._buf_len = len(data)
+
+    def _buffer_slice(self, start_ms: float, end_ms: float) -> np.ndarray:
+        rate = self.input_rate
+        data = np.concatenate(self._buf) if self._buf else np.zeros(0, np.int16)
+        a = max(0, int((start_ms - self._buf_start_ms) * rate / 1000))
+        b = max(a, int((end_ms - self._buf_start_ms) * rate / 1000))
+        return data[a:b]
+
+    def _drop_buffer_before(self, ms: float) -> None:
+        rate = self.input_rate
+        data = np.concatenate(self._buf) if self._buf else np.zeros(0, np.int16)
+        cut = min(len(data), max(0, int((ms - self._buf_start_ms) * rate / 1000)))
+        self._buf = [data[cut:]]
+        self._buf_len = len(data) - cut
+        self._buf_start_ms += cut * 1000.0 / rate
+
+    def _speech_started(self, audio_start_ms: float) -> list[Output]:
+        self._turn_item = self.ids.new("item")
+        self._turn_start_ms = audio_start_ms
+        out = self._stamp(
+            [
+                {
+                    "type": "input_audio_buffer.speech_started",
+                    "audio_start_ms": round(audio_start_ms),
+                    "item_id": self._turn_item,
+                }
+            ]
+        )
+        td = self.session.get("turn_detection") or {}
+        if self.active is not None and td.get("interrupt_response", True):
+            out += self._finish_active(self.active.cancel_events("turn_detected"))
+        return out
+
+    def _speech_stopped(self, audio_end_ms: float, at_ms: float) -> list[Output]:
+        item_id = self._turn_item or self.ids.new("item")
+        self._turn_item = None
+        out = self._stamp(
+            [{"type": "input_audio_buffer.speech_stopped", "audio_end_ms": round(audio_end_ms), "item_id": item_id}]
+        )
+        pcm = self._buffer_slice(self._turn_start_ms, min(at_ms, audio_end_ms + 200.0))
+        self._drop_buffer_before(at_ms)
+        out += self._commit(item_id, pcm, audio_end_ms - self._turn_start_ms)
+        td = self.session.get("turn_detection") or {}
+        if td.get("create_response", True) and self.active is None:
+            out += self._create_response({}, None)
+        return out
+
+    def _commit(self, item_id: str, pcm: np.ndarray, audio_ms: float) -> list[Output]:
+        previous = self.items[-1].id if self.items else None
+        data = user_audio_item(item_id)
+        self.items.append(_Item(item_id, "user", data, audio_ms=audio_ms))
+        out = self._stamp(
+            [
+                {"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id},
+                {"type": "conversation.item.created", "previous_item_id": previous, "item": data},
+            ]
+        )
+        report = self.session.get("input_audio_transcription") is not None
+        if report or self.settings.transcribe_for_responder:
+            self._pending_commit[item_id] = report
+            out.append(Transcribe(item_id, pcm, self.input_rate, report))
+        return out
+
+    def _commit_event(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        start = self._buf_start_ms
+        if self._detector is not None and self._detector.speaking:
+            start = max(start, self._turn_start_ms)
+        ms = self.audio_ms - start if self._buf_len else 0.0
+        if ms < 100.0:
+            return [
+                self._error(
+                    "input_audio_buffer_commit_empty",
+                    "Error committing input audio buffer: buffer too small. Expected at least 100ms "
+                    f"of audio, but buffer only has {max(0.0, ms):.2f}ms of audio.",
+                    None,
+                    cid,
+                )
+            ]
+        item_id = self._turn_item or self.ids.new("item")
+        self._turn_item = None
+        pcm = self._buffer_slice(start, self.audio_ms)
+        self._drop_buffer_before(self.audio_ms)
+        if self._detector is not None:
+            self._detector.reset()
+        return self._commit(item_id, pcm, ms)
+
+    def _clear(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        self._drop_buffer_before(self.audio_ms)
+        self._turn_item = None
+        if self._detector is not None:
+            self._detector.reset()
+        return self._stamp([{"type": "input_audio_buffer.cleared"}])
+
+    def transcription_result(self, item_id: str, text: str | None, error: str | None = None) -> list[Output]:
+        """Report the ASR outcome of a :class:`Transcribe` effect (text, or None and an error)."""
+        report = self._pending_commit.pop(item_id, False)
+        item = self._find(item_id)
+        td = self.session.get("turn_detection") or {}
+        if text is not None and td.get("remove_filler_words"):
+            text = _FILLER_RE.sub("", text).strip()
+        if item is not None and text is not None:
+            item.text = text
+            item.data["content"][0]["transcript"] = text
+        if not report:
+            return []
+        if text is not None:
+            return self._stamp(
+                [
+                    {
+                        "type": "conversation.item.input_audio_transcription.completed",
+                        "item_id": item_id,
+                        "content_index": 0,
+                        "transcript": text,
+                    }
+                ]
+            )
+        return self._stamp(
+            [
+                {
+                    "type": "conversation.item.input_audio_transcription.failed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "error": {
+                        "type": "transcription_error",
+                        "code": "transcription_failed",
+                        "message": error or "transcription failed",
+                        "param": None,
+                    },
+                }
+            ]
+        )
+
+    # --- responses ---------------------------------------------------------------------------
+
+    def _response_create(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        if self.active is not None:
+            return [
+                self._error(
+                    "conversation_already_has_active_response",
+                    f"Conversation already has an active response in progress: {self.active.id}. "
+                    "Wait until the response is finished before creating a new one.",
+                    None,
+                    cid,
+                )
+            ]
+        try:
+            params = validate_response_params(event.get("response"))
+        except SessionError as exc:
+            return [self._error(exc.code, exc.message, exc.param, cid)]
+        return self._create_response(params, cid)
+
+    def _create_response(self, params: dict[str, Any], cid: str | None) -> list[Output]:
+        user = next((it for it in reversed(self.items) if it.role == "user"), None)
+        run = ResponseRun(
+            self.ids.new("resp"),
+            self.ids.new("item"),
+            self.items[-1].id if self.items else None,
+            self.conversation_id,
+            self.session,
+            params,
+            self.settings.audio_chunk_ms,
+            input_audio_ms=user.audio_ms if user else 0.0,
+            input_text=(user.text or "") if user else "",
+            transcript_lead=self.settings.transcript_lead,
+        )
+        self.active = run
+        self.runs[run.id] = run
+        self.items.append(_Item(run.item_id, "assistant", {}, run=run))
+        voice = run.voice
+        rate_factor = 1.0
+        if isinstance(voice, dict) and voice.get("rate") is not None:
+            rate_factor = float(voice["rate"])
+        known = None
+        if user is not None and user.audio_ms == 0.0:
+            known = user.text
+        return [
+            *self._stamp(run.start_events()),
+            Generate(
+                run.id,
+                user.id if user else None,
+                known,
+                user.audio_ms if user else 0.0,
+                run.audio_mode,
+                run.output_format,
+                rate_factor,
+                dict(self.session),
+            ),
+        ]
+
+    def set_response_content(self, response_id: str, text: str, audio: bytes = b"") -> None:
+        """Give response ``response_id`` its reply (audio already in the output format)."""
+        run = self.runs.get(response_id)
+        if run is not None and run.active:
+            run.set_content(text, audio)
+
+    def response_step(self, response_id: str) -> list[Output] | None:
+        """The next paced step of a response; None once it is over (done or cancelled)."""
+        run = self.runs.get(response_id)
+        if run is None:
+            return None
+        events = run.next_events()
+        if events is None:
+            return None
+        return self._finish_active(events) if not run.active else self._stamp(events)
+
+    def step_audio_ms(self, response_id: str) -> float:
+        """Audio duration of one step of the response (what the shell paces)."""
+        run = self.runs.get(response_id)
+        return run.step_audio_ms if run is not None else 0.0
+
+    def fail_response(self, response_id: str, code: str, message: str) -> list[Output]:
+        """End the response with ``response.done`` status ``failed`` (fault injection, TTS errors)."""
+        run = self.runs.get(response_id)
+        if run is None:
+            return []
+        return self._finish_active(run.fail_events(code, message))
+
+    def _finish_active(self, events: list[dict[str, Any]]) -> list[Output]:
+        if self.active is not None and not self.active.active:
+            self.active = None
+        return self._stamp(events)
+
+    def _response_cancel(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        rid = event.get("response_id")
+        if self.active is None or (rid and rid != self.active.id):
+            return [
+                self._error("response_cancel_not_active", "Cancellation failed: no active response found.", None, cid)
+            ]
+        return self._finish_active(self.active.cancel_events("client_cancelled"))
+
+    # --- conversation items ------------------------------------------------------------------
+
+    def _find(self, item_id: Any) -> _Item | None:
+        return next((it for it in self.items if it.id == item_id), None)
+
+    def _item_create(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        item = event.get("item")
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+            return [
+                self._error(
+                    "invalid_type", "conversation.item.create needs an 'item' object with a 'type'.", "item", cid
+                )
+            ]
+        role = str(item.get("role", "user"))
+        if item["type"] == "message" and role not in ("user", "assistant", "system"):
+            return [
+                self._error(
+                    "invalid_value", f"item.role must be user, assistant or system, got {role!r}.", "item.role", cid
+                )
+            ]
+        texts = [c.get("text") or c.get("transcript") or "" for c in item.get("content") or [] if isinstance(c, dict)]
+        item_id: str = item["id"] if isinstance(item.get("id"), str) else self.ids.new("item")
+        data = {**item, "id": item_id, "object": "realtime.item", "status": "completed", "role": role}
+        prev = event.get("previous_item_id") or (self.items[-1].id if self.items else None)
+        self.items.append(_Item(item_id, role, data, text=" ".join(t for t in texts if t)))
+        return self._stamp([{"type": "conversation.item.created", "previous_item_id": prev, "item": data}])
+
+    def _item_truncate(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        item = self._find(event.get("item_id"))
+        end = event.get("audio_end_ms")
+        if item is None or item.run is None:
+            return [
+                self._error(
+                    "item_not_found", f"No assistant audio item with id {event.get('item_id')!r}.", "item_id", cid
+                )
+            ]
+        if isinstance(end, bool) or not isinstance(end, int):
+            return [self._error("invalid_type", f"audio_end_ms must be an integer, got {end!r}.", "audio_end_ms", cid)]
+        if event.get("content_index", 0) != 0:
+            return [
+                self._error("invalid_value", "content_index must be 0 (one audio part per item).", "content_index", cid)
+            ]
+        try:
+            kept = item.run.truncate(end)
+        except ValueError as exc:
+            return [self._error("invalid_value", f"Audio content of {exc}", "audio_end_ms", cid)]
+        item.text = kept
+        return self._stamp(
+            [{"type": "conversation.item.truncated", "item_id": item.id, "content_index": 0, "audio_end_ms": end}]
+        )
+
+    def _item_delete(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        item = self._find(event.get("item_id"))
+        if item is None:
+            return [self._error("item_not_found", f"No item with id {event.get('item_id')!r}.", "item_id", cid)]
+        self.items.remove(item)
+        return self._stamp([{"type": "conversation.item.deleted", "item_id": item.id}])
+
+    def _item_retrieve(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        item = self._find(event.get("item_id"))
+        if item is None:
+            return [self._error("item_not_found", f"No item with id {event.get('item_id')!r}.", "item_id", cid)]
+        data = (
+            item.data
+            if item.run is None
+            else {
+                "id": item.id,
+                "type": "message",
+                "role": "assistant",
+                "status": item.run.status,
+                "object": "realtime.item",
+            }
+        )
+        return self._stamp([{"type": "conversation.item.retrieved", "item": data}])
+
+    def _output_clear(self, event: dict[str, Any], cid: str | None) -> list[Output]:
+        return self._stamp([{"type": "output_audio_buffer.cleared"}])
+
+
+_HANDLERS: dict[str, Any] = {
+    "session.update": Conversation._session_update,
+    "input_audio_buffer.append": Conversation._append,
+    "input_audio_buffer.commit": Conversation._commit_event,
+    "input_audio_buffer.clear": Conversation._clear,
+    "response.create": Conversation._response_create,
+    "response.cancel": Conversation._response_cancel,
+    "conversation.item.create": Conversation._item_create,
+    "conversation.item.truncate": Conversation._item_truncate,
+    "conversation.item.delete": Conversation._item_delete,
+    "conversation.item.retrieve": Conversation._item_retrieve,
+    "output_audio_buffer.clear": Conversation._output_clear,
+}
