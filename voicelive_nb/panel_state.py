@@ -108,6 +108,8 @@ class PanelSnapshot:
     mic_db: float = FLOOR_DB
     mic_peak_db: float = FLOOR_DB
     speaker_db: float = FLOOR_DB
+    vad_onset_db: float | None = None
+    """Mic level (dBFS) where the server's VAD last detected the start of speech."""
     user_speaking: bool = False
     assistant_speaking: bool = False
     muted: bool = False
@@ -157,6 +159,8 @@ class PanelState:
         self._mic_new = False
         self._mic_shown = FLOOR_DB
         self._mic_peak_shown = FLOOR_DB
+        self._recent_mic: deque[tuple[int, int, int, float]] = deque(maxlen=80)
+        self._vad_onset_db: float | None = None
         self._spk_db = FLOOR_DB
         self._spk_last_t = -math.inf
         self._spk_new = False
@@ -205,6 +209,17 @@ class PanelState:
             for name in names:
                 self._pending_fields.add(name)
                 self._fields[name] = FieldStatus("pending", "sent")
+
+    def set_field(self, name: str, status: FieldStatus) -> None:
+        """Show ``status`` next to the control ``name`` (e.g. a value refused before sending)."""
+        with self._lock:
+            self._pending_fields.discard(name)
+            self._fields[name] = status
+
+    @property
+    def connection(self) -> str:
+        """The connection state of the last ``connection.state`` record (``"idle"`` before any)."""
+        return self._connection
 
     def set_status(self, text: str, *, error: bool = False) -> None:
         """Show a status (or an error, in plain words) that did not come from a record."""
@@ -255,6 +270,7 @@ class PanelState:
                 mic_db=self._mic_shown,
                 mic_peak_db=self._mic_peak_shown,
                 speaker_db=self._spk_shown,
+                vad_onset_db=self._vad_onset_db,
                 user_speaking=self._user_speaking,
                 assistant_speaking=self._assistant_speaking,
                 muted=self._muted,
@@ -284,6 +300,9 @@ class PanelState:
         self._mic_new = True
         self._mic_db = max(self._mic_db, _db(r.get("rms_db")))
         self._mic_peak_db = max(self._mic_peak_db, _db(r.get("peak_db")))
+        offset, samples, rate = r.get("offset"), r.get("samples"), r.get("rate")
+        if isinstance(offset, int) and isinstance(samples, int) and isinstance(rate, int) and rate > 0:
+            self._recent_mic.append((offset, samples, rate, _db(r.get("rms_db"))))
 
     def _on_speaker(self, r: EventRecord) -> None:
         self._spk_last_t = r.t
@@ -368,6 +387,7 @@ class PanelState:
 
     def _on_speech_started(self, r: EventRecord) -> None:
         self._user_speaking = True
+        self._vad_onset_db = self._onset_level(r.get("audio_start_ms")) or self._vad_onset_db
         item_id = str(r.get("item_id") or f"user@{r.t:.3f}")
         if item_id not in self._lines:
             self._put(TranscriptLine("user", "", item_id, r.t))
@@ -466,6 +486,24 @@ class PanelState:
             self._on_command(r)
 
     # ------------------------------------------------------------------ helpers
+
+    def _onset_level(self, audio_start_ms: Any) -> float | None:
+        """The loudest mic block in the 150 ms after the speech onset the server reported.
+
+        ``audio_start_ms`` is moved back by the prefix padding, so the onset proper is
+        ``audio_start_ms + prefix_padding_ms`` on the sent-audio timeline.
+        """
+        if not isinstance(audio_start_ms, (int, float)) or not self._recent_mic:
+            return None
+        td = self._server_session.get("turn_detection")
+        pad = td.get("prefix_padding_ms", 300) if isinstance(td, Mapping) else 300
+        onset_s = (float(audio_start_ms) + float(pad or 0)) / 1000.0
+        levels = [
+            db
+            for offset, samples, rate, db in self._recent_mic
+            if offset / rate < onset_s + 0.15 and (offset + samples) / rate > onset_s
+        ]
+        return max(levels) if levels else None
 
     def _put(self, line: TranscriptLine) -> None:
         self._lines[line.item_id] = line

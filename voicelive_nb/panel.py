@@ -1,0 +1,529 @@
+"""The notebook panel: ipywidgets that control a :class:`~voicelive_nb.session.VoiceSession`.
+
+Usage::
+
+    from voicelive_nb import Panel
+    panel = Panel()        # builds its own session from AZURE_VOICELIVE_* (or the emulator)
+    panel                  # display it; press Connect and talk
+
+    panel.connect(); panel.set_vad(silence_duration_ms=800); panel.disconnect()  # same, in code
+
+Threads: the session's event bus feeds a :class:`~voicelive_nb.panel_state.PanelState`
+(a lock-protected model, no widgets).  Widgets are touched only on the kernel's own
+thread: an asyncio task on the kernel's running loop takes a snapshot at most
+``refresh_hz`` times a second and assigns only the values that changed, so an idle
+panel sends nothing and a talking one sends a few dozen small comm messages a second.
+Without a running loop (a plain script) call :meth:`Panel.refresh` yourself.
+
+Widgets observe; they own nothing.  Every button and control calls a public method
+(:meth:`connect`, :meth:`disconnect`, :meth:`mute`, :meth:`record`, :meth:`set_vad` ...).
+The API key typed into the panel lives only in memory: the password box is emptied on
+connect, so the key never reaches the notebook file or the widget state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from voicelive_nb.panel_controls import (
+    EMULATOR_LABEL,
+    LIVE_FIELDS,
+    build_controls,
+    config_from_values,
+    vad_changes,
+    values_from_session,
+)
+from voicelive_nb.panel_plot import LatencyChart
+from voicelive_nb.panel_state import FieldStatus, PanelSnapshot, PanelState
+from voicelive_nb.panel_views import (
+    CSS,
+    counters_html,
+    field_badge_html,
+    filter_log,
+    log_html,
+    meters_html,
+    status_html,
+    transcript_html,
+)
+
+__all__ = ["Panel"]
+
+log = logging.getLogger(__name__)
+
+
+def _require_ipywidgets() -> Any:
+    try:
+        import ipywidgets
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ImportError("The panel needs ipywidgets: pip install 'ipywidgets>=8.1'") from exc
+    return ipywidgets
+
+
+class Panel:
+    """A control panel for one live Voice Live session.
+
+    Args:
+        session: The :class:`~voicelive_nb.session.VoiceSession` to control.  None builds
+            one on :meth:`connect` from the panel's fields (endpoint, auth, model, voice,
+            instructions, devices), which start from ``AZURE_VOICELIVE_*`` / ``.env``;
+            with no endpoint configured that is the bundled local emulator.
+        config: Starting :class:`~voicelive_nb.config.SessionConfig` when ``session`` is None.
+        record_dir: Where the Record button creates session folders.
+        refresh_hz: Most widget refreshes per second (meters, status).
+        last_n: Turns shown in the latency chart.
+        debounce_s: Quiet time after the last control change before ``session.update``.
+        **session_kwargs: Passed to ``VoiceSession`` when the panel builds it (``mic=``,
+            ``speaker=``, ``connection=`` ...).
+    """
+
+    def __init__(
+        self,
+        session: Any = None,
+        *,
+        config: Any = None,
+        record_dir: str | Path = "recordings",
+        refresh_hz: float = 20.0,
+        last_n: int = 12,
+        debounce_s: float = 0.3,
+        **session_kwargs: Any,
+    ) -> None:
+        w = _require_ipywidgets()
+        from voicelive_nb.connection import read_sources, session_config_from_env
+
+        self._session = session
+        self._own_session = session is None
+        self._session_kwargs = session_kwargs
+        if session is not None:
+            self._config = session.config
+        else:
+            self._config = config if config is not None else session_config_from_env()
+        self.record_dir = Path(record_dir)
+        self._period = 1.0 / max(1.0, min(refresh_hz, 60.0))
+        self._debounce_s = debounce_s
+        self.state = PanelState(self._turns)
+        """The panel's model (fed by the session's event bus)."""
+        self._unsubscribe: Callable[[], None] | None = None
+        self._recorder: Any = None
+        self._unsub_recorder: Callable[[], None] | None = None
+        self._api_key: str | None = None
+        self._pending: dict[str, Any] = {}
+        self._debounce: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._syncing = False
+        self._seen = {"tx": -1, "log": -1, "turns": -1, "types": 0}
+        self._seen_server: Any = None
+        self._last_log_draw = 0.0
+        self._last_chart_draw = 0.0
+        self.refreshes = 0
+        """Snapshots pushed into the widgets so far."""
+        self.widget_updates = 0
+        """Widget values actually changed (each is one comm message to the browser)."""
+
+        src = read_sources()
+        env_endpoint = src.get("endpoint") or None
+        self.c, conn_box, vad_box = build_controls(self._config, env_endpoint)
+        self.chart = LatencyChart(last_n=last_n)
+        self._status = w.HTML(value=status_html(PanelSnapshot()))
+        self._meters = w.HTML(value=meters_html(PanelSnapshot(), self._threshold()))
+        self._chart_img = w.Image(value=self.chart.render([]), format="png", layout=w.Layout(width="100%"))
+        self._transcript = w.HTML(value=transcript_html(()))
+        self._counters = w.HTML(value=counters_html({}))
+        self._log = w.HTML(value=log_html(()))
+        log_box = w.VBox([w.HBox([self.c.log_filter, self.c.log_audio]), self._log])
+        self._log_acc = w.Accordion(children=[log_box], selected_index=None, layout=w.Layout(width="100%"))
+        self._log_acc.set_title(0, "Event log")
+
+        def section(text: str) -> Any:
+            return w.HTML(f'<div class="vlnb vlnb-section">{text}</div>')
+
+        right = w.VBox(
+            [
+                section("Levels"),
+                self._meters,
+                section("Latency"),
+                self._chart_img,
+                section("Transcript"),
+                self._transcript,
+                section("Audio and client"),
+                self._counters,
+            ],
+            layout=w.Layout(flex="1 1 auto", min_width="420px", padding="0 0 0 14px"),
+        )
+        header = w.VBox([w.HTML(CSS + '<div class="vlnb vlnb-title">🎙 Voice Live</div>'), self._status])
+        self.widget = w.VBox(
+            [header, w.HBox([w.VBox([conn_box, vad_box]), right]), self._log_acc],
+            layout=w.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="8px 10px", width="100%"),
+        )
+        """The root widget (display it, or put it in your own layout)."""
+        self.widget.add_class("vlnb-panel")
+        self._wire()
+        if session is not None:
+            self._attach(session)
+            self._lock_connection_fields(True)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def session(self) -> Any:
+        """The session this panel controls (None until :meth:`connect` builds one)."""
+        return self._session
+
+    @property
+    def config(self) -> Any:
+        """The session config the controls currently describe."""
+        return self._session.config if self._session is not None else self._config
+
+    def connect(self) -> None:
+        """Start the session (building it first if the panel owns it)."""
+        try:
+            if self._session is None or self._own_session:
+                self._build_session()
+            session = self._session
+            if self.c.record.value and self._recorder is None:
+                self._start_recorder()
+            self.state.set_status("Starting…")
+            session.start()
+        except Exception as exc:  # shown in plain words; the traceback goes to the log
+            log.exception("connect failed")
+            self.state.set_status(f"Could not connect: {exc}", error=True)
+        self._ensure_refresher()
+        self.refresh()
+
+    def disconnect(self) -> None:
+        """Stop the session (idempotent); a recording in progress is finalised."""
+        if self._session is not None:
+            try:
+                self._session.stop()
+            except Exception as exc:
+                log.exception("disconnect failed")
+                self.state.set_status(f"Stopping failed: {exc}", error=True)
+        self._stop_recorder()
+        self.refresh()
+
+    def mute(self, muted: bool = True) -> None:
+        """Stop (or resume, with ``muted=False``) sending the mic."""
+        if self._session is not None:
+            (self._session.mute if muted else self._session.unmute)()
+        self.state.set_muted(muted)
+        self._set(self.c.mute, "value", muted)
+
+    def unmute(self) -> None:
+        """Resume sending the mic."""
+        self.mute(False)
+
+    def record(self, on: bool = True) -> Path | None:
+        """Start (or stop) recording into a new folder under ``record_dir``; returns the folder."""
+        self._set(self.c.record, "value", on)
+        if on and self._recorder is None and self._connected():
+            self._start_recorder()
+        elif not on:
+            self._stop_recorder()
+        return Path(self._recorder.folder) if self._recorder is not None else None
+
+    def set_vad(self, **changes: Any) -> None:
+        """Change turn-detection / audio-processing settings now (what the controls do).
+
+        Names: ``type``, ``threshold``, ``prefix_padding_ms``, ``silence_duration_ms``,
+        ``speech_duration_ms``, ``end_of_utterance_detection`` (``"low"``... or ``""``),
+        ``create_response``, ``interrupt_response``, ``noise_reduction``,
+        ``echo_cancellation``, ``voice``, ``instructions``.
+        """
+        unknown = sorted(set(changes) - set(LIVE_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}: expected some of {', '.join(LIVE_FIELDS)}")
+        self._apply(dict(changes))
+
+    def refresh(self) -> PanelSnapshot:
+        """Push the current state into the widgets (the refresher calls this ~20 times a second)."""
+        now = time.monotonic()
+        snap = self.state.snapshot(now)
+        self.refreshes += 1
+        self._set(self._status, "value", status_html(snap, self._record_note()))
+        self._set(self._meters, "value", meters_html(snap, self._threshold()))
+        if snap.transcript_version != self._seen["tx"]:
+            self._seen["tx"] = snap.transcript_version
+            self._set(self._transcript, "value", transcript_html(snap.transcript))
+        if (
+            snap.log_version != self._seen["log"]
+            and self._log_acc.selected_index == 0
+            and now - self._last_log_draw >= 0.5
+        ):
+            self._seen["log"] = snap.log_version
+            self._last_log_draw = now
+            self._set(self._log, "value", log_html(filter_log(snap.log, self.c.log_filter.value)))
+        if len(snap.type_counts) != self._seen["types"]:
+            self._seen["types"] = len(snap.type_counts)
+            base = ["all", "server", "client", "local", "errors"]
+            self._set(self.c.log_filter, "options", [*base, *sorted(snap.type_counts)])
+        if snap.turns_version != self._seen["turns"] and now - self._last_chart_draw >= 0.25:
+            self._seen["turns"] = snap.turns_version
+            self._last_chart_draw = now
+            self._set(self._chart_img, "value", self.chart.render(snap.turns))
+        self._set(self._counters, "value", counters_html(self._counter_values(snap)))
+        for name, badge in self.c.badges.items():
+            self._set(badge, "value", field_badge_html(snap.fields.get(name)))
+        if snap.server_session != self._seen_server and snap.server_session and not self._pending:
+            self._seen_server = snap.server_session
+            self._show_values(values_from_session(snap.server_session))
+        self._update_buttons(snap)
+        return snap
+
+    def close(self) -> None:
+        """Stop refreshing, stop a session the panel built, and close the widgets."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+        if self._own_session and self._session is not None:
+            self.disconnect()
+        self._stop_recorder()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.chart.close()
+        self.widget.close_all() if hasattr(self.widget, "close_all") else self.widget.close()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+        self._ensure_refresher()
+
+    def __repr__(self) -> str:
+        snap = self.state.snapshot(time.monotonic())
+        return f"<voicelive_nb.Panel {snap.connection}: {snap.status}>"
+
+    # ------------------------------------------------------------------ session plumbing
+
+    def _turns(self) -> list[Any]:
+        session = self._session
+        tracker = getattr(session, "tracker", None) if session is not None else None
+        return list(tracker.turns) if tracker is not None else []
+
+    def _attach(self, session: Any) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._session = session
+        self._unsubscribe = session.subscribe(self.state.feed)
+        recorder = getattr(session, "recorder", None)
+        if recorder is not None:
+            self.c.record_folder.value = f"recording to <code>{recorder.folder}</code>"
+
+    def _build_session(self) -> None:
+        from voicelive_nb.connection import ConnectionSettings
+        from voicelive_nb.session import VoiceSession
+
+        if self._session is not None:
+            self._session.stop()
+        endpoint = str(self.c.endpoint.value or "").strip()
+        typed_key = self.c.api_key.value or None
+        if typed_key:
+            self._api_key = typed_key
+            self.c.api_key.value = ""  # the key must not stay in the widget state
+            self.c.api_key.placeholder = "•••••• (held in memory for this panel)"
+        connection = self._session_kwargs.get("connection") or ConnectionSettings.resolve(
+            endpoint=None if endpoint.lower() in ("", EMULATOR_LABEL) else endpoint,
+            api_key=self._api_key,
+            auth=self.c.auth.value,
+        )
+        config = config_from_values(
+            self._config, {"voice": self.c.voice.value, "instructions": self.c.instructions.value}
+        )
+        config = config.replace(model=self.c.model.value.strip() or config.model)
+        self._config = config
+        kwargs = {k: v for k, v in self._session_kwargs.items() if k != "connection"}
+        kwargs.setdefault("mic", self.c.mic.value)
+        kwargs.setdefault("speaker", self.c.speaker.value)
+        self._attach(VoiceSession(config, connection=connection, **kwargs))
+
+    def _start_recorder(self) -> None:
+        from voicelive_nb.recording import Recorder
+
+        folder = self.record_dir / datetime.now().strftime("%Y%m%d-%H%M%S")
+        self._recorder = Recorder(folder, config=self.config.to_dict())
+        if self._session is not None:
+            self._unsub_recorder = self._session.subscribe(self._recorder)
+        self.c.record_folder.value = f"● recording to <code>{folder}</code>"
+
+    def _stop_recorder(self) -> None:
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        bus = getattr(self._session, "bus", None)
+        if bus is not None:
+            bus.flush(2.0)  # the records already published belong in the recording
+        if self._unsub_recorder is not None:
+            self._unsub_recorder()
+            self._unsub_recorder = None
+        recorder.close()
+        self.c.record_folder.value = f"saved <code>{recorder.folder}</code>"
+        self._set(self.c.record, "value", False)
+
+    def _connected(self) -> bool:
+        return self.state.connection in ("connected", "connecting", "reconnecting")
+
+    # ------------------------------------------------------------------ controls
+
+    def _wire(self) -> None:
+        c = self.c
+        c.connect.on_click(lambda _b: self.disconnect() if self._connected() else self.connect())
+        c.mute.observe(lambda ch: None if self._syncing else self.mute(bool(ch["new"])), names="value")
+        c.record.observe(lambda ch: None if self._syncing else self.record(bool(ch["new"])), names="value")
+        c.log_audio.observe(lambda ch: self.state.set_log_high_rate(bool(ch["new"])), names="value")
+        c.log_filter.observe(lambda _ch: self._redraw_log(), names="value")
+        self._log_acc.observe(lambda _ch: self._redraw_log(), names="selected_index")
+        for name, widget in c.fields.items():
+            widget.observe(self._control_changed(name), names="value")
+
+    def _control_changed(self, name: str) -> Callable[[dict[str, Any]], None]:
+        def handler(change: dict[str, Any]) -> None:
+            if self._syncing:
+                return
+            self._pending[name] = change["new"]
+            if name == "type":
+                self.c.fields["speech_duration_ms"].disabled = change["new"] == "server_vad"
+            self._schedule_apply()
+
+        return handler
+
+    def _schedule_apply(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or self._debounce_s <= 0:
+            self._apply_pending()
+            return
+        if self._debounce is not None:
+            self._debounce.cancel()
+        self._debounce = loop.call_later(self._debounce_s, self._apply_pending)
+
+    def _apply_pending(self) -> None:
+        self._debounce = None
+        changes, self._pending = self._pending, {}
+        if changes:
+            self._apply(changes)
+
+    def _apply(self, changes: dict[str, Any]) -> None:
+        """Validate ``changes``; send them if connected, else keep them for the next connect."""
+        base = self.config
+        try:
+            config = config_from_values(base, changes)
+        except ValueError as exc:
+            for name in changes:
+                self.state.set_field(name, FieldStatus("error", str(exc)))
+            self.state.set_status(str(exc), error=True)
+            self.refresh()
+            return
+        self._show_values({k: v for k, v in changes.items() if k in self.c.fields})
+        session = self._session
+        if session is None or not self._connected():
+            self._config = config
+            for name in changes:
+                self.state.set_field(name, FieldStatus("ok", "used on connect"))
+            self.refresh()
+            return
+        self.state.mark_pending(changes)
+        try:
+            vad = vad_changes(changes, config)
+            if vad is not None:
+                session.update_vad(**vad)
+            else:
+                session.update(config)
+        except Exception as exc:
+            for name in changes:
+                self.state.set_field(name, FieldStatus("error", str(exc)))
+        self.refresh()
+
+    def _show_values(self, values: dict[str, Any]) -> None:
+        """Set control values without treating them as user changes."""
+        self._syncing = True
+        try:
+            for name, value in values.items():
+                widget = self.c.fields.get(name)
+                if widget is not None and name not in self._pending:
+                    with contextlib.suppress(Exception):  # e.g. a value outside a slider's range
+                        self._set(widget, "value", value)
+            kind = self.c.fields["type"].value
+            self.c.fields["speech_duration_ms"].disabled = kind == "server_vad"
+        finally:
+            self._syncing = False
+
+    def _lock_connection_fields(self, locked: bool) -> None:
+        for widget in (self.c.endpoint, self.c.auth, self.c.api_key, self.c.model, self.c.mic, self.c.speaker):
+            widget.disabled = locked
+
+    def _update_buttons(self, snap: PanelSnapshot) -> None:
+        live = snap.connection in ("connected", "connecting", "reconnecting")
+        b = self.c.connect
+        self._set(b, "description", "Disconnect" if live else "Connect")
+        self._set(b, "button_style", "warning" if live else "success")
+        self._set(b, "icon", "stop" if live else "plug")
+        if self._own_session:
+            for widget in (self.c.endpoint, self.c.auth, self.c.api_key, self.c.model, self.c.mic, self.c.speaker):
+                self._set(widget, "disabled", live)
+
+    def _redraw_log(self) -> None:
+        self._seen["log"] = -1
+        self._last_log_draw = 0.0
+        self.refresh()
+
+    # ------------------------------------------------------------------ refresher
+
+    def _ensure_refresher(self) -> None:
+        """Start the refresh task on the kernel's running loop (no-op without one)."""
+        if self._closed or (self._task is not None and not self._task.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a plain script: call refresh() yourself
+        self._task = loop.create_task(self._refresh_loop())
+
+    async def _refresh_loop(self) -> None:
+        idle_period = 0.25
+        while not self._closed:
+            try:
+                snap = self.refresh()
+            except Exception:  # never let a display bug kill the loop silently
+                log.exception("panel refresh failed")
+                await asyncio.sleep(1.0)
+                continue
+            live = snap.connection in ("connected", "connecting", "reconnecting")
+            await asyncio.sleep(self._period if live else idle_period)
+
+    def _set(self, widget: Any, name: str, value: Any) -> None:
+        """Assign a trait only when it changes (each assignment is a comm message)."""
+        if getattr(widget, name) != value:
+            setattr(widget, name, value)
+            self.widget_updates += 1
+
+    # ------------------------------------------------------------------ helpers
+
+    def _threshold(self) -> float | None:
+        td = self.config.turn_detection
+        return float(td.threshold) if td is not None else None
+
+    def _record_note(self) -> str:
+        return f"recording to {self._recorder.folder}" if self._recorder is not None else ""
+
+    def _counter_values(self, snap: PanelSnapshot) -> dict[str, float]:
+        values = dict(snap.counters)
+        bus = getattr(self._session, "counters", None) if self._session is not None else None
+        if isinstance(bus, dict):
+            for key, value in bus.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in values:
+                    values[key] = value
+        done = [t for t in snap.turns if getattr(t, "response_latency_ms", None) is not None]
+        if done:
+            last = done[-1]
+            values["last_response_ms"] = round(float(last.response_latency_ms), 1)
+            if last.voice_to_voice_ms is not None:
+                values["last_voice_to_voice_ms"] = round(float(last.voice_to_voice_ms), 1)
+        return values
