@@ -95,7 +95,7 @@ def _range(param: str, value: Any, lo: float, hi: float, *, integer: bool = Fals
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
         raise _bad(param, kind, value)
-    if value < lo or value > hi or (hi_open and value >= hi):
+    if not lo <= value <= hi or (hi_open and value >= hi):  # `not <=` also refuses NaN
         upper = f"{hi})" if hi_open else f"{hi}]"
         raise SessionError("invalid_value", f"{param} must be in [{lo}, {upper}, got {value!r}", param)
     return value
