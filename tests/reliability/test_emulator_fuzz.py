@@ -131,7 +131,8 @@ def test_random_client_events_never_kill_the_conversation(messages: list[Any]) -
     # it still works: a valid update is accepted and a turn of audio is processed
     (updated,) = carry_out(conv, conv.receive({"type": "session.update", "session": {"voice": "alloy"}}))
     assert updated["type"] == "session.updated", updated
-    carry_out(conv, conv.receive({"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(4800)).decode()}))
+    silence = base64.b64encode(bytes(4800)).decode()
+    carry_out(conv, conv.receive({"type": "input_audio_buffer.append", "audio": silence}))
 
 
 def test_each_kind_of_garbage_gets_an_error_event() -> None:
