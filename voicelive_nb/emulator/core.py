@@ -124,6 +124,8 @@ class Conversation:
         self._turn_start_ms = 0.0
         self._pending_commit: dict[str, bool] = {}
         self._configure_vad()
+        self.last_client_type = ""
+        """Type of the last client event received (for logging)."""
         self.vad_log: list[tuple[str, float, float]] = []
         """``(kind, audio_ms, at_ms)`` of each VAD decision, for tests and benches."""
 
@@ -165,6 +167,7 @@ class Conversation:
 
     def receive_raw(self, data: str | bytes) -> list[Output]:
         """Handle one WebSocket message (JSON text)."""
+        self.last_client_type = "(invalid message)"
         if len(data) > self.settings.max_message_bytes:
             return [
                 self._error(
@@ -184,6 +187,7 @@ class Conversation:
     def receive(self, event: dict[str, Any]) -> list[Output]:
         """Handle one client event dict."""
         etype = event.get("type")
+        self.last_client_type = str(etype)
         cid = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         handler = _HANDLERS.get(etype) if isinstance(etype, str) else None
         if handler is None:
@@ -396,6 +400,11 @@ class Conversation:
                 }
             ]
         )
+
+    def transcript_of(self, item_id: str, default: str | None = None) -> str | None:
+        """The (filler-cleaned) transcript stored for an item, else ``default``."""
+        item = self._find(item_id)
+        return item.text if item is not None and item.text is not None else default
 
     # --- responses ---------------------------------------------------------------------------
 

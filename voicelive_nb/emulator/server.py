@@ -1,0 +1,444 @@
+"""The emulator's I/O shell: an aiohttp WebSocket server around :class:`Conversation`.
+
+``Emulator`` runs its own asyncio loop in a daemon thread and serves
+``ws://HOST:PORT/voice-live/realtime`` (any query string), so the unmodified SDK
+connects with ``connect(endpoint=emu.endpoint, credential=AzureKeyCredential(...))``.
+Per connection: a reader feeds client messages to the sans-I/O core; a sender task
+writes server events (applying :class:`Faults`); ASR and TTS run in thread pools so
+the socket stays responsive; responses are paced here (time to first audio,
+faster-than-real-time factor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+import numpy as np
+from aiohttp import WSMsgType, web
+
+from voicelive_nb.emulator.asr import ASR, WhisperASR
+from voicelive_nb.emulator.audio_formats import encode_output, resample
+from voicelive_nb.emulator.core import Conversation, Generate, Output, Transcribe
+from voicelive_nb.emulator.faults import Faults
+from voicelive_nb.emulator.responder import Responder, default_responder
+from voicelive_nb.emulator.settings import EmulatorSettings
+from voicelive_nb.emulator.tts import TTS, EspeakTTS
+from voicelive_nb.emulator.vad import acquire_model, release_model
+
+log = logging.getLogger("voicelive_nb.emulator")
+
+PATH = "/voice-live/realtime"
+
+
+class _Connection:
+    """One WebSocket session: reader, sender, and the tasks of its responses."""
+
+    def __init__(self, emu: Emulator, ws: web.WebSocketResponse, request: web.Request, conv: Conversation) -> None:
+        self.emu = emu
+        self.ws = ws
+        self.request = request
+        self.conv = conv
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[tuple[float, dict[str, Any]] | None] = asyncio.Queue()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.transcripts: dict[str, asyncio.Future[str | None]] = {}
+        self.closed = False
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("emulator task failed", exc_info=task.exception())
+
+    def dispatch(self, outputs: list[Output]) -> None:
+        """Queue events for the sender; start the work effects ask for."""
+        for out in outputs:
+            if isinstance(out, dict):
+                self.queue.put_nowait((self.loop.time(), out))
+            elif isinstance(out, Transcribe):
+                self.transcripts[out.item_id] = self.loop.create_future()
+                self._spawn(self._transcribe(out))
+            elif isinstance(out, Generate):
+                self._spawn(self._respond(out))
+
+    def abort(self) -> None:
+        """Drop the socket without a close frame (fault injection)."""
+        self.closed = True
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+
+    # --- sender ------------------------------------------------------------------------------
+
+    async def sender(self) -> None:
+        """Write queued events in order, applying the armed faults."""
+        faults = self.emu.faults
+        held: dict[str, Any] | None = None  # reorder: the event waiting for its successor
+        while True:
+            if held is not None:
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), 0.2)
+                except asyncio.TimeoutError:  # nothing to swap with: send it as is
+                    event, held = held, None
+                    if not await self._emit(event):
+                        return
+                    continue
+            else:
+                item = await self.queue.get()
+            if item is None:
+                return
+            queued_at, event = item
+            if faults.silent:
+                continue
+            if faults.delay_ms > 0:
+                await asyncio.sleep(max(0.0, queued_at + faults.delay_ms / 1000 - self.loop.time()))
+            if faults.reorder and held is None:
+                held = event
+                continue
+            for ev in (event, held) if held is not None else (event,):
+                if not await self._emit(ev):
+                    return
+            held = None
+
+    async def _emit(self, event: dict[str, Any]) -> bool:
+        faults = self.emu.faults
+        if not await self._send(event):
+            return False
+        if faults.take_drop_after() or (
+            event.get("type") == "response.audio.delta" and faults.take_drop_mid_response()
+        ):
+            self.abort()
+            return False
+        return True
+
+    async def _send(self, event: dict[str, Any]) -> bool:
+        if self.closed or self.ws.closed:
+            return False
+        log.info("-> %s", _describe(event))
+        try:
+            await self.ws.send_str(json.dumps(event))
+        except (ConnectionError, RuntimeError) as exc:
+            log.debug("send failed: %s", exc)
+            self.closed = True
+            return False
+        return True
+
+    # --- effects -----------------------------------------------------------------------------
+
+    async def _transcribe(self, job: Transcribe) -> None:
+        fut = self.transcripts[job.item_id]
+        text: str | None = None
+        error: str | None = None
+        asr = self.emu._asr
+        if asr is None:
+            error = "input transcription is disabled in this emulator (Emulator(asr=False))"
+        else:
+            try:
+                text = await self.loop.run_in_executor(self.emu._asr_pool, _run_asr, asr, job.pcm, job.rate)
+            except Exception as exc:
+                error = f"transcription failed: {exc}"
+                log.warning("%s", error)
+        if not self.closed:
+            self.dispatch(self.conv.transcription_result(job.item_id, text, error))
+        if not fut.done():
+            fut.set_result(self.conv.transcript_of(job.item_id, text))
+
+    async def _respond(self, job: Generate) -> None:
+        settings = self.emu.settings
+        started = self.loop.time()
+        transcript = job.known_text
+        if transcript is None and job.input_item_id in self.transcripts:
+            transcript = await self.transcripts[job.input_item_id]
+        message = self.emu.faults.take_fail_next_response()
+        if message is not None:
+            self.dispatch(self.conv.fail_response(job.response_id, "server_error", message))
+            return
+        session = {**job.session, "emulator": {"input_audio_ms": job.input_audio_ms, "response_id": job.response_id}}
+        try:
+            text = await self.loop.run_in_executor(self.emu._work_pool, self.emu.responder, transcript, session)
+            audio = b""
+            if job.audio:
+                audio = await self.loop.run_in_executor(
+                    self.emu._work_pool, _synthesize, self.emu._tts, str(text), job.rate_factor, job.output_format
+                )
+        except Exception as exc:
+            log.exception("responder/TTS failed")
+            self.dispatch(self.conv.fail_response(job.response_id, "server_error", f"reply generation failed: {exc}"))
+            return
+        self.conv.set_response_content(job.response_id, str(text), audio)
+        first = started + settings.time_to_first_audio_ms / 1000
+        await asyncio.sleep(max(0.0, first - self.loop.time()))
+        step = self.conv.step_audio_ms(job.response_id) / 1000
+        interval = step / settings.realtime_factor if settings.realtime_factor > 0 else 0.0
+        due = self.loop.time()
+        while not self.closed:
+            events = self.conv.response_step(job.response_id)
+            if events is None:
+                return
+            self.dispatch(events)
+            due += interval
+            await asyncio.sleep(max(0.0, due - self.loop.time()))
+
+    # --- reader ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        sender = self.loop.create_task(self.sender())
+        try:
+            self.dispatch(self.conv.open())
+            async for msg in self.ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    outputs = self.conv.receive_raw(msg.data)
+                    level = logging.DEBUG if self.conv.last_client_type == "input_audio_buffer.append" else logging.INFO
+                    log.log(level, "<- %s", self.conv.last_client_type)
+                    self.dispatch(outputs)
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self.closed = True
+            for task in list(self.tasks):
+                task.cancel()
+            self.queue.put_nowait(None)
+            sender.cancel()
+            await asyncio.gather(sender, *self.tasks, return_exceptions=True)
+
+
+def _run_asr(asr: ASR, pcm: np.ndarray, rate: int) -> str:
+    audio = resample(pcm, rate, 16000).astype(np.float32) / 32768.0
+    return asr.transcribe(audio)
+
+
+def _synthesize(tts: TTS, text: str, rate_factor: float, fmt: str) -> bytes:
+    pcm, rate = tts.synthesize(text, rate_factor=rate_factor)
+    return encode_output(pcm, rate, fmt)
+
+
+def _quiet(func: Any) -> None:
+    try:
+        func()
+    except Exception as exc:  # reported again, clearly, when a transcription needs it
+        log.info("speech recogniser not available: %s", exc)
+
+
+def _describe(event: dict[str, Any]) -> str:
+    etype = str(event.get("type"))
+    if etype == "response.audio.delta":
+        return f"{etype} ({len(event.get('delta', '')) * 3 // 4} bytes)"
+    if etype == "error":
+        err = event.get("error") or {}
+        return f"error {err.get('code')}: {err.get('message')}"
+    for key in ("audio_start_ms", "audio_end_ms", "transcript", "delta"):
+        if key in event:
+            return f"{etype} {key}={event[key]!r}"
+    return etype
+
+
+class Emulator:
+    """A local Voice Live server on its own event loop in a daemon thread.
+
+    Args:
+        host: Interface to bind (loopback by default; binding elsewhere exposes it).
+        port: TCP port (0 = pick a free one; read it back from :attr:`port`).
+        api_key: When set, handshakes must carry ``api-key: KEY`` (or ``Authorization:
+            Bearer KEY``, or ``?api-key=KEY``); others get HTTP 401.
+        responder: ``callable(transcript, session) -> str`` (default: echo what was heard).
+        settings: :class:`EmulatorSettings` (pacing, chunk size, VAD choice...).
+        tts, asr: Engines (default eSpeak NG and faster-whisper tiny.en, loaded lazily);
+            ``asr=False`` disables recognition.
+
+    Usage::
+
+        with Emulator() as emu:
+            async with connect(endpoint=emu.endpoint, credential=AzureKeyCredential("x"),
+                               model="gpt-realtime") as conn: ...
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_key: str | None = None,
+        responder: Responder | None = None,
+        settings: EmulatorSettings | None = None,
+        tts: TTS | None = None,
+        asr: ASR | Literal[False] | None = None,
+    ) -> None:
+        if api_key is not None and not api_key:
+            raise ValueError("api_key must be a non-empty string, or None to accept any client")
+        self.host = host
+        self.port = port
+        self.settings = settings or EmulatorSettings()
+        self.responder: Responder = responder or default_responder
+        self.faults = Faults()
+        self._api_key = api_key
+        self._tts: TTS = tts or EspeakTTS(self.settings.tts_voice, self.settings.tts_wpm)
+        self._asr: ASR | None = None if asr is False else (asr or WhisperASR())
+        self._asr_pool = ThreadPoolExecutor(1, thread_name_prefix="emulator-asr")
+        self._work_pool = ThreadPoolExecutor(4, thread_name_prefix="emulator-work")
+        self._conns: set[_Connection] = set()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._asr_warm = False
+        self.total_connections = 0
+        """Handshakes accepted since start."""
+
+    def __repr__(self) -> str:
+        state = "running" if self._thread is not None else "stopped"
+        return f"<Emulator {self.endpoint} {state} connections={self.connections}>"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """``http://HOST:PORT`` to pass to ``connect(endpoint=...)``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        """Open WebSocket sessions."""
+        return len(self._conns)
+
+    @property
+    def conversations(self) -> list[Conversation]:
+        """The live sessions' sans-I/O state (read it, don't drive it from another thread)."""
+        return [c.conv for c in list(self._conns)]
+
+    def start(self, timeout: float = 10.0) -> Emulator:
+        """Bind and serve in a background thread; returns self once it accepts connections."""
+        if self._thread is not None:
+            return self
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name=f"voicelive-emulator-{self.port}", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("the emulator did not start in time")
+        if self._error is not None:
+            self._thread.join(1)
+            self._thread = None
+            raise OSError(f"emulator could not listen on {self.host}:{self.port}: {self._error}") from self._error
+        log.info("Voice Live emulator listening at %s", self.endpoint)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close every session and the listener; idempotent."""
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None or loop is None or stopping is None:
+            return
+        loop.call_soon_threadsafe(stopping.set)
+        thread.join(timeout)
+        self._thread = None
+
+    def close(self) -> None:
+        """Stop and release the worker threads (the object cannot be restarted)."""
+        self.stop()
+        self._asr_pool.shutdown(wait=False, cancel_futures=True)
+        self._work_pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+        finally:
+            loop.close()
+            self._loop = None
+
+    async def _serve(self) -> None:
+        self._stopping = asyncio.Event()
+        app = web.Application()
+        app.router.add_get(PATH, self._handle)
+        app.router.add_get("/openai/realtime", self._handle)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+            addresses = runner.addresses
+            if addresses:
+                self.port = int(addresses[0][1])
+            self._ready.set()
+            await self._stopping.wait()
+            for conn in list(self._conns):
+                conn.closed = True
+                await conn.ws.close(code=1001, message=b"emulator stopping")
+        finally:
+            await runner.cleanup()
+
+    # --- handshake ---------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request) -> bool:
+        if self._api_key is None:
+            return True
+        key = self._api_key.encode()
+        offered = [request.headers.get("api-key", ""), request.query.get("api-key", "")]
+        auth = request.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            offered.append(auth[7:].strip())
+        return any(o and hmac.compare_digest(o.encode(), key) for o in offered)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self.faults.take_refusal():
+            return web.Response(status=503, text="handshake refused (emulator fault injection)\n")
+        if not self._authorized(request):
+            log.warning("refused a handshake from %s: missing or wrong api-key", request.remote)
+            return web.Response(
+                status=401,
+                text="Unauthorized: send the emulator's key in the api-key header "
+                "(AzureKeyCredential) or as a Bearer token.\n",
+            )
+        ws = web.WebSocketResponse(max_msg_size=self.settings.max_message_bytes * 4 + 1024, heartbeat=None)
+        await ws.prepare(request)
+        loop = asyncio.get_running_loop()
+        model = None
+        if self.settings.vad:
+            model = await loop.run_in_executor(self._work_pool, acquire_model, self.settings.vad)
+        conv = Conversation(
+            self.settings,
+            model,
+            model=request.query.get("model") or None,
+            api_version=request.query.get("api-version") or None,
+        )
+        if self._asr is not None and not self._asr_warm:
+            self._asr_warm = True  # load the recogniser in the background before the first turn needs it
+            load = getattr(self._asr, "load", None)
+            if load is not None:
+                loop.run_in_executor(self._asr_pool, _quiet, load)
+        conn = _Connection(self, ws, request, conv)
+        self._conns.add(conn)
+        self.total_connections += 1
+        t0 = time.monotonic()
+        log.info("session %s opened (%d open)", conv.session["id"], len(self._conns))
+        try:
+            await conn.run()
+        finally:
+            self._conns.discard(conn)
+            if model is not None:
+                release_model(model)
+            log.info("session %s closed after %.1f s", conv.session["id"], time.monotonic() - t0)
+        return ws
