@@ -1,0 +1,180 @@
+"""Real sounddevice streams on a private PulseAudio daemon (virtual mic and speaker)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from voicelive_nb.audio import devices
+from voicelive_nb.audio.player import Player
+from voicelive_nb.audio.sources import AudioSink, AudioSource
+from voicelive_nb.audio.streams import DeviceMic, DeviceSpeaker
+
+pytestmark = pytest.mark.pulse
+RATE = 24000
+
+
+def noise(n: int, seed: int = 1, amp: float = 3000.0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(n) * amp).clip(-32000, 32000).astype(np.int16)
+
+
+def locate(haystack: np.ndarray, needle: np.ndarray) -> int:
+    """Index where ``needle`` (its first 100 ms) starts in ``haystack``, by cross-correlation."""
+    probe = needle[:2400].astype(np.float64)
+    c = np.correlate(haystack.astype(np.float64), probe, "valid")
+    return int(np.argmax(c))
+
+
+def test_devices_listed_and_found(virtual_audio: Any) -> None:
+    names = [d.name for d in devices.list_devices()]
+    assert "pulse" in names
+    assert devices.find_device(virtual_audio.input_device, "input").max_input_channels > 0
+    assert devices.find_device(None, "output").default_output
+    with pytest.raises(devices.AudioUnavailableError, match="Available input devices"):
+        devices.find_device("no-such-device", "input")
+    with pytest.raises(devices.AudioUnavailableError, match="index 999"):
+        devices.find_device(999, "output")
+
+
+def test_cli_table(virtual_audio: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from voicelive_nb.cli import main
+
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "pulse" in out and "default" in out
+
+
+def test_wav_into_virtual_mic_comes_out_of_devicemic_bit_exact(virtual_audio: Any) -> None:
+    sig = noise(RATE)  # 1 s
+    arrived = threading.Semaphore(0)
+    mic = DeviceMic(virtual_audio.input_device)
+    assert isinstance(mic, AudioSource)
+    mic.start(arrived.release)
+    blocks, stamps = [], []
+    try:
+        player = virtual_audio.play_into_mic(sig, wait=False)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (player.poll() is None or len(blocks) * 480 < 1.6 * RATE):
+            arrived.acquire(timeout=1)
+            while (item := mic.read()) is not None:
+                blocks.append(item[0].copy())
+                stamps.append(item[1])
+    finally:
+        mic.stop()
+    got = np.concatenate(blocks)
+    at = locate(got, sig)
+    seg = got[at : at + sig.shape[0]]
+    assert seg.shape == sig.shape
+    assert np.abs(seg.astype(np.int32) - sig).max() <= 1  # bit-exact-ish
+    assert all(b.shape == (480,) for b in blocks)
+    gaps = np.diff(stamps)
+    assert np.allclose(gaps, 0.02, atol=0.01)  # capture stamps advance by one block
+    assert mic.overflows == 0
+    assert 0 < mic.input_latency_s < 1
+
+
+def test_player_audio_comes_out_of_the_virtual_speaker(virtual_audio: Any) -> None:
+    sig = noise(RATE, seed=2)
+    player = Player(RATE)
+    rec = virtual_audio.record_speaker()
+    speaker = DeviceSpeaker(virtual_audio.output_device)
+    assert isinstance(speaker, AudioSink)
+    try:
+        speaker.start(player)
+        time.sleep(0.2)
+        player.push(sig.tobytes(), "r1", "i1")
+        player.done("r1", "i1")
+        deadline = time.monotonic() + 10
+        marks: list[Any] = []
+        while time.monotonic() < deadline and not any(m.kind == "stopped" for m in marks):
+            time.sleep(0.05)
+            marks += player.drain_marks()
+        time.sleep(0.2)
+    finally:
+        speaker.stop()
+        heard = rec.stop()
+    at = locate(heard, sig)
+    seg = heard[at : at + sig.shape[0]]
+    assert np.abs(seg.astype(np.int32) - sig).max() <= 1
+    kinds = [m.kind for m in marks]
+    assert kinds[0] == "started" and kinds[-1] == "stopped"
+    chunks = b"".join(m.pcm or b"" for m in marks if m.kind == "chunk")
+    assert chunks == sig.tobytes()  # the speaker.audio records carry exactly what was played
+    assert speaker.callback_errors == 0
+    assert 0 < speaker.output_latency_s < 1
+
+
+def test_flush_stops_sound_within_one_block_plus_latency(virtual_audio: Any) -> None:
+    sig = noise(5 * RATE, seed=3)
+    player = Player(RATE)
+    rec = virtual_audio.record_speaker()
+    speaker = DeviceSpeaker(virtual_audio.output_device)
+    try:
+        speaker.start(player)
+        time.sleep(0.2)
+        player.push(sig, "r1", "i1")
+        time.sleep(0.6)
+        info = player.flush("speech_started")
+        t_flush = time.monotonic()
+        player.push(sig[:100], "r1", "i1")  # a late delta of the cancelled response
+        time.sleep(0.5)
+    finally:
+        speaker.stop()
+        heard = rec.stop()
+    assert info is not None
+    marks = player.drain_marks()
+    started = next(m for m in marks if m.kind == "started")
+    at = locate(heard, sig)
+    sounding = np.flatnonzero(heard[at:])
+    end = at + int(sounding[-1]) + 1
+    played = end - at
+    # exactly what flush() reported as played came out, nothing of the rest
+    assert played == round(info.played_ms * RATE / 1000)
+    assert np.array_equal(heard[at:end], sig[:played])
+    # time from the flush to the last stale sample, on the player's (DAC-mapped) clock
+    stale_s = started.t + played / RATE - t_flush
+    budget = speaker.blocksize / RATE + speaker.output_latency_s
+    assert stale_s <= budget + 0.03, f"stale {stale_s * 1000:.1f} ms > {budget * 1000:.0f} ms budget"
+    assert info.stale_ms / 1000 <= budget + 0.005
+    assert player.dropped_late_ms > 0
+
+
+def test_open_close_cycles_leave_nothing_behind(virtual_audio: Any) -> None:
+    threads_before = threading.active_count()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    player = Player(RATE)
+    for _ in range(100):
+        mic = DeviceMic(virtual_audio.input_device)
+        speaker = DeviceSpeaker(virtual_audio.output_device)
+        mic.start(lambda: None)
+        speaker.start(player)
+        mic.stop()
+        speaker.stop()
+        mic.stop()  # idempotent
+        speaker.stop()
+    time.sleep(0.2)
+    assert devices._open_streams == 0
+    assert threading.active_count() == threads_before
+    assert len(os.listdir("/proc/self/fd")) <= fds_before + 2
+
+
+def test_reinitialize_refused_while_streams_open(virtual_audio: Any) -> None:
+    mic = DeviceMic(virtual_audio.input_device)
+    mic.start()
+    try:
+        with pytest.raises(RuntimeError, match="stream"):
+            devices.reinitialize()
+    finally:
+        mic.stop()
+    devices.reinitialize()
+    assert devices.find_device("pulse", "output")
+
+
+def test_wrong_rate_player_is_refused(virtual_audio: Any) -> None:
+    with pytest.raises(ValueError, match="Player rate"):
+        DeviceSpeaker(virtual_audio.output_device).start(Player(16000))
