@@ -366,8 +366,8 @@ class VoiceSession:
 
     def _submit(self, make: Callable[[SessionEngine], Any], what: str) -> concurrent.futures.Future[Any]:
         engine, loop = self._engine, self._loop
-        if engine is None or loop is None or not self.running:
-            raise RuntimeError(f"{what}(): the session is not running; call start() first")
+        if engine is None or loop is None or not self.running or self._state in ("failed", "closed"):
+            raise RuntimeError(f"{what}(): the session is not running (state: {self._state}); call start() first")
         return asyncio.run_coroutine_threadsafe(make(engine), loop)
 
     def _update(self, command: str, config: SessionConfig, timeout: float) -> concurrent.futures.Future[CommandResult]:

@@ -403,19 +403,30 @@ class SessionEngine:
         self.connection_offset = self.offset
         if self.mic_started:
             return
-        self.source.start(None)
         self.mic_started = True
+        try:
+            self.source.start(None)
+        except Exception as exc:  # a mic that cannot open must not end the session (text still works)
+            self.mic_started = False
+            self._error(f"The mic could not be started: {exc}", "mic")
 
     async def _pump(self) -> None:
         last_counters = time.monotonic()
+        reported: set[str] = set()
         while True:
             await asyncio.sleep(self.poll_s)
-            await self._drain_mic()
-            self._drain_marks()
-            now = time.monotonic()
-            if now - last_counters >= 1.0:
-                last_counters = now
-                self._publish_counters()
+            try:
+                await self._drain_mic()
+                self._drain_marks()
+                now = time.monotonic()
+                if now - last_counters >= 1.0:
+                    last_counters = now
+                    self._publish_counters()
+            except Exception as exc:  # keep pumping; report each kind of failure once
+                if repr(exc) not in reported:
+                    reported.add(repr(exc))
+                    log.exception("audio pump failed")
+                    self._error(f"Audio pump problem: {exc!r}", "audio")
 
     async def _drain_mic(self) -> None:
         if not self.mic_started:
