@@ -79,6 +79,9 @@ class Panel:
         refresh_hz: Most widget refreshes per second (meters, status).
         last_n: Turns shown in the latency chart.
         debounce_s: Quiet time after the last control change before ``session.update``.
+        transcribe: Input-transcription model switched on when the panel makes the config
+            itself (``config`` and ``session`` None), so the transcript shows what you said;
+            None leaves it off.
         **session_kwargs: Passed to ``VoiceSession`` when the panel builds it (``mic=``,
             ``speaker=``, ``connection=`` ...).
     """
@@ -92,6 +95,7 @@ class Panel:
         refresh_hz: float = 20.0,
         last_n: int = 12,
         debounce_s: float = 0.3,
+        transcribe: str | None = "azure-speech",
         **session_kwargs: Any,
     ) -> None:
         w = _require_ipywidgets()
@@ -104,6 +108,8 @@ class Panel:
             self._config = session.config
         else:
             self._config = config if config is not None else session_config_from_env()
+            if config is None and transcribe and self._config.transcription_model is None:
+                self._config = self._config.replace(transcription_model=transcribe)
         self.record_dir = Path(record_dir)
         self._period = 1.0 / max(1.0, min(refresh_hz, 60.0))
         self._debounce_s = debounce_s
@@ -228,18 +234,50 @@ class Panel:
             self._stop_recorder()
         return Path(self._recorder.folder) if self._recorder is not None else None
 
-    def set_vad(self, **changes: Any) -> None:
+    def set_vad(self, **changes: Any) -> Any:
         """Change turn-detection / audio-processing settings now (what the controls do).
 
         Names: ``type``, ``threshold``, ``prefix_padding_ms``, ``silence_duration_ms``,
         ``speech_duration_ms``, ``end_of_utterance_detection`` (``"low"``... or ``""``),
         ``create_response``, ``interrupt_response``, ``noise_reduction``,
         ``echo_cancellation``, ``voice``, ``instructions``.
+
+        Returns the session's Future of the server's answer (``.result(timeout)``), or
+        None when there is no running session (the change is used on connect).
         """
         unknown = sorted(set(changes) - set(LIVE_FIELDS))
         if unknown:
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}: expected some of {', '.join(LIVE_FIELDS)}")
-        self._apply(dict(changes))
+        return self._apply(dict(changes))
+
+    async def wait_for(self, type: str, timeout: float = 60.0, predicate: Any = None) -> Any:
+        """Await the next record of ``type`` without blocking the kernel (the panel keeps updating).
+
+        ``await panel.wait_for("response.done")`` in a notebook cell; raises TimeoutError.
+        """
+        session = self._require_session()
+        since = time.monotonic()
+        return await asyncio.to_thread(session.wait_for, type, timeout, predicate, since=since)
+
+    async def wait_turns(self, count: int = 1, timeout: float = 90.0) -> list[Any]:
+        """Await ``count`` more finished responses (``response.done``); returns the turns so far."""
+        session = self._require_session()
+        deadline = time.monotonic() + timeout
+        target = self.state.count("response.done") + count
+        while self.state.count("response.done") < target:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{count} turn(s) did not finish within {timeout:g} s (state: {session.state})")
+            since = time.monotonic() - 0.5  # a record that raced the count check is still in the history
+            await asyncio.to_thread(session.wait_for, "response.done", remaining, None, since=since)
+            await asyncio.sleep(0.05)  # let the bus deliver it to the panel state too
+        self.refresh()
+        return self._turns()
+
+    def _require_session(self) -> Any:
+        if self._session is None:
+            raise RuntimeError("the panel has no session yet: call panel.connect() (or press Connect) first")
+        return self._session
 
     def refresh(self) -> PanelSnapshot:
         """Push the current state into the widgets (the refresher calls this ~20 times a second)."""
@@ -321,6 +359,7 @@ class Panel:
 
         if self._session is not None:
             self._session.stop()
+            self._config = self._session.config  # keep what was changed live last time
         endpoint = str(self.c.endpoint.value or "").strip()
         typed_key = self.c.api_key.value or None
         if typed_key:
@@ -410,7 +449,7 @@ class Panel:
         if changes:
             self._apply(changes)
 
-    def _apply(self, changes: dict[str, Any]) -> None:
+    def _apply(self, changes: dict[str, Any]) -> Any:
         """Validate ``changes``; send them if connected, else keep them for the next connect."""
         base = self.config
         try:
@@ -420,26 +459,27 @@ class Panel:
                 self.state.set_field(name, FieldStatus("error", str(exc)))
             self.state.set_status(str(exc), error=True)
             self.refresh()
-            return
+            return None
         self._show_values({k: v for k, v in changes.items() if k in self.c.fields})
         session = self._session
         if session is None or not self._connected():
             self._config = config
             for name in changes:
                 self.state.set_field(name, FieldStatus("ok", "used on connect"))
+            if session is not None:
+                session.update(config)  # stored by the session for its next start
             self.refresh()
-            return
+            return None
         self.state.mark_pending(changes)
+        future = None
         try:
             vad = vad_changes(changes, config)
-            if vad is not None:
-                session.update_vad(**vad)
-            else:
-                session.update(config)
+            future = session.update_vad(**vad) if vad is not None else session.update(config)
         except Exception as exc:
             for name in changes:
                 self.state.set_field(name, FieldStatus("error", str(exc)))
         self.refresh()
+        return future
 
     def _show_values(self, values: dict[str, Any]) -> None:
         """Set control values without treating them as user changes."""

@@ -18,10 +18,10 @@ from typing import Any
 __all__ = ["STAGES", "LatencyChart", "turn_stages"]
 
 STAGES: tuple[tuple[str, str, str], ...] = (
-    ("detection", "end of speech → speech_stopped", "#9aa5b1"),
-    ("response", "speech_stopped → first audio", "#3b82f6"),
-    ("playout", "first audio → played", "#f59e0b"),
-    ("output", "device output latency", "#10b981"),
+    ("detection", "detection", "#9aa5b1"),
+    ("response", "response", "#3b82f6"),
+    ("playout", "playout", "#f59e0b"),
+    ("output", "device output", "#10b981"),
 )
 """(key, legend label, colour) of each stacked segment, in time order."""
 
@@ -69,7 +69,7 @@ class LatencyChart:
         ax.clear()
         shown = [t for t in turns if getattr(t, "response_id", None) or getattr(t, "first_delta_rx", None)]
         shown = shown[-self.last_n :]
-        labels = [str(getattr(t, "index", i + 1)) for i, t in enumerate(shown)]
+        labels = [str(int(getattr(t, "index", i)) + 1) for i, t in enumerate(shown)]
         x = list(range(len(shown)))
         bottoms = [0.0] * len(shown)
         for key, label, colour in STAGES:
@@ -87,19 +87,25 @@ class LatencyChart:
         ax.set_xticks(x, labels)
         ax.set_xlim(-0.6, max(len(shown), 4) - 0.4)
         top = max(bottoms, default=0.0)
-        ax.set_ylim(0, max(500.0, top * 1.25))
+        ax.set_ylim(0, max(500.0, top * 1.18))
         ax.set_xlabel("turn", fontsize=8)
-        ax.set_ylabel("ms", fontsize=8)
+        ax.set_ylabel("ms (voice-to-voice on top)", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        if shown:
-            ax.set_title("voice-to-voice latency per turn (ms)", fontsize=9, loc="left")
-            ax.legend(fontsize=6.5, loc="upper left", frameon=False, ncols=2)
-        else:
-            ax.set_title("voice-to-voice latency per turn (ms)", fontsize=9, loc="left")
+        ax.legend(
+            fontsize=7,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            frameon=False,
+            ncols=4,
+            borderaxespad=0.2,
+            handlelength=1.2,
+            columnspacing=1.0,
+        )
+        if not shown:
             ax.text(
                 0.5,
                 0.5,

@@ -65,6 +65,7 @@ class TranscriptLine:
         t: Monotonic seconds when the utterance began.
         final: True once the transcript is complete.
         interrupted: True if the user barged in on it (assistant) or it was truncated.
+        speech_ms: Length of the user's speech as the server's VAD saw it (user lines).
     """
 
     role: Role
@@ -73,6 +74,7 @@ class TranscriptLine:
     t: float
     final: bool = False
     interrupted: bool = False
+    speech_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,7 @@ class PanelState:
         self._pending_fields: set[str] = set()
         self._server_session: dict[str, Any] = {}
         self._lines: dict[str, TranscriptLine] = {}
+        self._speech_start_ms: dict[str, float] = {}
         self._max_transcript = max_transcript
         self._transcript_version = 0
         self._log: deque[LogLine] = deque(maxlen=max_log)
@@ -215,6 +218,11 @@ class PanelState:
         with self._lock:
             self._pending_fields.discard(name)
             self._fields[name] = status
+
+    def count(self, type: str) -> int:
+        """How many records of ``type`` were fed."""
+        with self._lock:
+            return self._type_counts.get(type, 0)
 
     @property
     def connection(self) -> str:
@@ -389,11 +397,19 @@ class PanelState:
         self._user_speaking = True
         self._vad_onset_db = self._onset_level(r.get("audio_start_ms")) or self._vad_onset_db
         item_id = str(r.get("item_id") or f"user@{r.t:.3f}")
+        start = r.get("audio_start_ms")
+        if isinstance(start, (int, float)):
+            self._speech_start_ms[item_id] = float(start)
         if item_id not in self._lines:
             self._put(TranscriptLine("user", "", item_id, r.t))
 
     def _on_speech_stopped(self, r: EventRecord) -> None:
         self._user_speaking = False
+        item_id = str(r.get("item_id") or "")
+        start, end = self._speech_start_ms.pop(item_id, None), r.get("audio_end_ms")
+        line = self._lines.get(item_id)
+        if line is not None and start is not None and isinstance(end, (int, float)):
+            self._put(replace(line, speech_ms=max(0.0, float(end) - start)))
 
     def _on_user_transcript(self, r: EventRecord) -> None:
         item_id = str(r.get("item_id") or "")
@@ -408,7 +424,7 @@ class PanelState:
         if old is None:
             self._put(TranscriptLine("user", text, item_id, r.t, final))
         else:
-            self._put(TranscriptLine("user", text, item_id, old.t, final, old.interrupted))
+            self._put(replace(old, text=text, final=final))
 
     def _assistant_line(self, r: EventRecord) -> TranscriptLine | None:
         item_id = r.get("item_id")

@@ -144,8 +144,12 @@ def transcript_html(lines: Sequence[TranscriptLine], limit: int = 60) -> str:
         return '<div class="vlnb vlnb-partial">The conversation appears here.</div>'
     rows = []
     for line in lines[-limit:]:
-        text = escape(line.text) if line.text else "…"
-        cls = "" if line.final else " vlnb-partial"
+        if line.text:
+            text, cls = escape(line.text), "" if line.final else " vlnb-partial"
+        elif line.role == "user" and line.speech_ms is not None:
+            text, cls = f"🎤 {line.speech_ms / 1000:.1f} s of speech", " vlnb-partial"
+        else:
+            text, cls = "…", " vlnb-partial"
         cut = '<span class="vlnb-cut">✂ interrupted</span>' if line.interrupted else ""
         who = "you" if line.role == "user" else "assistant"
         rows.append(
