@@ -126,6 +126,7 @@ class SessionEngine:
         self.send_failures = 0
         self.counters: dict[str, Any] = {}
         self._conn: Any = None
+        self.stopping = False
         self._serve_task: asyncio.Task[bool] | None = None
         self._stop: asyncio.Event | None = None
         self._pending: dict[str, asyncio.Future[tuple[bool, Any]]] = {}
@@ -162,6 +163,7 @@ class SessionEngine:
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to finish: closes the socket, which ends the receive loop."""
+        self.stopping = True
         if self._stop is not None:
             self._stop.set()
         # Cancel the receive loop rather than closing under it: the connection's
@@ -203,6 +205,8 @@ class SessionEngine:
     async def run(self) -> None:
         """Connect (and reconnect) until stopped or given up; never raises."""
         self._stop = asyncio.Event()
+        if self.stopping:  # stop() came before the loop got here
+            self._stop.set()
         pump = asyncio.get_running_loop().create_task(self._pump(), name="voicelive-pump")
         try:
             self.sink.start(self.player)
