@@ -1,0 +1,422 @@
+"""Latency you can hear: our client vs the reference quickstart's settings, on real PortAudio streams.
+
+One command::
+
+    .venv/bin/python bench/latency_bench.py                # 40 s per client + 10 min glitch run each
+    .venv/bin/python bench/latency_bench.py --minutes 1    # a short glitch run
+    .venv/bin/python bench/latency_bench.py --minutes 0    # figures 1-2 only
+
+It starts its own private PulseAudio (:class:`voicelive_nb.audio.pulse.VirtualAudio`) and a
+measuring *probe* in a separate process (``bench/_probe.py``: stimulus into the virtual mic,
+2 ms-block monitor of the virtual speaker, a scripted Voice Live endpoint), then runs each
+client in this process, one after the other, against the same instruments:
+
+1. **Client-added latency, each way.**  *mic*: a click played into the virtual mic (its DAC
+   time) -> the ``input_audio_buffer.append`` carrying it arrives at the server.  *speaker*:
+   the server sends a ``response.audio.delta`` whose first sample is a click -> that click
+   appears on the virtual speaker's monitor.  Both include the loopback socket and the
+   virtual cable; the cable's own floor is measured in the same run and shown.
+2. **Barge-in to silence**: the server sends ``speech_started`` while 3 s of response audio
+   is queued -> the last non-silent sample of it on the monitor (device buffer included).
+   Timed from the server's send, so it includes the client's receive path.
+3. **Glitches under load** (``--minutes`` per client): the real emulator
+   (``voicelive-nb emulator``, its own process), a looped spoken WAV with pauses that end
+   turns and speech that interrupts the answers, while this process's main thread plays a
+   busy kernel (``bench/_load.py``).  Counts device input overflows, output underflows
+   (device + player), dropped mic blocks and gaps in the mic track (``bench/_figures.py``).
+
+Prints a table (median / p95 ms, ours vs reference, ratio) and writes JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from _figures import Stat, match_after, match_before, mic_gaps  # noqa: E402
+from _reference import ReferenceClient  # noqa: E402
+
+RATE = 24000
+
+
+class ProbeProcess:
+    """The measuring instrument (bench/_probe.py) in its own process."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "_probe.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self.endpoint = self._read()["endpoint"]
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the probe process died (exit code {self.proc.poll()}); see its stderr above")
+        return dict(json.loads(line))
+
+    def cmd(self, **command: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+        return self._read() if command["cmd"] != "quit" else {}
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.cmd(cmd="quit")
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+# --------------------------------------------------------------------------- clients
+
+
+class OurClient:
+    """A :class:`voicelive_nb.VoiceSession` on the default devices (our defaults), or tuned ones."""
+
+    def __init__(self, endpoint: str, tune: dict[str, Any] | None = None, record: str | None = None) -> None:
+        from voicelive_nb.config import SessionConfig
+        from voicelive_nb.connection import ConnectionSettings
+        from voicelive_nb.panel_state import PanelState
+        from voicelive_nb.session import VoiceSession
+
+        mic: Any = None
+        speaker: Any = None
+        if tune:
+            from voicelive_nb.audio.streams import DeviceMic, DeviceSpeaker
+
+            mic = DeviceMic(**{k[4:]: v for k, v in tune.items() if k.startswith("mic_")})
+            speaker = DeviceSpeaker(**{k[4:]: v for k, v in tune.items() if k.startswith("spk_")})
+        settings = ConnectionSettings(endpoint=endpoint, api_key="bench")
+        self.session = VoiceSession(SessionConfig(), connection=settings, mic=mic, speaker=speaker, record=record)
+        self.capture: list[tuple[float, int]] = []
+        self.state = PanelState(turns=lambda: self.turns())
+        self.session.subscribe(self._observe)
+
+    def _observe(self, record: Any) -> None:
+        self.state.feed(record)
+        if record.type == "mic.audio":
+            self.capture.append((float(record.get("captured_t", record.t)), int(record.get("samples", 0))))
+
+    def start(self) -> OurClient:
+        self.session.start()
+        self.session.wait_for("session.updated", timeout=20)
+        return self
+
+    def stop(self) -> None:
+        self.session.stop()
+
+    def turns(self) -> list[Any]:
+        tracker = self.session.tracker
+        return [t for t in tracker.turns if t.response_done_rx is not None] if tracker is not None else []
+
+    def counters(self) -> dict[str, Any]:
+        c = dict(self.session.counters)
+        t = [x[0] for x in self.capture]
+        n = [x[1] for x in self.capture]
+        gaps, lost = mic_gaps(t, n, RATE, n[0] if n else 480)
+        turns = self.turns()
+        return {
+            "input_overflows": int(c.get("input_overflows", 0)),
+            "output_underflows": int(c.get("output_underflows", 0)),
+            "dropped_blocks": int(c.get("dropped_blocks", 0)) + int(c.get("bus_dropped", 0)),
+            "mic_gaps": gaps,
+            "mic_lost_ms": round(lost, 1),
+            "turns": len(turns),
+            "interrupted": sum(1 for x in turns if getattr(x, "interrupted", False)),
+        }
+
+    def describe(self) -> str:
+        mic, spk = self.session.mic, self.session.speaker
+        return (
+            f"mic {getattr(mic, 'blocksize', '?')} samples, latency {getattr(mic, 'latency', '?')!r} "
+            f"(reported {1000 * getattr(mic, 'input_latency_s', 0):.0f} ms); speaker "
+            f"{getattr(spk, 'blocksize', '?')} samples, latency {getattr(spk, 'latency', '?')!r} "
+            f"(reported {1000 * getattr(spk, 'output_latency_s', 0):.0f} ms)"
+        )
+
+
+class RefClient:
+    """:class:`bench._reference.ReferenceClient` behind the same small interface."""
+
+    def __init__(self, endpoint: str, config: dict[str, Any] | None = None) -> None:
+        from voicelive_nb.panel_state import PanelState
+
+        self.client = ReferenceClient(endpoint, config=config)
+        self.state = PanelState()
+
+    def start(self) -> RefClient:
+        self.client.start()
+        return self
+
+    def stop(self) -> None:
+        self.client.stop()
+
+    def turns(self) -> list[Any]:
+        return [
+            types.SimpleNamespace(index=i + 1, response_id=f"r{i}", detection_ms=500.0, response_latency_ms=300.0)
+            for i in range(self.client.responses_done)
+        ]
+
+    def counters(self) -> dict[str, Any]:
+        t, n = self.client.capture_table()
+        gaps, lost = mic_gaps(list(t), list(n), RATE, int(n[0]) if n.size else 1200)
+        return {
+            "input_overflows": self.client.input_overflows,
+            "output_underflows": self.client.output_underflows,
+            "dropped_blocks": 0,
+            "mic_gaps": gaps,
+            "mic_lost_ms": round(lost, 1),
+            "turns": self.client.turns,
+            "interrupted": None,
+        }
+
+    def describe(self) -> str:
+        lin, lout = self.client.latencies
+        return (
+            f"mic {self.client.blocksize} samples, default latency (reported {1000 * lin:.0f} ms); speaker "
+            f"{self.client.blocksize} samples, default latency (reported {1000 * lout:.0f} ms), bytes queue"
+        )
+
+
+# --------------------------------------------------------------------------- figures 1-2
+
+
+def latency_phase(probe: ProbeProcess, make: Any, seconds: float) -> dict[str, Any]:
+    """Run one client against the probe for ``seconds``; return figures 1 and 2."""
+    client = make(probe.endpoint).start()
+    probe.cmd(cmd="phase", mode="clicks", responses=True)
+    time.sleep(seconds)
+    res = probe.cmd(cmd="end")
+    desc = client.describe()
+    client.stop()
+    mic_rx = [t for t, _ in res["mic_clicks"]]
+    mic = match_before(mic_rx, res["clicks_dac"], 0.4)
+    floor = match_after(res["clicks_dac"], res["cable"], 0.2)
+    speaker = match_after(res["marker_sent"], res["onsets"], 1.0)
+    barge = match_after(res["speech_started_sent"], res["offsets"], 3.0)
+    return {
+        "describe": desc,
+        "mic": Stat.of(mic),
+        "speaker": Stat.of(speaker),
+        "barge_in": Stat.of(barge),
+        "cable_floor": Stat.of(floor),
+        "raw": {"mic": mic, "speaker": speaker, "barge_in": barge, "floor": floor},
+        "client_events": res["client_events"],
+    }
+
+
+# --------------------------------------------------------------------------- figure 3
+
+
+def speech_loop(path: Path) -> float:
+    """Write the looped stimulus of the glitch run: turns that end, answers that get interrupted."""
+    from voicelive_nb.audio.resample import Resampler
+    from voicelive_nb.audio.wav import write_wav
+    from voicelive_nb.emulator.tts import EspeakTTS
+
+    tts = EspeakTTS()
+
+    def say(text: str) -> np.ndarray:
+        pcm, rate = tts.synthesize(text)
+        return pcm if rate == RATE else Resampler(rate, RATE).process(pcm)
+
+    def gap(s: float) -> np.ndarray:
+        return np.zeros(round(s * RATE), dtype=np.int16)
+
+    parts = [
+        say("Hello there, can you tell me what the weather will be like tomorrow morning?"),
+        gap(1.6),  # the turn ends; the answer starts ...
+        say("Sorry, wait, I meant the weather in the afternoon."),  # ... and is interrupted
+        gap(6.0),  # this answer plays to the end
+        say("Thank you, that is all for now."),
+        gap(5.0),
+    ]
+    pcm = np.concatenate(parts)
+    write_wav(path, pcm, RATE)
+    return pcm.shape[0] / RATE
+
+
+class Emulator:
+    """``voicelive-nb emulator`` in its own process (its VAD/TTS/ASR must not share our GIL)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "voicelive_nb.cli", "emulator", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "http://" not in line:
+            self.close()
+            raise RuntimeError(f"the emulator did not start: {line!r}")
+        self.endpoint = "http://" + line.split("http://", 1)[1].split()[0]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def glitch_phase(probe: ProbeProcess, make: Any, endpoint: str, wav: Path, minutes: float) -> dict[str, Any]:
+    """Run one client against the emulator under a busy kernel; return the glitch counts."""
+    from _load import busy_kernel
+
+    probe.cmd(cmd="phase", mode="speech", responses=False, wav=str(wav))
+    client = make(endpoint).start()
+
+    def progress(elapsed: float) -> None:
+        c = client.counters()
+        print(f"    {elapsed:5.0f} s: {c}", flush=True)
+
+    load = busy_kernel(minutes * 60.0, client.turns, client.state, progress=progress)
+    client.stop()
+    res = probe.cmd(cmd="end")
+    return {"counters": client.counters(), "load": load, "probe_status": len(res["probe_status"])}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def ratio(ours: float, ref: float) -> str:
+    if not (np.isfinite(ours) and np.isfinite(ref)) or ours <= 0:
+        return "n/a"
+    return f"{ref / ours:5.1f}x"
+
+
+def table(fig: dict[str, dict[str, Any]], glitch: dict[str, dict[str, Any]] | None) -> str:
+    o, r = fig["ours"], fig["reference"]
+    lines = [
+        f"{'figure (median / p95 ms)':<34} {'ours':>15} {'reference':>15} {'ref/ours':>9} {'target':>8}",
+        "-" * 85,
+    ]
+    for key, label, target in (
+        ("mic", "1a client-added, mic -> socket", "<= 30"),
+        ("speaker", "1b client-added, socket -> speaker", "<= 30"),
+        ("barge_in", "2  barge-in -> silence", "<= 30"),
+        ("cable_floor", "   virtual cable floor (in 1a)", ""),
+    ):
+        lines.append(
+            f"{label:<34} {o[key].text():>15} {r[key].text():>15} {ratio(o[key].median, r[key].median):>9} {target:>8}"
+        )
+    lines.append(
+        f"{'   samples (mic/speaker/barge-in)':<34} "
+        f"{'/'.join(str(o[k].n) for k in ('mic', 'speaker', 'barge_in')):>15} "
+        f"{'/'.join(str(r[k].n) for k in ('mic', 'speaker', 'barge_in')):>15}"
+    )
+    if glitch:
+        go, gr = glitch["ours"]["counters"], glitch["reference"]["counters"]
+        lines.append("-" * 85)
+        for key, label in (
+            ("input_overflows", "3  input overflows"),
+            ("output_underflows", "3  output underflows"),
+            ("dropped_blocks", "3  mic blocks dropped"),
+            ("mic_gaps", "3  gaps in the mic track"),
+            ("mic_lost_ms", "   mic audio lost (ms)"),
+            ("turns", "   turns (committed)"),
+        ):
+            lines.append(
+                f"{label:<34} {go.get(key)!s:>15} {gr.get(key)!s:>15} {'':>9} {'0' if key != 'turns' else '':>8}"
+            )
+        lo = glitch["ours"]["load"]
+        lines.append(
+            f"   busy kernel: {100 * lo['busy_fraction']:.0f}% of the main thread, "
+            f"{lo['redraws']:.0f} chart redraws ({lo['redraw_ms']:.0f} ms each), "
+            f"{lo['meter_updates']:.0f} meter updates, {lo['bursts']:.0f} x 100 ms CPU bursts (ours)"
+        )
+    lines.append(f"ours:      {o['describe']}")
+    lines.append(f"reference: {r['describe']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=40.0, help="figures 1-2: seconds per client (default 40)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="figure 3: minutes per client (0 skips it)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
+    parser.add_argument(
+        "--tune", default="", help="override our device settings, e.g. mic_blocksize=240,spk_latency=0.01"
+    )
+    args = parser.parse_args(argv)
+    tune: dict[str, Any] = {}
+    for item in filter(None, args.tune.split(",")):
+        key, value = item.split("=", 1)
+        tune[key] = value if value in ("low", "high") else (float(value) if "." in value else int(value))
+
+    from voicelive_nb.audio.pulse import VirtualAudio
+
+    print(f"latency bench on {platform.node()} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    with VirtualAudio(rate=RATE) as _va:
+        probe = ProbeProcess()
+        try:
+            fig = {}
+            for name, make in (
+                ("ours", lambda ep: OurClient(ep, tune)),
+                ("reference", lambda ep: RefClient(ep)),
+            ):
+                print(f"figures 1-2: {name}, {args.seconds:.0f} s ...", flush=True)
+                fig[name] = latency_phase(probe, make, args.seconds)
+            glitch = None
+            if args.minutes > 0:
+                glitch = {}
+                emulator = Emulator()
+                try:
+                    with tempfile.TemporaryDirectory(prefix="latency-bench-") as tmp:
+                        wav = Path(tmp) / "loop.wav"
+                        loop_s = speech_loop(wav)
+                        vad = {"turn_detection": {"type": "server_vad"}}
+                        for name, make in (
+                            ("ours", lambda ep: OurClient(ep, tune, record=str(Path(tmp) / "rec"))),
+                            ("reference", lambda ep: RefClient(ep, config=vad)),
+                        ):
+                            print(
+                                f"figure 3: {name}, {args.minutes:g} min ({loop_s:.1f} s speech loop) ...", flush=True
+                            )
+                            glitch[name] = glitch_phase(probe, make, emulator.endpoint, wav, args.minutes)
+                finally:
+                    emulator.close()
+        finally:
+            probe.close()
+    print()
+    print(table(fig, glitch))
+    if args.json is not None:
+        out = {
+            "figures": {
+                k: {kk: (vv.__dict__ if isinstance(vv, Stat) else vv) for kk, vv in v.items()} for k, v in fig.items()
+            },
+            "glitch": glitch,
+        }
+        args.json.write_text(json.dumps(out, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
