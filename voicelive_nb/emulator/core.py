@@ -35,6 +35,9 @@ from voicelive_nb.emulator.turns import TurnDetector, VadParams
 from voicelive_nb.emulator.vad import FRAME_MS, Framer, SpeechModel
 from voicelive_nb.emulator.wire import Ids, error_event, user_audio_item
 
+_BLOCK_MS = 4.0
+_FLOOR = 10 ** (-55 / 20)
+
 FILLER_WORDS = ("ah", "umm", "um", "mm", "uh", "huh", "oh", "yeah", "hmm")
 _FILLER_RE = re.compile(r"\b(" + "|".join(FILLER_WORDS) + r")\b[,.!?]*\s*", re.IGNORECASE)
 
@@ -122,6 +125,7 @@ class Conversation:
         self._buf_start_ms = 0.0
         self._turn_item: str | None = None
         self._turn_start_ms = 0.0
+        self._turn_onset_ms = 0.0
         self._pending_commit: dict[str, bool] = {}
         self._configure_vad()
         self.last_client_type = ""
@@ -152,7 +156,7 @@ class Conversation:
             return
         params = VadParams.from_turn_detection(td)
         if self._detector is None:
-            self._detector = TurnDetector(params)
+            self._detector = TurnDetector(params, refine_end=self._refine_end)
         else:
             self._detector.params = params  # takes effect on the next frame
         if self._framer is None or self._framer.rate != self.input_rate:
@@ -247,19 +251,46 @@ class Conversation:
                 prob = self.vad_model.prob(frame)
                 ev = self._detector.feed(prob, self._frame_clock, FRAME_MS)
                 self._frame_clock += FRAME_MS
-                if ev is not None:
-                    self.vad_log.append((ev.kind, ev.audio_ms, ev.at_ms))
-                    out += (
-                        self._speech_started(ev.audio_ms)
-                        if ev.kind == "started"
-                        else self._speech_stopped(ev.audio_ms, ev.at_ms)
-                    )
+                if ev is not None and ev.kind == "started":
+                    onset = self._refine_onset(ev.onset_ms, ev.at_ms)
+                    start = max(0.0, onset - self._detector.params.prefix_padding_ms)
+                    self._turn_onset_ms = onset
+                    self.vad_log.append(("started", start, ev.at_ms))
+                    out += self._speech_started(start)
+                elif ev is not None:  # audio_ms was refined by the detector's refine_end hook
+                    self.vad_log.append(("stopped", ev.audio_ms, ev.at_ms))
+                    out += self._speech_stopped(ev.audio_ms, ev.at_ms)
             if not self._detector.speaking:
                 td = self.session["turn_detection"]
                 self._trim_buffer(float(td.get("prefix_padding_ms", 400)) + 2000.0)
         else:
             self._trim_buffer(self.settings.max_buffer_s * 1000.0)
         return out
+
+    # Silero decides per 32 ms frame and smooths over a frame or two; the exact edges are
+    # placed with 4 ms energy blocks near the model's decision (at most 3 frames earlier,
+    # 1 frame later), relative to the turn's loudest block (-30 dB, floor -55 dBFS).
+    def _blocks(self, start_ms: float, end_ms: float) -> tuple[np.ndarray, float]:
+        rate = self.input_rate
+        x = self._buffer_slice(start_ms, end_ms).astype(np.float32) * (1.0 / 32768.0)
+        n = max(1, int(rate * _BLOCK_MS / 1000))
+        k = len(x) // n
+        rms = np.sqrt(np.mean(x[: k * n].reshape(k, n) ** 2, axis=1)) if k else np.zeros(0, np.float32)
+        return rms, max(start_ms, self._buf_start_ms)
+
+    def _loud(self, peak_from: float, peak_to: float, start_ms: float, end_ms: float) -> tuple[np.ndarray, float]:
+        peak_rms, _ = self._blocks(peak_from, peak_to)
+        threshold = max(_FLOOR, 0.03 * float(peak_rms.max())) if len(peak_rms) else _FLOOR
+        rms, t0 = self._blocks(start_ms, end_ms)
+        return np.flatnonzero(rms >= threshold), t0
+
+    def _refine_onset(self, onset_ms: float, at_ms: float) -> float:
+        loud, t0 = self._loud(onset_ms, at_ms, onset_ms - 3 * FRAME_MS, onset_ms + FRAME_MS)
+        return t0 + float(loud[0]) * _BLOCK_MS if len(loud) else onset_ms
+
+    def _refine_end(self, end_ms: float) -> float:
+        loud, t0 = self._loud(self._turn_onset_ms, end_ms, end_ms - 3 * FRAME_MS, end_ms + FRAME_MS)
+        return t0 + float(loud[-1] + 1) * _BLOCK_MS if len(loud) else end_ms
 
     def _trim_buffer(self, keep_ms: float) -> None:
         rate = self.input_rate

@@ -22,6 +22,7 @@ transcript by the conversation core.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -63,8 +64,11 @@ class VadEvent:
 class TurnDetector:
     """Frame-by-frame speech segmentation on the audio timeline."""
 
-    def __init__(self, params: VadParams) -> None:
+    def __init__(self, params: VadParams, refine_end: Callable[[float], float] | None = None) -> None:
         self.params = params
+        self.refine_end = refine_end
+        """Optional: maps the model's end of speech (start of the first silence frame) to a
+        more exact one; the silence timer then runs from the refined end."""
         self.speaking = False
         self._onset: float | None = None  # first speech frame of a not yet confirmed run
         self._end: float | None = None  # candidate end while speaking
@@ -105,7 +109,7 @@ class TurnDetector:
         if speech:
             self._end = None
         elif silence and self._end is None:
-            self._end = start_ms
+            self._end = self.refine_end(start_ms) if self.refine_end is not None else start_ms
         if self._end is not None and end_ms - self._end >= p.silence_duration_ms:
             audio_end = self._end
             self.reset()
