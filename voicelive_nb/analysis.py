@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from voicelive_nb.events import Local
@@ -100,42 +101,37 @@ class Span:
     label: str = ""
 
 
-def speech_spans(events: Iterable[Mapping[str, Any]]) -> list[Span]:
-    """User speech as the server's VAD saw it (audio clock = seconds into mic.wav)."""
-    spans: list[Span] = []
-    start: float | None = None
-    for e in events:
-        typ = e["type"]
-        if typ == "input_audio_buffer.speech_started":
-            start = (e.get("data") or {}).get("audio_start_ms", 0) / 1000.0
-        elif typ == "input_audio_buffer.speech_stopped" and start is not None:
-            end = (e.get("data") or {}).get("audio_end_ms", start * 1000.0) / 1000.0
-            spans.append(Span(start, end))
-            start = None
+def speech_spans(turns: pd.DataFrame) -> list[Span]:
+    """User speech as the server's VAD saw it (seconds into mic.wav), from a turn table."""
+    if turns.empty or "start_s" not in turns:
+        return []
+    spans = []
+    for start, end, text in zip(turns["start_s"], turns["end_s"], turns["user_transcript"], strict=True):
+        if start is None or pd.isna(start):
+            continue
+        stop = start if end is None or pd.isna(end) else end
+        spans.append(Span(float(start), float(stop), "" if text is None or pd.isna(text) else str(text)))
     return spans
 
 
-def playback_spans(events: Iterable[Mapping[str, Any]], t0: float) -> list[Span]:
-    """Assistant audio actually played (``speaker.audio`` blocks merged), seconds from ``t0``."""
-    spans: list[Span] = []
-    start = end = None
-    for e in events:
-        if e["type"] != Local.SPEAKER_AUDIO:
-            continue
-        data = e.get("data") or {}
-        audio = e.get("audio") or {}
-        rate = data.get("rate") or 24_000
-        s = audio["offset"] / rate if audio.get("offset") is not None else e["t"] - t0
-        d = (audio.get("samples") or data.get("samples") or 0) / rate
-        if end is not None and s - end <= 0.05:
-            end = max(end, s + d)
-            continue
-        if start is not None and end is not None:
-            spans.append(Span(start, end))
-        start, end = s, s + d
-    if start is not None and end is not None:
-        spans.append(Span(start, end))
-    return spans
+def playback_spans(blocks: pd.DataFrame, *, gap_s: float = 0.05) -> list[Span]:
+    """Spans where assistant audio played (seconds into assistant.wav), from speaker blocks.
+
+    ``blocks`` is :meth:`Recording.blocks("speaker") <voicelive_nb.recording.Recording.blocks>`;
+    blocks less than ``gap_s`` apart are merged.
+    """
+    if blocks.empty:
+        return []
+    rate = blocks["rate"].fillna(24_000).to_numpy()
+    start = blocks["placed"].to_numpy() / rate
+    end = start + blocks["samples"].fillna(0).to_numpy() / rate
+    order = np.argsort(start, kind="stable")
+    start, end = start[order], end[order]
+    reach = np.maximum.accumulate(end)
+    breaks = np.flatnonzero(start[1:] - reach[:-1] > gap_s) + 1
+    firsts = np.concatenate([[0], breaks])
+    lasts = np.concatenate([breaks - 1, [len(start) - 1]])
+    return [Span(float(start[a]), float(reach[b])) for a, b in zip(firsts, lasts, strict=True)]
 
 
 def barge_ins(events: Iterable[Mapping[str, Any]], t0: float) -> list[float]:
@@ -147,18 +143,17 @@ def barge_ins(events: Iterable[Mapping[str, Any]], t0: float) -> list[float]:
     ]
 
 
-def level_trace(events: Iterable[Mapping[str, Any]], t0: float | None = None) -> pd.DataFrame:
-    """Level meter readings: ``seconds``, ``track`` (mic/assistant), ``rms_db``, ``peak_db``."""
-    rows = []
-    base = t0 or 0.0
-    for e in events:
-        typ = e["type"]
-        if typ == Local.MIC_AUDIO:
-            track = "mic"
-        elif typ == Local.SPEAKER_AUDIO:
-            track = "assistant"
-        else:
-            continue
-        data = e.get("data") or {}
-        rows.append((e["t"] - base, track, data.get("rms_db"), data.get("peak_db")))
-    return pd.DataFrame(rows, columns=["seconds", "track", "rms_db", "peak_db"])
+def level_trace(mic: pd.DataFrame, speaker: pd.DataFrame) -> pd.DataFrame:
+    """Level meter readings: ``seconds``, ``track`` (mic/assistant), ``rms_db``, ``peak_db``.
+
+    ``mic``/``speaker`` are block tables (:meth:`Recording.blocks`), possibly decimated.
+    """
+    parts = []
+    for track, df in (("mic", mic), ("assistant", speaker)):
+        if len(df):
+            part = df[["seconds", "rms_db", "peak_db"]].copy()
+            part.insert(1, "track", track)
+            parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=["seconds", "track", "rms_db", "peak_db"])
+    return pd.concat(parts, ignore_index=True)

@@ -4,11 +4,13 @@
 bus observer) or loaded back from a recording, and keeps one :class:`Turn` per user turn
 with every timestamp of the latency chain defined in ``DESIGN.md`` ("Latency, defined
 once").  All times are :func:`time.monotonic` seconds, except ``speech_start`` and
-``speech_end``, which are on the *audio clock* (seconds into the appended mic audio, as
-the server reports them).  The audio clock is mapped to the monotonic clock through the
-``mic.audio`` records (each carries the sample ``offset`` of its block and the time ``t``
-it was sent); a block's ``t`` is taken as the time its *last* sample was available, so
-sample ``s`` of a block sent at ``t`` is placed at ``t - (offset + samples - s) / rate``.
+``speech_end``, which are on the *audio clock*: seconds into the mic audio appended
+since the session started (= seconds into ``mic.wav``).  The server reports them in ms
+from the start of the current connection's audio; the ``mic.audio`` records'
+``connection_offset`` converts.  The audio clock is mapped to the monotonic clock
+through the ``mic.audio`` records too (sample ``offset`` of each block and the time
+of its first sample, ``captured_t``, or ``t - samples / rate`` without it), so sample
+``s`` of a block is placed at ``captured_t + (s - offset) / rate``.
 
 Which turn owns what:
 
@@ -32,7 +34,7 @@ import bisect
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from voicelive_nb.events import EventRecord, Local
 
@@ -130,40 +132,61 @@ def _ms(later: float | None, earlier: float | None) -> float | None:
 
 
 class MicClock:
-    """Map positions on the appended-audio timeline to monotonic time.
+    """Map positions on the mic timeline (samples appended) to monotonic time.
 
-    Fed the ``mic.audio`` records' ``(offset, samples, rate, t)``; keeps the last
-    ``horizon`` blocks (a few minutes), which is all a live turn ever needs; older
-    positions are extrapolated from the oldest block kept.
+    Fed the ``mic.audio`` records: each block's ``offset``, ``samples``, ``rate`` and
+    the time of its first sample -- ``captured_t`` when the source reports it, else
+    ``t - samples / rate`` (a block is sent once its last sample is in).  Keeps the
+    last ``horizon`` blocks (minutes), all a live turn needs; positions outside are
+    extrapolated from the nearest block kept.
     """
 
     def __init__(self, horizon: int = 12_000) -> None:
-        self._ends: list[int] = []  # offset + samples of each block (sorted)
-        self._times: list[float] = []  # t of each block
+        self._starts: list[int] = []  # offset of each block (sorted)
+        self._times: list[float] = []  # monotonic time of each block's first sample
         self._horizon = horizon
         self.rate: int | None = None
+        self.connection_offset = 0
+        """Mic sample at which the current connection's audio began (the server's 0 ms)."""
 
-    def add(self, offset: int, samples: int, rate: int, t: float) -> None:
-        """Note one block: ``samples`` samples starting at ``offset`` sent at ``t``."""
+    def add(self, offset: int, samples: int, rate: int, t: float, captured_t: float | None = None) -> None:
+        """Note one block of ``samples`` samples at ``offset``, sent at ``t`` (captured at ``captured_t``)."""
+        if rate <= 0:
+            return
         self.rate = rate
-        end = offset + samples
-        if self._ends and end <= self._ends[-1]:
+        if self._starts and offset <= self._starts[-1]:
             return  # out of order or duplicate: keep the index sorted
-        self._ends.append(end)
-        self._times.append(t)
-        if len(self._ends) > 2 * self._horizon:
-            del self._ends[: self._horizon]
+        self._starts.append(offset)
+        self._times.append(captured_t if captured_t is not None else t - samples / rate)
+        if len(self._starts) > 2 * self._horizon:
+            del self._starts[: self._horizon]
             del self._times[: self._horizon]
 
-    def to_monotonic(self, seconds: float) -> float | None:
-        """Monotonic time of audio-clock position ``seconds``; None before any mic block."""
-        if not self._ends or not self.rate:
+    def sample_of(self, server_ms: float) -> float:
+        """Mic-timeline sample of a server ``audio_*_ms`` value (relative to the connection's start)."""
+        return self.connection_offset + server_ms * (self.rate or 24_000) / 1000.0
+
+    def to_monotonic(self, sample: float) -> float | None:
+        """Monotonic time of mic-timeline ``sample``; None before any mic block."""
+        if not self._starts or not self.rate:
             return None
-        sample = seconds * self.rate
-        i = bisect.bisect_left(self._ends, sample)
-        if i >= len(self._ends):
-            i = len(self._ends) - 1
-        return self._times[i] - (self._ends[i] - sample) / self.rate
+        i = max(0, bisect.bisect_right(self._starts, sample) - 1)
+        return self._times[i] + (sample - self._starts[i]) / self.rate
+
+
+class AudioClock(Protocol):
+    """What :class:`TurnTracker` needs of a mic clock (:class:`MicClock`, or a file-backed one)."""
+
+    rate: int | None
+
+    @property
+    def connection_offset(self) -> int: ...
+
+    def add(self, offset: int, samples: int, rate: int, t: float, captured_t: float | None = None) -> None: ...
+
+    def sample_of(self, server_ms: float) -> float: ...
+
+    def to_monotonic(self, sample: float) -> float | None: ...
 
 
 class TurnTracker:
@@ -174,9 +197,13 @@ class TurnTracker:
             device's output latency.
         keep: Turns kept in :attr:`turns` (the oldest are dropped beyond this; the
             summary uses the kept ones).
+        clock: The audio-to-monotonic clock (default: a :class:`MicClock` fed by the
+            ``mic.audio`` records).
     """
 
-    def __init__(self, *, default_output_latency_s: float = 0.0, keep: int = 100_000) -> None:
+    def __init__(
+        self, *, default_output_latency_s: float = 0.0, keep: int = 100_000, clock: AudioClock | None = None
+    ) -> None:
         self._turns: list[Turn] = []
         self._by_item: dict[str, Turn] = {}
         self._by_response: dict[str, Turn] = {}
@@ -186,7 +213,7 @@ class TurnTracker:
         self._count = 0
         self._keep = keep
         self._default_latency = default_output_latency_s
-        self.clock = MicClock()
+        self.clock: AudioClock = clock if clock is not None else MicClock()
         """Audio-clock to monotonic mapping built from the ``mic.audio`` records."""
         self.records = 0
         """Records fed so far."""
@@ -262,7 +289,17 @@ class TurnTracker:
         return turn
 
     def _mic(self, t: float, data: Mapping[str, Any]) -> None:
-        self.clock.add(int(data.get("offset", 0)), int(data.get("samples", 0)), int(data.get("rate", 0)), t)
+        clock = self.clock
+        if isinstance(clock, MicClock):
+            clock.connection_offset = int(data.get("connection_offset") or 0)
+        captured = data.get("captured_t")
+        clock.add(
+            int(data.get("offset", 0)),
+            int(data.get("samples", 0)),
+            int(data.get("rate", 0)),
+            t,
+            float(captured) if captured is not None else None,
+        )
         return None
 
     def _speech_started(self, t: float, data: Mapping[str, Any]) -> Turn:
@@ -277,8 +314,9 @@ class TurnTracker:
         turn.speech_started_rx = t
         start_ms = data.get("audio_start_ms")
         if start_ms is not None:
-            turn.speech_start = start_ms / 1000.0
-            turn.speech_start_t = self.clock.to_monotonic(turn.speech_start)
+            sample = self.clock.sample_of(start_ms)
+            turn.speech_start = sample / (self.clock.rate or 24_000)
+            turn.speech_start_t = self.clock.to_monotonic(sample)
         self._current_speech = turn
         return turn
 
@@ -289,8 +327,9 @@ class TurnTracker:
         turn.speech_stopped_rx = t
         end_ms = data.get("audio_end_ms")
         if end_ms is not None:
-            turn.speech_end = end_ms / 1000.0
-            turn.speech_end_t = self.clock.to_monotonic(turn.speech_end)
+            sample = self.clock.sample_of(end_ms)
+            turn.speech_end = sample / (self.clock.rate or 24_000)
+            turn.speech_end_t = self.clock.to_monotonic(sample)
         if self._current_speech is turn:
             self._current_speech = None
         return turn

@@ -95,18 +95,18 @@ def timeline(
     fig, ax = _fig_ax(ax, (12, 3.6))
     _envelope(ax, rec.mic, rec.rate, 1.0, "#1f77b4", "mic (sent)", width)
     _envelope(ax, rec.assistant, rec.assistant_rate, -1.0, "#ff7f0e", "assistant (played)", width)
-    for i, span in enumerate(speech_spans(rec.events)):
+    for i, span in enumerate(speech_spans(rec.turns)):
         ax.axvspan(
             span.start, span.end, ymin=0.5, ymax=1.0, color="#1f77b4", alpha=0.15, lw=0,
             label="user speech (VAD)" if i == 0 else None,
         )  # fmt: skip
     t0 = rec.t0 or 0.0
-    for i, span in enumerate(playback_spans(rec.events, t0)):
+    for i, span in enumerate(playback_spans(rec.blocks("speaker"))):
         ax.axvspan(
             span.start, span.end, ymin=0.0, ymax=0.5, color="#ff7f0e", alpha=0.15, lw=0,
             label="assistant playing" if i == 0 else None,
         )  # fmt: skip
-    for i, x in enumerate(barge_ins(rec.events, t0)):
+    for i, x in enumerate(barge_ins(rec.other_events, t0)):
         ax.axvline(x, color="red", ls="--", lw=1, label="barge-in" if i == 0 else None)
     if transcripts and len(rec.turns):
         table = rec.turns
@@ -194,10 +194,15 @@ def latency_cdf(
     return fig
 
 
-def level_meters(rec: Recording, *, ax: Axes | None = None, floor_db: float = -90.0) -> Figure:
-    """RMS level (dBFS) of each mic block sent and each block played, over time."""
+def level_meters(rec: Recording, *, ax: Axes | None = None, floor_db: float = -90.0, max_points: int = 6000) -> Figure:
+    """RMS level (dBFS) of the mic blocks sent and the blocks played, over time.
+
+    Long sessions are decimated to about ``max_points`` blocks per track.
+    """
     fig, ax = _fig_ax(ax, (12, 2.8))
-    trace = level_trace(rec.events, rec.t0)
+    step_mic = max(1, len(rec.file.mic_lines) // max_points)
+    step_spk = max(1, len(rec.file.speaker_lines) // max_points)
+    trace = level_trace(rec.blocks("mic", step_mic), rec.blocks("speaker", step_spk))
     for track, color in (("mic", "#1f77b4"), ("assistant", "#ff7f0e")):
         part = trace[trace["track"] == track]
         if len(part):

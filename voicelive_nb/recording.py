@@ -26,17 +26,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import threading
 import time
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from voicelive_nb.events import EventRecord, Local
-from voicelive_nb.recording_files import WavStream
+from voicelive_nb.recording_files import AUDIO_DATA_ORDER, EventFile, WavStream
 
 log = logging.getLogger(__name__)
 
@@ -202,13 +200,16 @@ class Recorder:
     # -- internals -------------------------------------------------------------
 
     def _record(self, record: EventRecord) -> None:
-        line: dict[str, Any] = {"t": record.t, "wall": record.wall, "kind": record.kind, "type": record.type}
+        line: dict[str, Any] = {"t": round(record.t, 6), "wall": round(record.wall, 6), "kind": record.kind,
+                                "type": record.type}  # fmt: skip
         rtype = record.type
-        if rtype == Local.MIC_AUDIO or rtype == Local.SPEAKER_AUDIO:
-            data = dict(record.data)  # flat numbers by contract: no deep scrub needed
-            line["data"] = data
-            if record.audio is not None:
-                line["audio"] = self._place_audio(record, data)
+        if (rtype == Local.MIC_AUDIO or rtype == Local.SPEAKER_AUDIO) and record.audio is not None:
+            # canonical layout (audio first, known data keys in order) for the fast loader
+            src = record.data
+            data = {k: src[k] for k in AUDIO_DATA_ORDER if k in src}
+            data.update((k, v) for k, v in src.items() if k not in data)
+            line["audio"] = self._place_audio(record, data)
+            line["data"] = scrub(data)
         else:
             line["data"] = scrub(record.data)
             if rtype == Local.SESSION_INFO:
@@ -293,41 +294,39 @@ class Recording:
         path: The folder.
         session: ``session.json`` as a dict (config, versions, devices, t0, start, end).
         config: The session config dict (secrets removed), or None.
-        events: Every record as a dict (``t``, ``wall``, ``kind``, ``type``, ``data``
-            and, for audio, ``audio``), in order.
         mic: int16 samples sent (1-D; memory-mapped for long sessions).
         assistant: int16 samples played, aligned with :attr:`mic` (same ``t0``).
         rate: Sample rate of :attr:`mic`; ``assistant_rate`` that of :attr:`assistant`.
         t0: Monotonic time of sample 0 of both tracks (None if no audio was recorded).
-        tracker: The :class:`~voicelive_nb.metrics.TurnTracker` fed with :attr:`events`.
+        tracker: The :class:`~voicelive_nb.metrics.TurnTracker` fed with the events.
+        file: The split ``events.jsonl`` (:class:`~voicelive_nb.recording_files.EventFile`).
     """
 
     def __init__(
-        self,
-        path: Path,
-        session: dict[str, Any],
-        events: list[dict[str, Any]],
-        mic: Any,
-        rate: int,
-        assistant: Any,
+        self, path: Path, session: dict[str, Any], file: EventFile, mic: Any, rate: int, assistant: Any,
         assistant_rate: int,
-    ) -> None:
+    ) -> None:  # fmt: skip
         from voicelive_nb.metrics import TurnTracker
+        from voicelive_nb.recording_files import FileMicClock
 
         self.path = path
         self.session = session
         self.config: dict[str, Any] | None = session.get("config")
-        self.events = events
+        self.file = file
         self.mic = mic
         self.rate = rate
         self.assistant = assistant
         self.assistant_rate = assistant_rate
-        self.t0: float | None = session.get("t0") if session.get("t0") is not None else _t0_from(events)
-        self.tracker = TurnTracker()
+        t0 = session.get("t0")
+        self.t0: float | None = float(t0) if t0 is not None else self._t0_from_blocks()
+        clock = FileMicClock(file)
+        self.tracker = TurnTracker(clock=clock)
         feed = self.tracker.feed_fields
-        for ev in events:
+        for ev, line in zip(file.other, file.other_lines, strict=True):
+            clock.position = line
             feed(ev["t"], ev["type"], ev.get("data") or {})
         self._turns: Any = None
+        self._events: list[dict[str, Any]] | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> Recording:
@@ -338,7 +337,7 @@ class Recording:
         """
         import numpy as np
 
-        from voicelive_nb.recording_files import read_jsonl, read_wav
+        from voicelive_nb.recording_files import read_events, read_wav
 
         folder = Path(path)
         if not (folder / "events.jsonl").is_file():
@@ -348,21 +347,43 @@ class Recording:
         session: dict[str, Any] = {}
         if (folder / "session.json").is_file():
             try:
-                loaded = json.loads((folder / "session.json").read_bytes())
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError
-                loaded = None
-            if isinstance(loaded, dict):
-                session = loaded
-            else:
+                session = json.loads((folder / "session.json").read_text())
+            except json.JSONDecodeError:
                 log.warning("%s: session.json is damaged; loading without it", folder)
-        session = _clean_session(session)
-        events = _clean_events(read_jsonl(folder / "events.jsonl"), folder)
+        file = read_events(folder / "events.jsonl")
         empty = np.zeros(0, dtype=np.int16)
         mic, rate = read_wav(folder / "mic.wav") if (folder / "mic.wav").is_file() else (empty, 24_000)
         assistant, arate = read_wav(folder / "assistant.wav") if (folder / "assistant.wav").is_file() else (empty, rate)
-        return cls(folder, session, events, mic, rate, assistant, arate)
+        return cls(folder, session, file, mic, rate, assistant, arate)
 
     # -- tables ----------------------------------------------------------------
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every record as a dict (``t``, ``wall``, ``kind``, ``type``, ``data``, and ``audio``
+        for audio blocks), in order.  Parsed on first use: ~1 s per 10 minutes of session."""
+        if self._events is None:
+            self._events = self.file.all_events()
+        return self._events
+
+    @property
+    def other_events(self) -> list[dict[str, Any]]:
+        """Every record except the audio blocks (server, client and local marks): cheap."""
+        return self.file.other
+
+    def blocks(self, track: str = "mic", step: int = 1) -> Any:
+        """The audio blocks of ``track`` (``"mic"`` or ``"speaker"``) as a DataFrame, one row a block.
+
+        Columns: ``seconds`` (from ``t0``), ``t``, ``placed`` (sample index in the track
+        file), ``samples``, ``rate``, ``offset``, ``connection_offset``, ``captured_t``,
+        ``rms_db``, ``peak_db``.  ``step`` takes one block in ``step``.
+        """
+        import pandas as pd
+
+        cols = self.file.blocks("mic" if track == "mic" else "speaker", step)
+        df = pd.DataFrame(cols)
+        df.insert(0, "seconds", df["t"] - (self.t0 or 0.0))
+        return df
 
     @property
     def turns(self) -> Any:
@@ -384,11 +405,23 @@ class Recording:
         """Seconds of audio recorded (the longer of the two tracks)."""
         return max(len(self.mic) / self.rate, len(self.assistant) / self.assistant_rate)
 
-    def event_table(self, types: str | list[str] | None = None) -> Any:
-        """The events as a DataFrame (``seconds`` since ``t0`` added), optionally of some types only."""
-        from voicelive_nb.analysis import event_table
+    @property
+    def record_count(self) -> int:
+        """Lines in ``events.jsonl`` (records written, damaged last line included)."""
+        return len(self.file.lines)
 
-        return event_table(self.events, t0=self.t0, types=types)
+    def event_table(self, types: str | list[str] | None = None) -> Any:
+        """Events as a DataFrame (``seconds`` since ``t0`` added), optionally of some types only.
+
+        Without audio types asked for, only the cheap non-audio events are read.
+        """
+        from voicelive_nb.analysis import event_table
+        from voicelive_nb.recording_files import AUDIO_TYPES
+
+        wanted = [types] if isinstance(types, str) else list(types or [])
+        needs_audio = not wanted or any(t in AUDIO_TYPES for t in wanted)
+        source = self.events if needs_audio else self.other_events
+        return event_table(source, t0=self.t0, types=wanted or None)
 
     def seconds(self, t: float) -> float:
         """Monotonic time ``t`` as seconds into the tracks."""
@@ -411,64 +444,26 @@ class Recording:
     def __repr__(self) -> str:
         return (
             f"Recording({str(self.path)!r}, {self.duration:.1f} s, {self.tracker.turn_count} turns, "
-            f"{len(self.events)} events)"
+            f"{self.record_count} records)"
         )
 
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _clean_session(session: dict[str, Any]) -> dict[str, Any]:
-    """Drop ``session.json`` fields of the wrong type (a damaged or hand-edited file)."""
-    if session.get("t0") is not None and not _number(session["t0"]):
-        session = {**session, "t0": None}
-    if session.get("config") is not None and not isinstance(session["config"], dict):
-        session = {**session, "config": None}
-    return session
-
-
-def _clean_events(events: list[Any], folder: Path) -> list[dict[str, Any]]:
-    """Keep the lines that are records (numeric ``t``, text ``type``); repair ``data``/``audio``.
-
-    A damaged file can hold valid JSON of the wrong shape; such lines are skipped with one
-    warning instead of failing deep inside the analysis.
-    """
-    out: list[dict[str, Any]] = []
-    bad = 0
-    for ev in events:
-        if not isinstance(ev, dict) or not _number(ev.get("t")) or not isinstance(ev.get("type"), str):
-            bad += 1
-            continue
-        if not isinstance(ev.get("data"), dict):
-            ev["data"] = {}
-        audio = ev.get("audio")
-        if audio is not None and not (
-            isinstance(audio, dict)
-            and audio.get("track") in ("mic", "assistant")
-            and _number(audio.get("offset"))
-            and _number(audio.get("samples"))
-        ):
-            del ev["audio"]
-        rate = ev["data"].get("rate")
-        if "rate" in ev["data"] and not (_number(rate) and rate > 0):
-            del ev["data"]["rate"]
-        out.append(ev)
-    if bad:
-        warnings.warn(f"{folder.name}/events.jsonl: skipped {bad} line(s) that are not event records", stacklevel=3)
-    return out
-
-
-def _t0_from(events: list[dict[str, Any]]) -> float | None:
-    """Recover ``t0`` from the first audio record when ``session.json`` lacks it."""
-    for ev in events:
-        audio = ev.get("audio")
-        if not audio:
-            continue
-        rate = (ev.get("data") or {}).get("rate") or 24_000
-        if audio.get("track") == "mic":
-            captured = (ev.get("data") or {}).get("captured_t")
-            first = float(captured) if captured is not None else float(ev["t"]) - audio["samples"] / rate
-            return first - audio["offset"] / rate
-        return float(ev["t"]) - audio["offset"] / rate
-    return None
+    def _t0_from_blocks(self) -> float | None:
+        """Recover ``t0`` from the first audio block when ``session.json`` lacks it."""
+        for track in ("mic", "speaker"):
+            lines = self.file.mic_lines if track == "mic" else self.file.speaker_lines
+            if not len(lines):
+                continue
+            row = self.file.block(int(lines[0]))
+            if row is None:
+                continue
+            t, _, placed, samples, rate, _, _, captured, _, _ = (
+                float(v) if v is not None and v != b"null" else None for v in row
+            )
+            if t is None or placed is None:
+                continue
+            rate = rate or 24_000
+            if track == "mic":
+                first = captured if captured is not None else t - (samples or 0) / rate
+                return first - placed / rate
+            return t - placed / rate
+        return None

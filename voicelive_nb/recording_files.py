@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import struct
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -212,4 +214,237 @@ def read_jsonl(path: str | Path) -> list[dict]:
         warnings.warn(f"{path.name}: ignored a truncated last line (the recording was cut short)", stacklevel=2)
     if bad:
         warnings.warn(f"{path.name}: skipped {bad} damaged line(s)", stacklevel=2)
+    return out
+
+
+AUDIO_TYPES = ("mic.audio", "speaker.audio")
+BLOCK_FIELDS = (
+    "t", "wall", "placed", "samples", "rate", "offset", "connection_offset", "captured_t", "rms_db", "peak_db",
+)  # fmt: skip
+"""Columns of the block index (one row per ``mic.audio``/``speaker.audio`` line)."""
+
+# The Recorder writes audio lines in this canonical key order, so their numbers can be
+# picked out without a full JSON parse (which costs ~10 µs a line in CPython).
+_NUM = rb"(-?(?:[0-9][0-9.eE+-]*|Infinity)|NaN|null)"
+AUDIO_LINE = re.compile(
+    rb'\{"t":' + _NUM + rb',"wall":' + _NUM + rb',"kind":"local","type":"(mic|speaker)\.audio",'
+    rb'"audio":\{"track":"\w+","offset":(\d+),"samples":(\d+)\},"data":\{'
+    rb'(?:"rate":' + _NUM + rb',?)?(?:"samples":' + _NUM + rb',?)?(?:"offset":' + _NUM + rb",?)?"
+    rb'(?:"connection_offset":' + _NUM + rb',?)?(?:"captured_t":' + _NUM + rb",?)?"
+    rb'(?:"rms_db":' + _NUM + rb',?)?(?:"peak_db":' + _NUM + rb",?)?"
+)
+_AUDIO_TYPE = re.compile(rb'"type"\s*:\s*"(mic|speaker)\.audio"')
+AUDIO_DATA_ORDER = ("rate", "samples", "offset", "connection_offset", "captured_t", "rms_db", "peak_db")
+"""Data keys written first, in this order, on audio lines (see :data:`AUDIO_LINE`)."""
+
+
+@dataclass
+class EventFile:
+    """``events.jsonl`` split for speed (a CPython JSON parse costs ~10 µs a line).
+
+    Non-audio events are parsed at once; the many ``mic.audio``/``speaker.audio`` lines
+    are kept raw and parsed on demand (:meth:`block`, :meth:`blocks`), through a regex
+    on the canonical layout the :class:`~voicelive_nb.recording.Recorder` writes, with
+    a JSON fallback for any other layout.
+
+    Attributes:
+        lines: Every raw line (damaged ones included).
+        other: Every non-audio event as a dict, in order.
+        other_lines: Line number of each of :attr:`other`.
+        mic_lines: Line numbers of the ``mic.audio`` lines.
+        speaker_lines: Line numbers of the ``speaker.audio`` lines.
+    """
+
+    path: Path
+    lines: list[bytes]
+    other: list[dict]
+    other_lines: list[int]
+    mic_lines: np.ndarray
+    speaker_lines: np.ndarray
+
+    def block(self, line: int) -> tuple | None:
+        """One audio line as a row of :data:`BLOCK_FIELDS` values (None if unreadable)."""
+        raw = self.lines[line]
+        m = AUDIO_LINE.match(raw)
+        if m is not None:
+            g = m.groups()
+            return (g[0], g[1], g[3], g[4], g[5], g[7], g[8], g[9], g[10], g[11])
+        try:
+            ev = json.loads(raw)
+        except json.JSONDecodeError:
+            return None
+        data = ev.get("data") or {}
+        audio = ev.get("audio") or {}
+        return (ev.get("t"), ev.get("wall"), audio.get("offset"), audio.get("samples") or data.get("samples"),
+                *(data.get(k) for k in ("rate", "offset", "connection_offset", "captured_t", "rms_db",
+                                         "peak_db")))  # fmt: skip
+
+    def blocks(self, track: str = "mic", step: int = 1) -> dict[str, np.ndarray]:
+        """Columns (:data:`BLOCK_FIELDS` + ``line``) of every ``step``-th block of ``track``.
+
+        Args:
+            track: ``"mic"`` or ``"speaker"`` (also accepted: ``"assistant"``).
+            step: Take one block in ``step`` (decimation for long sessions).
+        """
+        numbers = self.mic_lines if track == "mic" else self.speaker_lines
+        numbers = numbers[:: max(1, step)]
+        rows: list[tuple] = []
+        kept: list[int] = []
+        for i in numbers.tolist():
+            row = self.block(i)
+            if row is not None:
+                rows.append(row)
+                kept.append(i)
+        cols = {"line": np.asarray(kept, dtype=np.int64)}
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in BLOCK_FIELDS]
+        for name, values in zip(BLOCK_FIELDS, columns, strict=True):
+            cols[name] = _floats(values)
+        return cols
+
+    def all_events(self) -> list[dict]:
+        """Every readable line parsed as JSON, in order (slow for long sessions: ~10 µs a line)."""
+        return read_jsonl(self.path)
+
+
+def read_events(path: str | Path) -> EventFile:
+    """Read ``events.jsonl`` quickly (see :class:`EventFile`); damaged lines as in :func:`read_jsonl`."""
+    path = Path(path)
+    lines = path.read_bytes().split(b"\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    other_raw: list[bytes] = []
+    other_lines: list[int] = []
+    mic: list[int] = []
+    speaker: list[int] = []
+    for i, line in enumerate(lines):
+        if b'.audio"' in line:
+            if b'"type":"mic.audio"' in line:
+                mic.append(i)
+                continue
+            if b'"type":"speaker.audio"' in line:
+                speaker.append(i)
+                continue
+            m = _AUDIO_TYPE.search(line)  # other JSON spacing
+            if m is not None:
+                (mic if m.group(1) == b"mic" else speaker).append(i)
+                continue
+        other_raw.append(line)
+        other_lines.append(i)
+    other: list[dict] = []
+    keep: list[int] = []
+    try:
+        other = json.loads(b"[" + b",".join(other_raw) + b"]")
+        keep = other_lines
+    except json.JSONDecodeError:
+        last, bad = len(lines) - 1, 0
+        for line, i in zip(other_raw, other_lines, strict=True):
+            if not line.strip():
+                continue
+            try:
+                other.append(json.loads(line))
+                keep.append(i)
+            except json.JSONDecodeError:
+                if i == last:
+                    warnings.warn(
+                        f"{path.name}: ignored a truncated last line (the recording was cut short)", stacklevel=2
+                    )
+                else:
+                    bad += 1
+        if bad:
+            warnings.warn(f"{path.name}: skipped {bad} damaged line(s)", stacklevel=2)
+    for group in (mic, speaker):  # a cut-short last audio line
+        if group and group[-1] == len(lines) - 1:
+            try:
+                json.loads(lines[-1])
+            except json.JSONDecodeError:
+                group.pop()
+                warnings.warn(f"{path.name}: ignored a truncated last line (the recording was cut short)", stacklevel=2)
+    return EventFile(path, lines, other, keep, np.asarray(mic, dtype=np.int64), np.asarray(speaker, dtype=np.int64))
+
+
+class FileMicClock:
+    """The :class:`~voicelive_nb.metrics.MicClock` of a recording, read from its mic lines on demand.
+
+    Set :attr:`position` to the line number of the event being fed: the connection
+    offset in force there is that of the last mic block before it.  Lookups binary-search
+    the mic lines (their offsets grow with the line number) and parse ~20 lines each.
+    """
+
+    def __init__(self, events: EventFile) -> None:
+        self._events = events
+        self._lines = events.mic_lines
+        self._cache: dict[int, tuple[float, float, float, float, float]] = {}
+        self.position = 0
+        self.rate: int | None = None
+        first = self._get(0) if len(self._lines) else None
+        if first is not None:
+            self.rate = int(first[2])
+
+    @property
+    def connection_offset(self) -> int:
+        """Connection offset of the last mic block before :attr:`position`."""
+        k = int(np.searchsorted(self._lines, self.position)) - 1
+        got = self._get(k) if k >= 0 else None
+        return int(got[3]) if got is not None else 0
+
+    def add(self, offset: int, samples: int, rate: int, t: float, captured_t: float | None = None) -> None:
+        """Ignored: the blocks come from the file."""
+
+    def sample_of(self, server_ms: float) -> float:
+        """Mic-timeline sample of a server ``audio_*_ms`` value."""
+        return self.connection_offset + server_ms * (self.rate or 24_000) / 1000.0
+
+    def to_monotonic(self, sample: float) -> float | None:
+        """Monotonic time of mic-timeline ``sample``; None without mic blocks."""
+        n = len(self._lines)
+        if n == 0 or not self.rate:
+            return None
+        lo, hi = 0, n - 1  # last block whose offset <= sample
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            got = self._get(mid)
+            if got is not None and got[1] <= sample:
+                lo = mid
+            else:
+                hi = mid - 1
+        got = self._get(lo)
+        if got is None:
+            return None
+        _, offset, rate, _, captured = got
+        return captured + (sample - offset) / rate
+
+    def _get(self, k: int) -> tuple[float, float, float, float, float] | None:
+        hit = self._cache.get(k)
+        if hit is not None:
+            return hit
+        row = self._events.block(int(self._lines[k]))
+        if row is None:
+            return None
+        t, _, _, samples, rate, offset, conn, captured, _, _ = (_num(v) for v in row)
+        if t is None or offset is None or not rate:
+            return None
+        if captured is None:
+            captured = t - (samples or 0) / rate
+        value = (t, offset, rate, conn or 0.0, captured)
+        self._cache[k] = value
+        return value
+
+
+def _num(v: object) -> float | None:
+    if v is None or v == b"null":
+        return None
+    return float(v)  # type: ignore[arg-type]
+
+
+def _floats(values: tuple) -> np.ndarray:
+    try:  # the common case: every value present, parsed by numpy in C
+        return np.asarray(values, dtype="S40").astype(np.float64)
+    except (ValueError, TypeError):
+        pass
+    out = np.empty(len(values), dtype=np.float64)
+    for i, v in enumerate(values):
+        if v is None or v == b"null":
+            out[i] = np.nan
+        else:
+            out[i] = float(v)
     return out

@@ -85,3 +85,29 @@ def test_summary_percentiles() -> None:
     assert s["response_latency_ms"]["p50"] == pytest.approx(200.0, abs=0.01)
     assert s["voice_to_voice_ms"]["max"] == pytest.approx(synth.expected[0].voice_to_voice_ms, abs=0.01)
     assert summarize([])["detection_ms"] == {"count": 0, "p50": None, "p90": None, "max": None}
+
+
+def test_reconnect_offsets_and_capture_times_map_the_audio_clock() -> None:
+    rate, block = 24_000, 480
+    recs = []
+    for i in range(200):  # 4 s of mic; a reconnect after 2 s restarts the server's clock
+        offset = i * block
+        conn = 48_000 if offset >= 48_000 else 0
+        captured = 100.0 + offset / rate + 0.003  # capture clock: first sample of the block
+        recs.append(
+            EventRecord(
+                captured + 0.03,
+                0.0,
+                "local",
+                "mic.audio",
+                {"offset": offset, "samples": block, "rate": rate, "connection_offset": conn, "captured_t": captured},
+            )
+        )
+    recs.append(EventRecord(104.0, 0.0, "server", "input_audio_buffer.speech_started",
+                            {"audio_start_ms": 500, "item_id": "i"}))  # fmt: skip
+    recs.append(EventRecord(104.1, 0.0, "server", "input_audio_buffer.speech_stopped",
+                            {"audio_end_ms": 1500, "item_id": "i"}))  # fmt: skip
+    (turn,) = TurnTracker().feed_all(recs).turns
+    assert turn.speech_start == pytest.approx(2.5) and turn.speech_end == pytest.approx(3.5)
+    assert turn.speech_end_t == pytest.approx(103.503)
+    assert turn.detection_ms == pytest.approx(597.0)

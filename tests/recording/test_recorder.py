@@ -120,9 +120,9 @@ def test_truncated_files_load_with_warnings(tmp_path: Path) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loaded = Recording.load(tmp_path)
+        assert len(loaded.events) == len(synth.records) - 1
     messages = " ".join(str(w.message) for w in caught)
     assert "truncated last line" in messages and "header says" in messages
-    assert len(loaded.events) == len(synth.records) - 1
     assert len(loaded.mic) == (len(data) - 1001 - 44) // 2
 
 
@@ -178,3 +178,24 @@ def test_recorder_killed_with_sigkill_still_loads(tmp_path: Path) -> None:
     assert np.array_equal(loaded.mic[: blocks * 480].reshape(blocks, 480)[:-1], np.tile(expect, (blocks - 1, 1)))
     assert len(loaded.events) >= 200
     assert json.loads((folder / "session.json").read_text())["end"] is None
+
+
+def test_audio_lines_in_another_layout_still_load(tmp_path: Path) -> None:
+    lines = []
+    for i in range(100):  # key order differs from the Recorder's canonical layout
+        lines.append({"kind": "local", "type": "mic.audio", "wall": 0.0, "t": 50.0 + (i + 1) * 0.02,
+                      "data": {"offset": i * 480, "samples": 480, "rate": 24000, "rms_db": None},
+                      "audio": {"samples": 480, "offset": i * 480, "track": "mic"}})  # fmt: skip
+    lines.append({"t": 51.5, "wall": 0.0, "kind": "server", "type": "input_audio_buffer.speech_started",
+                  "data": {"audio_start_ms": 200, "item_id": "i"}})  # fmt: skip
+    lines.append({"t": 51.9, "wall": 0.0, "kind": "server", "type": "input_audio_buffer.speech_stopped",
+                  "data": {"audio_end_ms": 1000, "item_id": "i"}})  # fmt: skip
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    loaded = Recording.load(tmp_path)
+    blocks = loaded.blocks("mic")
+    assert len(blocks) == 100 and blocks["rms_db"].isna().all() and blocks["offset"].iloc[-1] == 99 * 480
+    assert loaded.t0 == pytest.approx(50.0)
+    (turn,) = loaded.tracker.turns
+    assert turn.speech_end_t == pytest.approx(51.0) and turn.detection_ms == pytest.approx(900.0)
+    assert len(loaded.event_table("input_audio_buffer.speech_started")) == 1
+    assert len(loaded.event_table()) == 102
