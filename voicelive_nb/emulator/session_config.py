@@ -199,9 +199,10 @@ def _voice(value: Any) -> Any:
     if v.get("rate") is not None:
         rate = _str(p + ".rate", v["rate"])
         try:
-            _range(p + ".rate", float(rate), 0.5, 1.5)
+            value = float(rate)
         except ValueError:
             raise _bad(p + ".rate", 'a speaking-rate string between "0.5" and "1.5"', rate) from None
+        _range(p + ".rate", value, 0.5, 1.5)
     return copy.deepcopy(v)
 
 
