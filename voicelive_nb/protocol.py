@@ -438,6 +438,16 @@ class SessionProtocol:
             actions.append(SendEvent({"type": "response.create", "event_id": self.next_event_id()}))
         return actions
 
+    def forget_command(self, command_id: str) -> None:
+        """Stop waiting for a command's answer (it timed out).
+
+        Answers are matched to pending updates in order, so a command left pending
+        would take the answer meant for the next one.
+        """
+        for event_id, cid in list(self._pending_updates.items()):
+            if cid == command_id:
+                del self._pending_updates[event_id]
+
     def connection_reset(self) -> list[Action]:
         """The socket was replaced: forget per-connection state; fail pending commands."""
         actions: list[Action] = [

@@ -88,6 +88,8 @@ class SessionEngine:
         max_failures: Consecutive failed (re)connects before giving up.
         backoff_s: First reconnect delay; doubles each failure, capped at ``max_backoff_s``.
         poll_s: Mic/marks pump interval.
+        configure_timeout_s: A connection whose server has not confirmed the session
+            config (``session.updated``) within this time is dropped and retried.
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class SessionEngine:
         backoff_s: float = 0.25,
         max_backoff_s: float = 8.0,
         poll_s: float = 0.01,
+        configure_timeout_s: float = 10.0,
         bus_dropped: Callable[[], int] = lambda: 0,
     ) -> None:
         self.config = config
@@ -115,6 +118,8 @@ class SessionEngine:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.poll_s = poll_s
+        self.configure_timeout_s = configure_timeout_s
+        self._lost_reason: str | None = None
         self._bus_dropped = bus_dropped
         self.protocol = SessionProtocol()
         self.state = "idle"
@@ -186,6 +191,7 @@ class SessionEngine:
             ok, detail = await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
             ok, detail = False, f"no answer from the server within {timeout:g} s"
+            self.protocol.forget_command(command_id)  # a later answer must not be taken for the next command
         finally:
             self._pending.pop(command_id, None)
         if ok:
@@ -263,6 +269,7 @@ class SessionEngine:
                         if self._stop.is_set():
                             break
                         self._set_state("connected", attempt)
+                        self._lost_reason = None
                         self._serve_task = asyncio.get_running_loop().create_task(self._serve(conn))
                         try:
                             ready = await self._serve_task
@@ -272,7 +279,7 @@ class SessionEngine:
                             ready = True
                         finally:
                             self._serve_task = None
-                        detail = "the server closed the connection"
+                        detail = self._lost_reason or "the server closed the connection"
                 except Exception as exc:
                     detail = explain_exception(exc)
                     fatal = _is_fatal(exc)
@@ -304,11 +311,21 @@ class SessionEngine:
 
         assert self._stop is not None
         await self._run(self.protocol.update_session(self.config.to_dict()))
+        configure_by = time.monotonic() + self.configure_timeout_s
         while not self._stop.is_set():
             try:
-                raw = await conn.recv_bytes()
+                if self.protocol.audio_enabled:
+                    raw = await conn.recv_bytes()
+                else:  # a server that never confirms the config must not leave us waiting forever
+                    raw = await asyncio.wait_for(conn.recv_bytes(), max(0.0, configure_by - time.monotonic()))
             except ConnectionClosed:
                 break
+            except asyncio.TimeoutError:
+                self._lost_reason = (
+                    f"the server did not answer the session configuration within {self.configure_timeout_s:g} s"
+                )
+                self._error(f"The server is not responding: {self._lost_reason}; reconnecting.", "connection")
+                return False
             t = time.monotonic()
             if not raw:
                 continue
@@ -446,7 +463,7 @@ class SessionEngine:
                     self._silence = np.zeros_like(block)
                 block = self._silence
             if self._conn is None or not self.protocol.audio_enabled:
-                self.dropped_blocks += 1
+                self._skip(block)
                 continue
             pcm = block.tobytes()
             sent = await self._send(
@@ -454,7 +471,7 @@ class SessionEngine:
                 record=False,
             )
             if not sent:
-                self.dropped_blocks += 1
+                self._skip(block)
                 continue
             rms, peak = levels(block)
             self._emit(
@@ -473,6 +490,15 @@ class SessionEngine:
                 pcm,
             )
             self.offset += int(block.size)
+
+    def _skip(self, block: np.ndarray) -> None:
+        """A block that could not be sent (no connection): count it and keep the timeline.
+
+        The offset still advances, so the recording shows the gap as silence and the mic
+        and assistant tracks stay aligned across reconnects.
+        """
+        self.dropped_blocks += 1
+        self.offset += int(block.size)
 
     def _drain_marks(self) -> None:
         rate = self.player.rate
