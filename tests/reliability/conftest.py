@@ -1,0 +1,89 @@
+"""Fixtures of the reliability tests: an emulator with fault injection, leak guards."""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # for tests.speech when run without `python -m`
+    sys.path.insert(0, str(ROOT))
+
+RATE = 24_000
+
+# Threads that belong to the process, not to one session: they may outlive a test.
+_SHARED_PREFIXES = ("voicelive-emulator", "emulator-", "asyncio_", "ThreadPoolExecutor", "pydevd", "Dummy")
+
+
+class Replies:
+    """The emulator's responder: answers with ``reply`` (set by the test)."""
+
+    def __init__(self) -> None:
+        self.reply = "Sure, here is my answer."
+        self.calls = 0
+
+    def __call__(self, transcript: str | None, session: dict[str, Any]) -> str:
+        self.calls += 1
+        return self.reply
+
+
+@pytest.fixture(scope="module")
+def replies() -> Replies:
+    return Replies()
+
+
+@pytest.fixture(scope="module")
+def emulator(replies: Replies) -> Iterator[Any]:
+    """One loopback emulator per module (no ASR: replies do not depend on what was said)."""
+    from voicelive_nb.emulator import Emulator, EmulatorSettings
+
+    emu = Emulator(responder=replies, settings=EmulatorSettings(transcribe_for_responder=False), asr=False)
+    emu.start()
+    try:
+        yield emu
+    finally:
+        emu.close()
+
+
+@pytest.fixture
+def emu(emulator: Any) -> Iterator[Any]:
+    """The module's emulator with no fault armed before and after the test."""
+    emulator.faults.reset()
+    yield emulator
+    emulator.faults.reset()
+
+
+def session_threads() -> list[threading.Thread]:
+    """Live threads that a session (or its audio) owns."""
+    return [t for t in threading.enumerate() if t.is_alive() and not t.name.startswith(_SHARED_PREFIXES)]
+
+
+@pytest.fixture
+def no_leaks() -> Iterator[None]:
+    """Fail if the test leaves threads or file descriptors behind (waits for them to finish)."""
+    before = {t.ident for t in session_threads()}
+    fds = len(os.listdir("/proc/self/fd"))
+    yield
+    deadline = time.monotonic() + 10.0
+    while True:
+        extra = [t for t in session_threads() if t.ident not in before]
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not extra, f"threads left running: {[t.name for t in extra]}"
+    gc.collect()
+    grown = len(os.listdir("/proc/self/fd")) - fds
+    assert grown <= 2, f"{grown} file descriptors left open"
+
+
+def silence(seconds: float = 1.0) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), dtype=np.int16)
