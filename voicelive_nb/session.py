@@ -459,7 +459,7 @@ class VoiceSession:
                 log.warning("no Voice Live endpoint configured: using the embedded emulator at %s", emulator.endpoint)
                 settings = settings.for_endpoint(emulator.endpoint)
                 engine.settings = settings
-            self._publish_info(engine, settings)
+            engine.on_sink_started = lambda: self._publish_info(engine, engine.settings)
             loop.run_until_complete(engine.run())
         except BaseException as exc:  # nothing escapes the session thread
             log.exception("the session thread failed")

@@ -90,6 +90,8 @@ class SessionEngine:
         poll_s: Mic/marks pump interval.
         configure_timeout_s: A connection whose server has not confirmed the session
             config (``session.updated``) within this time is dropped and retried.
+        bus_dropped: Reads the bus's dropped-record count (for ``audio.counters``).
+        on_sink_started: Called once the speaker runs (its latency is known then).
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class SessionEngine:
         poll_s: float = 0.01,
         configure_timeout_s: float = 10.0,
         bus_dropped: Callable[[], int] = lambda: 0,
+        on_sink_started: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.settings = settings
@@ -121,6 +124,7 @@ class SessionEngine:
         self.configure_timeout_s = configure_timeout_s
         self._lost_reason: str | None = None
         self._bus_dropped = bus_dropped
+        self.on_sink_started = on_sink_started
         self.protocol = SessionProtocol()
         self.state = "idle"
         self.muted = False
@@ -216,6 +220,8 @@ class SessionEngine:
         pump = asyncio.get_running_loop().create_task(self._pump(), name="voicelive-pump")
         try:
             self.sink.start(self.player)
+            if self.on_sink_started is not None:
+                self.on_sink_started()
             await self._connect_loop()
         except Exception as exc:  # the last line of defence: report, never raise
             log.exception("session engine failed")
@@ -403,6 +409,7 @@ class SessionEngine:
         self._drain_marks()
         if info is None:
             return
+        latency_ms = self._output_latency() * 1000.0
         self._emit(
             "local",
             Local.PLAYBACK_FLUSHED,
@@ -411,7 +418,11 @@ class SessionEngine:
                 "item_id": info.item_id,
                 "played_ms": round(info.played_ms, 3),
                 "dropped_ms": round(info.dropped_ms, 3),
-                "stale_ms": round(info.stale_ms, 3),
+                # handed to the device after the flush (at most the block in flight) ...
+                "stale_ms": round(max(0.0, info.stale_ms - latency_ms), 3),
+                # ... and still heard after it (plus the device's output latency)
+                "stale_heard_ms": round(info.stale_ms, 3),
+                "output_latency_s": round(latency_ms / 1000.0, 6),
                 "reason": info.reason,
             },
             t=info.t,
@@ -491,6 +502,12 @@ class SessionEngine:
             )
             self.offset += int(block.size)
 
+    def _output_latency(self) -> float:
+        try:
+            return max(0.0, float(getattr(self.sink, "output_latency_s", 0.0) or 0.0))
+        except (TypeError, ValueError):
+            return 0.0
+
     def _skip(self, block: np.ndarray) -> None:
         """A block that could not be sent (no connection): count it and keep the timeline.
 
@@ -502,14 +519,18 @@ class SessionEngine:
 
     def _drain_marks(self) -> None:
         rate = self.player.rate
+        # The player's mark times are when a sample is *heard* (the sink maps PortAudio's
+        # DAC time); records carry when it was *handed to the device*, as events.Local
+        # documents, with the device latency alongside (metrics add it back once).
+        latency = self._output_latency()
         for mark in self.player.drain_marks():
             ids = {"response_id": mark.response_id, "item_id": mark.item_id}
+            t = mark.t - latency
             if mark.kind == "started":
-                latency = float(getattr(self.sink, "output_latency_s", 0.0) or 0.0)
-                self._emit("local", Local.PLAYBACK_STARTED, {**ids, "output_latency_s": latency}, t=mark.t)
+                self._emit("local", Local.PLAYBACK_STARTED, {**ids, "output_latency_s": latency}, t=t)
             elif mark.kind == "stopped":
                 played_ms = round(mark.offset * 1000.0 / rate, 3)
-                self._emit("local", Local.PLAYBACK_STOPPED, {**ids, "played_ms": played_ms}, t=mark.t)
+                self._emit("local", Local.PLAYBACK_STOPPED, {**ids, "played_ms": played_ms}, t=t)
             elif mark.pcm is not None:
                 rms, peak = levels(np.frombuffer(mark.pcm, dtype="<i2"))
                 data = {
@@ -520,7 +541,7 @@ class SessionEngine:
                     "peak_db": round(peak, 2),
                     "offset": mark.offset,
                 }
-                self._emit("local", Local.SPEAKER_AUDIO, data, mark.pcm, t=mark.t)
+                self._emit("local", Local.SPEAKER_AUDIO, data, mark.pcm, t=t)
 
     def _publish_counters(self) -> None:
         sink_underflows = int(getattr(self.sink, "underflows", 0) or 0)
