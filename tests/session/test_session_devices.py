@@ -70,13 +70,14 @@ def test_barge_in_on_devices_stops_the_speaker(
         va.play_into_mic(first, wait=True)
         playing = session.wait_for(Local.PLAYBACK_STARTED, timeout=30, since=0)
         time.sleep(1.5)
-        va.play_into_mic(second, wait=False)
+        player = va.play_into_mic(second, wait=False)
         flushed = session.wait_for(
             Local.PLAYBACK_FLUSHED, timeout=15, since=playing.t, predicate=lambda r: r.get("reason") == "speech_started"
         )
         truncate = session.wait_for("conversation.item.truncate", timeout=5, since=playing.t)
         time.sleep(0.5)
         samples = heard.stop()
+        player.wait(10)
     latency_ms = session.wait_for(Local.SESSION_INFO, timeout=0.1, since=0).data["output_latency_s"] * 1000
     assert truncate.data["audio_end_ms"] == int(flushed.data["played_ms"])
     assert 1000 < flushed.data["played_ms"] < 6000
@@ -107,6 +108,8 @@ def test_device_start_stop_cycles_leave_no_streams(virtual_audio: Any, connectio
         session.start()
         session.wait_for("session.updated", timeout=15, since=0)
         session.wait_for(Local.MIC_AUDIO, timeout=5, since=0)
-        assert _streams(va)[0] > before[0] and _streams(va)[1] > before[1]
+        during = _streams(va)
+        assert during[0] >= before[0] + 1 and during[1] >= before[1] + 1, (before, during)
         session.stop()
-        assert _streams(va) == before
+        after = _streams(va)
+        assert after[0] <= before[0] and after[1] <= before[1], (before, after)
