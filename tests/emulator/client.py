@@ -101,9 +101,7 @@ class Client:
 @asynccontextmanager
 async def session(endpoint: str, key: str = "test-key", rate: int = 24000, **kwargs: Any) -> AsyncIterator[Client]:
     """Connect with the SDK, start the reader, wait for session.created."""
-    async with connect(
-        endpoint=endpoint, credential=AzureKeyCredential(key), model="gpt-realtime", **kwargs
-    ) as conn:
+    async with connect(endpoint=endpoint, credential=AzureKeyCredential(key), model="gpt-realtime", **kwargs) as conn:
         client = Client(conn, rate=rate)
         reader = asyncio.create_task(client._reader())
         try:

@@ -23,7 +23,9 @@ def ws_url(emu: Emulator) -> str:
     return emu.endpoint.replace("http://", "ws://") + "/voice-live/realtime?api-version=2026-07-15&model=x"
 
 
-async def raw_exchange(emu: Emulator, messages: list[str | bytes], headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+async def raw_exchange(
+    emu: Emulator, messages: list[str | bytes], headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Send raw messages, then a valid session.update; return every event up to its session.updated."""
     out: list[dict[str, Any]] = []
     async with aiohttp.ClientSession() as http, http.ws_connect(ws_url(emu), headers=headers or {}) as ws:
@@ -53,14 +55,23 @@ def test_bad_input_gets_error_events_and_connection_stays_up(emu: Emulator) -> N
         json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(b"\x01\x02\x03").decode()}),
         json.dumps({"type": "input_audio_buffer.append", "audio": 12}),
         big,
-        json.dumps({"type": "conversation.item.truncate", "item_id": "item_nope", "content_index": 0,
-                    "audio_end_ms": 10}),
+        json.dumps(
+            {"type": "conversation.item.truncate", "item_id": "item_nope", "content_index": 0, "audio_end_ms": 10}
+        ),
     ]
     events = asyncio.run(raw_exchange(emu, messages))
     errs = errors(events)
     codes = [e["code"] for e in errs]
-    assert codes == ["invalid_json", "invalid_json", "unknown_event_type", "invalid_value", "invalid_value",
-                     "invalid_type", "message_too_large", "item_not_found"]
+    assert codes == [
+        "invalid_json",
+        "invalid_json",
+        "unknown_event_type",
+        "invalid_value",
+        "invalid_value",
+        "invalid_type",
+        "message_too_large",
+        "item_not_found",
+    ]
     assert errs[2]["event_id"] == "evt_1"
     assert "even number of bytes" in errs[4]["message"]
     assert events[-1]["session"]["instructions"] == "still here"
@@ -70,12 +81,21 @@ def test_bad_input_gets_error_events_and_connection_stays_up(emu: Emulator) -> N
 @pytest.mark.parametrize(
     ("update", "code", "param"),
     [
-        ({"turn_detection": {"type": "server_vad", "threshold": 1.0}}, "invalid_value",
-         "session.turn_detection.threshold"),
-        ({"turn_detection": {"type": "server_vad", "threshold": 0.001}}, "invalid_value",
-         "session.turn_detection.threshold"),
-        ({"turn_detection": {"type": "server_vad", "silence_duration_ms": "long"}}, "invalid_type",
-         "session.turn_detection.silence_duration_ms"),
+        (
+            {"turn_detection": {"type": "server_vad", "threshold": 1.0}},
+            "invalid_value",
+            "session.turn_detection.threshold",
+        ),
+        (
+            {"turn_detection": {"type": "server_vad", "threshold": 0.001}},
+            "invalid_value",
+            "session.turn_detection.threshold",
+        ),
+        (
+            {"turn_detection": {"type": "server_vad", "silence_duration_ms": "long"}},
+            "invalid_type",
+            "session.turn_detection.silence_duration_ms",
+        ),
         ({"turn_detection": {"type": "server_vad", "bogus": 1}}, "unknown_parameter", "session.turn_detection.bogus"),
         ({"turn_detection": {"type": "magic_vad"}}, "invalid_value", "session.turn_detection.type"),
         ({"frobnicate": True}, "unknown_parameter", "session.frobnicate"),
@@ -106,9 +126,13 @@ def test_session_update_rejects_bad_fields(emu: Emulator, update: dict[str, Any]
 def test_semantic_vad_accepted_and_merged(emu: Emulator) -> None:
     async def run() -> None:
         async with session(emu.endpoint) as c:
-            ev = await c.update(turn_detection={"type": "azure_semantic_vad", "remove_filler_words": True,
-                                                "end_of_utterance_detection": {"model": "semantic_detection_v1",
-                                                                               "threshold_level": "low"}})
+            ev = await c.update(
+                turn_detection={
+                    "type": "azure_semantic_vad",
+                    "remove_filler_words": True,
+                    "end_of_utterance_detection": {"model": "semantic_detection_v1", "threshold_level": "low"},
+                }
+            )
             td = ev.session.turn_detection
             assert td.type == "azure_semantic_vad" and td.prefix_padding_ms == 420 and td.remove_filler_words
             ev = await c.update(turn_detection={"silence_duration_ms": 300})  # same type: merged
@@ -187,7 +211,7 @@ def test_fault_drop_after_events_delay_reorder_silent(emu: Emulator) -> None:
             await c.conn.session.update(session={"instructions": "first"})
             await c.conn.response.cancel()  # -> error, queued after session.updated
             await c.wait_for("session.updated", after=n)
-            assert c.types()[n:n + 2] == ["error", "session.updated"]
+            assert c.types()[n : n + 2] == ["error", "session.updated"]
             emu.faults.reorder = False
             emu.faults.silent = True
             n = len(c.received)
@@ -209,7 +233,7 @@ def test_fault_drop_after_events_delay_reorder_silent(emu: Emulator) -> None:
 def test_barge_in_ignored_without_interrupt_response(turn_speech: Speech, barge_speech: Speech) -> None:
     pcm, _ = turn_speech
     barge, _ = barge_speech
-    settings = EmulatorSettings(realtime_factor=2.0, time_to_first_audio_ms=0)
+    settings = EmulatorSettings(realtime_factor=4.0, time_to_first_audio_ms=0)
 
     async def run(emu: Emulator) -> None:
         async with session(emu.endpoint) as c:
@@ -222,5 +246,5 @@ def test_barge_in_ignored_without_interrupt_response(turn_speech: Speech, barge_
             done = await c.wait_for("response.done", after=n)
             assert done.event.response.status == "completed"
 
-    with Emulator(settings=settings, asr=False, responder=lambda _t, _s: "word " * 30) as emu:
+    with Emulator(settings=settings, asr=False, responder=lambda _t, _s: "word " * 12) as emu:
         asyncio.run(run(emu))

@@ -89,8 +89,9 @@ def test_silence_duration_change_moves_speech_stopped(emu: Emulator, turn_speech
         from tests.emulator.client import Client
 
         assert isinstance(c, Client)
-        ev = await c.update(turn_detection={"type": "server_vad", "silence_duration_ms": silence_ms,
-                                            "create_response": False})
+        ev = await c.update(
+            turn_detection={"type": "server_vad", "silence_duration_ms": silence_ms, "create_response": False}
+        )
         assert ev.type == "session.updated"
         assert ev.session.turn_detection.silence_duration_ms == silence_ms
         base_ms = c.sent_ms
@@ -153,8 +154,7 @@ def test_barge_in_cancels_and_truncate(turn_speech: Speech, barge_speech: Speech
             tr = await c.wait_for("conversation.item.truncated", after=m)
             assert tr.event.item_id == item_id and tr.event.audio_end_ms == played
             m = len(c.received)
-            await c.conn.conversation.item.truncate(item_id=item_id, content_index=0,
-                                                   audio_end_ms=int(sent_ms) + 5000)
+            await c.conn.conversation.item.truncate(item_id=item_id, content_index=0, audio_end_ms=int(sent_ms) + 5000)
             err = await c.wait_for("error", after=m)
             assert err.event.error.param == "audio_end_ms"
 
@@ -251,8 +251,9 @@ def test_transcription_failed_without_asr(emu: Emulator, turn_speech: Speech) ->
     asyncio.run(run())
 
 
-@pytest.mark.parametrize(("fmt", "rate", "width"), [("pcm16_16000hz", 16000, 2), ("g711_ulaw", 8000, 1),
-                                                    ("g711_alaw", 8000, 1)])
+@pytest.mark.parametrize(
+    ("fmt", "rate", "width"), [("pcm16_16000hz", 16000, 2), ("g711_ulaw", 8000, 1), ("g711_alaw", 8000, 1)]
+)
 def test_output_formats(emu: Emulator, fmt: str, rate: int, width: int) -> None:
     async def run() -> None:
         async with session(emu.endpoint) as c:
