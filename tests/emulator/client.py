@@ -7,7 +7,7 @@ import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,10 +69,8 @@ class Client:
             if remaining <= 0:
                 raise TimeoutError(f"no {etype} within {timeout} s; got {self.types()}")
             self._new.clear()
-            try:
+            with suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._new.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
 
     async def stream(self, pcm: np.ndarray, chunk_ms: float = 20.0, speed: float = 4.0) -> None:
         """Append ``pcm`` (int16 at :attr:`rate`) in ``chunk_ms`` blocks, ``speed`` x real time

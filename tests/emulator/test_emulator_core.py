@@ -30,7 +30,9 @@ EXPECTED_CLASS = {
     "conversation.item.truncated": m.ServerEventConversationItemTruncated,
     "conversation.item.deleted": m.ServerEventConversationItemDeleted,
     "conversation.item.retrieved": m.ServerEventConversationItemRetrieved,
-    "conversation.item.input_audio_transcription.completed": m.ServerEventConversationItemInputAudioTranscriptionCompleted,
+    "conversation.item.input_audio_transcription.completed": (
+        m.ServerEventConversationItemInputAudioTranscriptionCompleted
+    ),
     "conversation.item.input_audio_transcription.failed": m.ServerEventConversationItemInputAudioTranscriptionFailed,
     "response.created": m.ServerEventResponseCreated,
     "response.output_item.added": m.ServerEventResponseOutputItemAdded,
@@ -167,7 +169,7 @@ def test_turn_detector_on_the_audio_timeline() -> None:
     det = TurnDetector(VadParams(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500, min_speech_ms=200))
     probs = [0.0] * 10 + [0.9] * 20 + [0.1] * 30
     events = [(i, ev) for i, p in enumerate(probs) if (ev := det.feed(p, i * 32.0, 32.0)) is not None]
-    (i1, started), (i2, stopped) = events
+    (_, started), (_, stopped) = events
     assert started.kind == "started" and started.onset_ms == 320 and started.audio_ms == 20
     assert started.at_ms == 320 + 224  # confirmed once 200 ms of speech frames were seen (7 frames)
     assert stopped.kind == "stopped" and stopped.audio_ms == 960
