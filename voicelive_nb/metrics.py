@@ -217,6 +217,8 @@ class TurnTracker:
         """Audio-clock to monotonic mapping built from the ``mic.audio`` records."""
         self.records = 0
         """Records fed so far."""
+        self.malformed = 0
+        """Records ignored because a field had the wrong type (damaged files, odd servers)."""
         self._handlers = {
             Local.MIC_AUDIO: self._mic,
             "input_audio_buffer.speech_started": self._speech_started,
@@ -248,7 +250,11 @@ class TurnTracker:
         handler = self._handlers.get(type)
         if handler is None:
             return None
-        return handler(t, data)
+        try:
+            return handler(t, data)
+        except (TypeError, ValueError, AttributeError, KeyError):  # a field of the wrong type
+            self.malformed += 1
+            return None
 
     def feed_all(self, records: Iterable[EventRecord]) -> TurnTracker:
         """Feed every record of ``records``; returns ``self`` for chaining."""

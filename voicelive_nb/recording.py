@@ -29,12 +29,13 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from voicelive_nb.events import EventRecord, Local
-from voicelive_nb.recording_files import AUDIO_DATA_ORDER, EventFile, WavStream
+from voicelive_nb.recording_files import AUDIO_DATA_ORDER, EventFile, WavStream, _is_number, _num
 
 log = logging.getLogger(__name__)
 
@@ -347,13 +348,27 @@ class Recording:
         session: dict[str, Any] = {}
         if (folder / "session.json").is_file():
             try:
-                session = json.loads((folder / "session.json").read_text())
-            except json.JSONDecodeError:
-                log.warning("%s: session.json is damaged; loading without it", folder)
+                loaded = json.loads((folder / "session.json").read_bytes())
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError
+                loaded = None
+            if isinstance(loaded, dict):
+                session = _clean_session(loaded)
+            else:
+                warnings.warn(f"{folder.name}/session.json is damaged; loading without it", stacklevel=2)
         file = read_events(folder / "events.jsonl")
         empty = np.zeros(0, dtype=np.int16)
-        mic, rate = read_wav(folder / "mic.wav") if (folder / "mic.wav").is_file() else (empty, 24_000)
-        assistant, arate = read_wav(folder / "assistant.wav") if (folder / "assistant.wav").is_file() else (empty, rate)
+
+        def track(name: str, default_rate: int) -> tuple[Any, int]:
+            if not (folder / name).is_file():
+                return empty, default_rate
+            try:
+                return read_wav(folder / name)
+            except (ValueError, OSError) as exc:  # a damaged track must not hide the rest
+                warnings.warn(f"{folder.name}/{name} cannot be read, loading without it: {exc}", stacklevel=3)
+                return empty, default_rate
+
+        mic, rate = track("mic.wav", 24_000)
+        assistant, arate = track("assistant.wav", rate)
         return cls(folder, session, file, mic, rate, assistant, arate)
 
     # -- tables ----------------------------------------------------------------
@@ -456,14 +471,21 @@ class Recording:
             row = self.file.block(int(lines[0]))
             if row is None:
                 continue
-            t, _, placed, samples, rate, _, _, captured, _, _ = (
-                float(v) if v is not None and v != b"null" else None for v in row
-            )
+            t, _, placed, samples, rate, _, _, captured, _, _ = (_num(v) for v in row)
             if t is None or placed is None:
                 continue
-            rate = rate or 24_000
+            rate = rate if rate and rate > 0 else 24_000
             if track == "mic":
                 first = captured if captured is not None else t - (samples or 0) / rate
                 return first - placed / rate
             return t - placed / rate
         return None
+
+
+def _clean_session(session: dict[str, Any]) -> dict[str, Any]:
+    """Drop ``session.json`` fields of the wrong type (a damaged or hand-edited file)."""
+    if session.get("t0") is not None and not _is_number(session["t0"]):
+        session = {**session, "t0": None}
+    if session.get("config") is not None and not isinstance(session["config"], dict):
+        session = {**session, "config": None}
+    return session

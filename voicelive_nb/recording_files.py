@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -271,10 +272,12 @@ class EventFile:
             return (g[0], g[1], g[3], g[4], g[5], g[7], g[8], g[9], g[10], g[11])
         try:
             ev = json.loads(raw)
-        except json.JSONDecodeError:
+        except ValueError:
             return None
-        data = ev.get("data") or {}
-        audio = ev.get("audio") or {}
+        if not isinstance(ev, dict):
+            return None
+        data = ev["data"] if isinstance(ev.get("data"), dict) else {}
+        audio = ev["audio"] if isinstance(ev.get("audio"), dict) else {}
         return (ev.get("t"), ev.get("wall"), audio.get("offset"), audio.get("samples") or data.get("samples"),
                 *(data.get(k) for k in ("rate", "offset", "connection_offset", "captured_t", "rms_db",
                                          "peak_db")))  # fmt: skip
@@ -302,8 +305,9 @@ class EventFile:
         return cols
 
     def all_events(self) -> list[dict]:
-        """Every readable line parsed as JSON, in order (slow for long sessions: ~10 µs a line)."""
-        return read_jsonl(self.path)
+        """Every readable record parsed as JSON, in order (slow for long sessions: ~10 µs a line)."""
+        events = read_jsonl(self.path)
+        return _clean_events(events, list(range(len(events))), self.path)[0]
 
 
 def read_events(path: str | Path) -> EventFile:
@@ -312,30 +316,29 @@ def read_events(path: str | Path) -> EventFile:
     lines = path.read_bytes().split(b"\n")
     while lines and not lines[-1].strip():
         lines.pop()
-    other_raw: list[bytes] = []
-    other_lines: list[int] = []
+    # classify with comprehensions (C loops): ~11% of lines are not audio blocks
+    flagged = [i for i, line in enumerate(lines) if b'.audio"' in line]
     mic: list[int] = []
     speaker: list[int] = []
-    for i, line in enumerate(lines):
-        if b'.audio"' in line:
-            if b'"type":"mic.audio"' in line:
-                mic.append(i)
-                continue
-            if b'"type":"speaker.audio"' in line:
-                speaker.append(i)
-                continue
-            m = _AUDIO_TYPE.search(line)  # other JSON spacing
+    for i in flagged:
+        line = lines[i]
+        if b'"type":"mic.audio"' in line:
+            mic.append(i)
+        elif b'"type":"speaker.audio"' in line:
+            speaker.append(i)
+        else:
+            m = _AUDIO_TYPE.search(line)  # other JSON spacing (else: not an audio block)
             if m is not None:
                 (mic if m.group(1) == b"mic" else speaker).append(i)
-                continue
-        other_raw.append(line)
-        other_lines.append(i)
-    other: list[dict] = []
+    audio = set(mic).union(speaker)
+    other_lines = [i for i in range(len(lines)) if i not in audio] if audio else list(range(len(lines)))
+    other_raw = [lines[i] for i in other_lines]
+    other: list[Any] = []
     keep: list[int] = []
     try:
         other = json.loads(b"[" + b",".join(other_raw) + b"]")
         keep = other_lines
-    except json.JSONDecodeError:
+    except ValueError:  # JSONDecodeError, or UnicodeDecodeError from damaged bytes
         last, bad = len(lines) - 1, 0
         for line, i in zip(other_raw, other_lines, strict=True):
             if not line.strip():
@@ -343,7 +346,7 @@ def read_events(path: str | Path) -> EventFile:
             try:
                 other.append(json.loads(line))
                 keep.append(i)
-            except json.JSONDecodeError:
+            except ValueError:
                 if i == last:
                     warnings.warn(
                         f"{path.name}: ignored a truncated last line (the recording was cut short)", stacklevel=2
@@ -352,11 +355,12 @@ def read_events(path: str | Path) -> EventFile:
                     bad += 1
         if bad:
             warnings.warn(f"{path.name}: skipped {bad} damaged line(s)", stacklevel=2)
+    other, keep = _clean_events(other, keep, path)
     for group in (mic, speaker):  # a cut-short last audio line
         if group and group[-1] == len(lines) - 1:
             try:
                 json.loads(lines[-1])
-            except json.JSONDecodeError:
+            except ValueError:
                 group.pop()
                 warnings.warn(f"{path.name}: ignored a truncated last line (the recording was cut short)", stacklevel=2)
     return EventFile(path, lines, other, keep, np.asarray(mic, dtype=np.int64), np.asarray(speaker, dtype=np.int64))
@@ -376,9 +380,13 @@ class FileMicClock:
         self._cache: dict[int, tuple[float, float, float, float, float]] = {}
         self.position = 0
         self.rate: int | None = None
+        self._block: float | None = None
         first = self._get(0) if len(self._lines) else None
         if first is not None:
             self.rate = int(first[2])
+            second = self._get(1) if len(self._lines) > 1 else None
+            if second is not None and second[1] > first[1]:
+                self._block = second[1] - first[1]
 
     @property
     def connection_offset(self) -> int:
@@ -399,7 +407,35 @@ class FileMicClock:
         n = len(self._lines)
         if n == 0 or not self.rate:
             return None
-        lo, hi = 0, n - 1  # last block whose offset <= sample
+        k = self._find(sample, n)
+        got = self._get(k) if k is not None else None
+        if got is None:
+            return None
+        _, offset, rate, _, captured = got
+        return captured + (sample - offset) / rate
+
+    def _find(self, sample: float, n: int) -> int | None:
+        """Index of the last mic block starting at or before ``sample``."""
+        first = self._get(0)
+        if first is None:
+            return self._bisect(sample, n)
+        block = self._block or 480.0
+        k = min(n - 1, max(0, int((sample - first[1]) // block)))
+        for _ in range(6):  # interpolation: blocks are contiguous, so this lands in 1-2 steps
+            got = self._get(k)
+            if got is None:
+                break
+            nxt = self._get(k + 1) if k + 1 < n else None
+            if got[1] <= sample and (nxt is None or nxt[1] > sample):
+                return k
+            if got[1] > sample and k == 0:
+                return 0
+            step = int((sample - got[1]) // block)
+            k = min(n - 1, max(0, k + (step if step else (1 if got[1] <= sample else -1))))
+        return self._bisect(sample, n)
+
+    def _bisect(self, sample: float, n: int) -> int:
+        lo, hi = 0, n - 1
         while lo < hi:
             mid = (lo + hi + 1) // 2
             got = self._get(mid)
@@ -407,11 +443,7 @@ class FileMicClock:
                 lo = mid
             else:
                 hi = mid - 1
-        got = self._get(lo)
-        if got is None:
-            return None
-        _, offset, rate, _, captured = got
-        return captured + (sample - offset) / rate
+        return lo
 
     def _get(self, k: int) -> tuple[float, float, float, float, float] | None:
         hit = self._cache.get(k)
@@ -431,9 +463,14 @@ class FileMicClock:
 
 
 def _num(v: object) -> float | None:
-    if v is None or v == b"null":
+    """A finite float from a JSON number (bytes or value), else None."""
+    if v is None or isinstance(v, bool):
         return None
-    return float(v)  # type: ignore[arg-type]
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _floats(values: tuple) -> np.ndarray:
@@ -443,8 +480,40 @@ def _floats(values: tuple) -> np.ndarray:
         pass
     out = np.empty(len(values), dtype=np.float64)
     for i, v in enumerate(values):
-        if v is None or v == b"null":
-            out[i] = np.nan
-        else:
-            out[i] = float(v)
+        f = _num(v)
+        out[i] = np.nan if f is None else f
     return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _clean_events(events: list[Any], lines: list[int], path: Path) -> tuple[list[dict], list[int]]:
+    """Keep the lines that are records (finite numeric ``t``, text ``type``); repair ``data``/``audio``.
+
+    A damaged or hand-edited file can hold valid JSON of the wrong shape; such lines are
+    skipped with one warning instead of failing deep inside the analysis.
+    """
+    out: list[dict] = []
+    kept: list[int] = []
+    bad = 0
+    for ev, line in zip(events, lines, strict=True):
+        if not isinstance(ev, dict) or not _is_number(ev.get("t")) or not isinstance(ev.get("type"), str):
+            bad += 1
+            continue
+        if not isinstance(ev.get("data"), dict):
+            ev["data"] = {}
+        audio = ev.get("audio")
+        if audio is not None and not (
+            isinstance(audio, dict)
+            and audio.get("track") in ("mic", "assistant")
+            and _is_number(audio.get("offset"))
+            and _is_number(audio.get("samples"))
+        ):
+            del ev["audio"]
+        out.append(ev)
+        kept.append(line)
+    if bad:
+        warnings.warn(f"{path.name}: skipped {bad} line(s) that are not event records", stacklevel=3)
+    return out, kept

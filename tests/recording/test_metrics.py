@@ -111,3 +111,10 @@ def test_reconnect_offsets_and_capture_times_map_the_audio_clock() -> None:
     assert turn.speech_start == pytest.approx(2.5) and turn.speech_end == pytest.approx(3.5)
     assert turn.speech_end_t == pytest.approx(103.503)
     assert turn.detection_ms == pytest.approx(597.0)
+
+
+def test_fields_of_the_wrong_type_are_counted_not_raised() -> None:
+    tracker = TurnTracker()
+    tracker.feed(EventRecord(1.0, 0.0, "server", "input_audio_buffer.speech_started", {"audio_start_ms": "soon"}))
+    tracker.feed(EventRecord(1.0, 0.0, "local", "mic.audio", {"offset": "x", "samples": 480, "rate": 24000}))
+    assert tracker.malformed == 2
