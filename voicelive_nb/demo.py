@@ -89,8 +89,9 @@ def run_demo(
     log: TextIO | None = sys.stdout,
 ) -> dict[str, Any]:
     """Run the demo; returns ``turns`` (Turn list), ``summary``, ``out`` and ``state``."""
+    from voicelive_nb.config import SessionConfig
     from voicelive_nb.connection import ConnectionSettings
-    from voicelive_nb.prompts import prompts_wav
+    from voicelive_nb.prompts import PromptMic
     from voicelive_nb.session import VoiceSession
 
     if turns < 1:
@@ -102,20 +103,27 @@ def run_demo(
         raise ValueError(f"--out {out} already holds a recording; choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
     settings = ConnectionSettings.resolve(endpoint=endpoint) if endpoint else ConnectionSettings()
-    if wav is None:
-        texts = [DEMO_PROMPTS[i % len(DEMO_PROMPTS)] for i in range(turns)]
-        wav = prompts_wav(out / "prompts.wav", texts)
+    config = SessionConfig(transcription_model="whisper-1")
 
     def say(text: str) -> None:
         if log is not None:
             print(text, file=log, flush=True)
 
-    say(f"demo: speaking {wav} into {settings.describe()['endpoint']}; output in {out}")
+    mic: Any
+    if wav is not None:
+        mic = str(wav)
+        say(f"demo: speaking {wav} into {settings.describe()['endpoint']}; output in {out}")
+    else:
+        mic = PromptMic()
+        texts = [DEMO_PROMPTS[i % len(DEMO_PROMPTS)] for i in range(turns)]
+        say(f"demo: {turns} spoken prompts to {settings.describe()['endpoint']}; output in {out}")
     session = VoiceSession(
-        connection=settings, mic=str(wav), speaker=str(out / "speaker.wav"), record=out / "recording"
+        config, connection=settings, mic=mic, speaker=str(out / "speaker.wav"), record=out / "recording"
     )
     deadline = time.monotonic() + timeout
     with session:
+        if isinstance(mic, PromptMic):
+            _take_turns(session, mic, texts, deadline, say)
         _wait_until_done(session, deadline)
     tracker = session.tracker
     turn_list = tracker.turns if tracker is not None else []
@@ -128,8 +136,29 @@ def run_demo(
     }
 
 
+def _take_turns(session: Any, mic: Any, texts: list[str], deadline: float, say: Any) -> None:
+    """Speak each prompt after the assistant finished answering the previous one."""
+    from voicelive_nb.prompts import synthesize
+
+    session.wait_for("session.updated", timeout=max(0.1, deadline - time.monotonic()), since=0)
+    for text in texts:
+        pcm = synthesize(text)
+        said = time.monotonic()
+        say(f"  you: {text}")
+        mic.say(pcm)
+        try:
+            session.wait_for("response.done", timeout=max(0.1, deadline - time.monotonic()), since=said)
+        except TimeoutError:
+            say("  (no answer before the timeout)")
+            break
+        while session.assistant_busy and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.8)  # a natural pause before the next turn
+    mic.close()
+
+
 def _wait_until_done(session: Any, deadline: float) -> None:
-    """Until the WAV was all sent and the assistant has finished replying (or time is up)."""
+    """Until the mic was all sent and the assistant has finished replying (or time is up)."""
     quiet_since: float | None = None
     while time.monotonic() < deadline:
         if session.state == "failed":
