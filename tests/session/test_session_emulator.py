@@ -61,6 +61,9 @@ def test_spoken_turn_reaches_emulator_and_reply_is_heard(
     assert rec.turns is not None
     assert (tmp_path / "rec" / "mic.wav").stat().st_size > 44 + 24000 * 2 * 3
     assert (tmp_path / "rec" / "assistant.wav").stat().st_size > 44 + 24000
+    # the API key reached no file
+    for path in (tmp_path / "rec").iterdir():
+        assert b"test-key" not in path.read_bytes(), path
 
 
 def test_barge_in_stops_playback_within_one_block_and_truncates(
