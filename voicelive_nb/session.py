@@ -132,6 +132,8 @@ class VoiceSession:
         self._cond = threading.Condition()
         self._history: deque[tuple[int, EventRecord]] = deque(maxlen=history)
         self._seq = 0
+        self.started_at: float | None = None
+        """Monotonic time of the latest :meth:`start` (for ``wait_for(..., since=...)``)."""
         self.bus.subscribe(self._observe)
 
     # ------------------------------------------------------------------ properties
@@ -221,6 +223,7 @@ class VoiceSession:
             engine.muted = self._muted
             self._engine = engine
             self._state = "connecting"
+            self.started_at = time.monotonic()
             ready = threading.Event()
             self._thread = threading.Thread(
                 target=self._thread_main, args=(engine, settings, ready), name="voicelive-session", daemon=True
@@ -319,7 +322,9 @@ class VoiceSession:
         """Block the caller until a record of ``type`` (matching ``predicate``) is published.
 
         Only records published after this call count, unless ``since`` (a monotonic
-        time) admits earlier ones still in the history.  Raises TimeoutError.
+        time) admits earlier ones still in the history: right after :meth:`start`, use
+        ``wait_for("session.updated", since=session.started_at)`` so a fast answer that
+        came before the call is not missed.  Raises TimeoutError.
         """
         deadline = time.monotonic() + timeout
 
