@@ -8,8 +8,9 @@
    (target: <= one 32 ms VAD frame), and the error of audio_start_ms / audio_end_ms
    against the speech boundaries measured in the WAV.
 3. Concurrent sessions: the emulator runs in its own process (``voicelive-nb emulator``);
-   N light WebSocket clients in this process (same URL/headers as the SDK) stream speech paced in real time (20 ms chunks) and
-   get spoken replies.  Lag = arrival of speech_stopped minus the time the chunk holding
+   N light WebSocket clients in this process (same URL and headers as the SDK) stream
+   speech paced in real time (20 ms chunks) and get spoken replies.  Lag = arrival of
+   speech_stopped minus the time the chunk holding
    audio_end_ms + silence_duration_ms was actually sent (so a client that falls behind
    its schedule does not count against the emulator; "behind" is reported apart).  A load
    "sustains" when the p95 lag stays under 100 ms.
@@ -184,6 +185,13 @@ async def one_session(endpoint: str, pcm: np.ndarray, seconds: float, out: dict[
         await asyncio.gather(task, return_exceptions=True)
 
 
+def pct(sorted_values: list[float], q: float) -> float:
+    """The q-quantile of already sorted values (nan when empty)."""
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
 def bench_concurrency(counts: list[int], seconds: float) -> None:
     import psutil
 
@@ -216,17 +224,16 @@ def bench_concurrency(counts: list[int], seconds: float) -> None:
             cpu1 = ps.cpu_times()
             cpu = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / wall * 100
             lag = sorted(out["lag"])
-            p = (lambda q: lag[min(len(lag) - 1, int(q * len(lag)))]) if lag else (lambda q: float("nan"))
             behind = max(out["behind"]) if out["behind"] else 0.0
-            ok = bool(lag) and p(0.95) < 100
+            ok = bool(lag) and pct(lag, 0.95) < 100
             rows.append(
                 [
                     n,
                     len(lag),
                     len(out["responses"]),
-                    f"{p(0.5):.0f}",
-                    f"{p(0.95):.0f}",
-                    f"{lag[-1]:.0f}" if lag else "-",
+                    f"{pct(lag, 0.5):.0f}",
+                    f"{pct(lag, 0.95):.0f}",
+                    f"{pct(lag, 1.0):.0f}",
                     f"{behind:.0f}",
                     f"{cpu:.0f}%",
                     "yes" if ok else "NO",
