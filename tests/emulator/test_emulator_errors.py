@@ -41,6 +41,14 @@ async def raw_exchange(
                 return out
 
 
+def wait_until_closed(emu: Emulator, timeout: float = 5.0) -> bool:
+    """True once the emulator saw every client go (the close is processed asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while emu.connections and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return emu.connections == 0
+
+
 def errors(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e["error"] for e in events if e["type"] == "error"]
 
@@ -159,7 +167,7 @@ def test_api_key_required() -> None:
 
     with Emulator(api_key="s3cret", asr=False) as emu:
         asyncio.run(run(emu))
-        assert emu.connections == 0
+        assert wait_until_closed(emu)
 
 
 def test_fault_refuse_and_fail_response(emu: Emulator) -> None:
@@ -192,10 +200,7 @@ def test_fault_drop_mid_response(emu: Emulator) -> None:
             assert "response.audio.delta" in c.types()
 
     asyncio.run(run())
-    deadline = time.monotonic() + 5
-    while emu.connections and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert emu.connections == 0
+    assert wait_until_closed(emu)
 
 
 def test_fault_drop_after_events_delay_reorder_silent(emu: Emulator) -> None:

@@ -32,7 +32,7 @@ from voicelive_nb.emulator.responses import ResponseRun
 from voicelive_nb.emulator.session_config import SessionError, default_session, merge_session, validate_response_params
 from voicelive_nb.emulator.settings import EmulatorSettings
 from voicelive_nb.emulator.turns import TurnDetector, VadParams
-from voicelive_nb.emulator.vad import FRAME_MS, Framer, SpeechModel
+from voicelive_nb.emulator.vad import FRAME_MS, EnergyModel, Framer, SpeechModel
 from voicelive_nb.emulator.wire import Ids, error_event, user_audio_item
 
 _BLOCK_MS = 4.0
@@ -89,8 +89,7 @@ class Conversation:
 
     Args:
         settings: Emulator settings (chunk size, limits...).
-        vad_model: Speech probability model for server VAD (None: energy-free manual mode only
-            when turn detection is off; a VAD session without a model raises).
+        vad_model: Speech probability model for server VAD (None: the energy fallback).
         ids: Id generator (seed it for reproducible tests).
         model: Model name from the connection URL.
         api_version: ``api-version`` from the URL (changes the default prefix padding).
@@ -246,7 +245,7 @@ class Conversation:
         out: list[Output] = []
         if self._detector is not None and self._framer is not None:
             if self.vad_model is None:
-                raise RuntimeError("server VAD needs a speech model: pass vad_model= to Conversation")
+                self.vad_model = EnergyModel()
             for frame in self._framer.frames_after(pcm):
                 prob = self.vad_model.prob(frame)
                 ev = self._detector.feed(prob, self._frame_clock, FRAME_MS)

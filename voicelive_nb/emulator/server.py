@@ -127,7 +127,8 @@ class _Connection:
     async def _send(self, event: dict[str, Any]) -> bool:
         if self.closed or self.ws.closed:
             return False
-        log.info("-> %s", _describe(event))
+        if log.isEnabledFor(logging.INFO):
+            log.info("-> %s", _describe(event))
         try:
             await self.ws.send_str(json.dumps(event))
         except (ConnectionError, RuntimeError) as exc:
