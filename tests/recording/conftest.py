@@ -1,0 +1,38 @@
+"""Fixtures of the recording tests: one real emulator on loopback per module."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # for tests.speech when run without `python -m`
+    sys.path.insert(0, str(ROOT))
+
+API_KEY = "rec-test-key-5ecret-0123456789"
+"""The emulator requires this key; tests check it never reaches a recording."""
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    from voicelive_nb.emulator import Emulator
+    from voicelive_nb.emulator.settings import EmulatorSettings
+
+    emu = Emulator(api_key=API_KEY, responder=lambda text, session: "Okay, noted.",
+                   settings=EmulatorSettings(transcribe_for_responder=False))  # fmt: skip
+    emu.start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture
+def connection(emulator: Any) -> Any:
+    from voicelive_nb.connection import ConnectionSettings
+
+    return ConnectionSettings(endpoint=emulator.endpoint, api_key=API_KEY)
