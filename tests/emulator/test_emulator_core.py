@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import numpy as np
 import pytest
 from azure.ai.voicelive import models as m
 from azure.ai.voicelive.models import ServerEvent
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.emulator.conftest import Speech
 from voicelive_nb.emulator.audio_formats import alaw_decode, alaw_encode, encode_output, ulaw_decode, ulaw_encode
@@ -251,3 +254,58 @@ def test_g711_roundtrip_and_energy_model() -> None:
     e = EnergyModel()
     assert e.prob(np.zeros(512, np.float32)) == 0.0
     assert e.prob(np.full(512, 0.1, np.float32)) == 1.0
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+CLIENT_TYPES = [
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "response.create",
+    "response.cancel",
+    "conversation.item.create",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "conversation.item.retrieve",
+    "output_audio_buffer.clear",
+    "bogus",
+]
+FIELDS = [
+    "session",
+    "audio",
+    "response",
+    "item",
+    "item_id",
+    "audio_end_ms",
+    "content_index",
+    "response_id",
+    "event_id",
+    "previous_item_id",
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=st.lists(
+        st.builds(
+            lambda t, f: {"type": t, **f},
+            st.sampled_from(CLIENT_TYPES),
+            st.dictionaries(st.sampled_from(FIELDS), JSON | st.sampled_from(["AAAA", "AA==", "@@"]), max_size=3),
+        ),
+        max_size=8,
+    )
+)
+def test_core_never_raises_on_client_input(events: list[dict[str, Any]]) -> None:
+    conv = Conversation(EmulatorSettings(), EnergyModel(), ids=Ids(2))
+    d = Driver(conv)
+    for ev in events:
+        for out in d.send(ev):
+            ServerEvent._deserialize(out, [])
+        if d.pending:
+            d.generate()
+    assert json.loads(json.dumps(conv.session))  # the session stays JSON
