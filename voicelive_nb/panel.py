@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from voicelive_nb.panel_controls import (
+    DEFAULT_DEVICE,
     EMULATOR_LABEL,
     LIVE_FIELDS,
     build_controls,
@@ -163,7 +164,9 @@ class Panel:
             ],
             layout=w.Layout(flex="1 1 auto", min_width="420px", padding="0 0 0 14px"),
         )
-        header = w.VBox([w.HTML(CSS + '<div class="vlnb vlnb-title">🎙 Voice Live</div>'), self._status])
+        header = w.VBox(
+            [w.HTML(CSS + '<div class="vlnb vlnb-title"><span class="vlnb-logo"></span>Voice Live</div>'), self._status]
+        )
         self.widget = w.VBox(
             [header, w.HBox([w.VBox([conn_box, vad_box]), right]), self._log_acc],
             layout=w.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="8px 10px", width="100%"),
@@ -377,8 +380,8 @@ class Panel:
         config = config.replace(model=self.c.model.value.strip() or config.model)
         self._config = config
         kwargs = {k: v for k, v in self._session_kwargs.items() if k != "connection"}
-        kwargs.setdefault("mic", self.c.mic.value)
-        kwargs.setdefault("speaker", self.c.speaker.value)
+        kwargs.setdefault("mic", self.c.mic.value if self.c.mic.value != DEFAULT_DEVICE else None)
+        kwargs.setdefault("speaker", self.c.speaker.value if self.c.speaker.value != DEFAULT_DEVICE else None)
         self._attach(VoiceSession(config, connection=connection, **kwargs))
 
     def _start_recorder(self) -> None:

@@ -24,6 +24,8 @@ from voicelive_nb.config import (
 __all__ = ["LIVE_FIELDS", "VAD_FIELDS", "Controls", "build_controls", "config_from_values", "values_from_config"]
 
 EMULATOR_LABEL = "local emulator"
+DEFAULT_DEVICE = "default"
+"""Device picker value meaning: the session's default (a device, or WAV/capture when headless)."""
 
 VAD_FIELDS = (
     "type",
@@ -71,20 +73,25 @@ class Controls:
     log_audio: Any
 
 
-def _row(widget: Any, badge: Any) -> Any:
+def _row(name: str, widget: Any, badge: Any) -> Any:
     import ipywidgets as w
 
-    widget.layout.width = "240px"
-    badge.layout.width = "110px"
-    return w.HBox([widget, badge], layout=w.Layout(align_items="center"))
+    widget.layout.width = "290px"
+    badge.layout.width = "104px"
+    row = w.HBox([widget, badge], layout=w.Layout(align_items="center"))
+    row.add_class(f"vlnb-row-{name}")  # a stable handle for tests and custom CSS
+    return row
 
 
 def build_controls(config: SessionConfig, env_endpoint: str | None) -> tuple[Controls, Any, Any]:
     """Make the widgets, set from ``config``; returns (controls, connection box, turn-detection box)."""
     import ipywidgets as w
 
-    desc = {"description_width": "96px"}
-    full = w.Layout(width="350px")
+    desc = {"description_width": "92px"}
+
+    def full() -> Any:  # one Layout per widget: a shared one would be resized for all
+        return w.Layout(width="394px")
+
     endpoints = [EMULATOR_LABEL, *([env_endpoint] if env_endpoint else [])]
     endpoint = w.Combobox(
         value=env_endpoint or EMULATOR_LABEL,
@@ -93,32 +100,32 @@ def build_controls(config: SessionConfig, env_endpoint: str | None) -> tuple[Con
         placeholder="https://<resource>.services.ai.azure.com or 'local emulator'",
         ensure_option=False,
         style=desc,
-        layout=full,
+        layout=full(),
     )
-    auth = w.Dropdown(options=_AUTH, value="key", description="Auth", style=desc, layout=full)
+    auth = w.Dropdown(options=_AUTH, value="key", description="Auth", style=desc, layout=full())
     key_set = bool(os.environ.get("AZURE_VOICELIVE_API_KEY"))
     api_key = w.Password(
         value="",
         description="API key",
         placeholder="set in AZURE_VOICELIVE_API_KEY" if key_set else "paste key (kept in memory only)",
         style=desc,
-        layout=full,
+        layout=full(),
     )
-    model = w.Text(value=config.model, description="Model", style=desc, layout=full)
+    model = w.Text(value=config.model, description="Model", style=desc, layout=full())
     voice = w.Combobox(
         value=config.voice.name,
         options=list(dict.fromkeys((config.voice.name, *_VOICES))),
         description="Voice",
         ensure_option=False,
         style=desc,
-        layout=full,
+        layout=full(),
     )
-    instructions = w.Textarea(value=config.instructions, description="Instructions", rows=2, style=desc, layout=full)
+    instructions = w.Textarea(value=config.instructions, description="Instructions", rows=2, style=desc, layout=full())
     mic, speaker = _device_pickers(desc, full)
     connect = w.Button(description="Connect", button_style="success", icon="plug", layout=w.Layout(width="110px"))
     mute = w.ToggleButton(value=False, description="Mute", icon="microphone-slash", layout=w.Layout(width="90px"))
     record = w.ToggleButton(value=False, description="Record", icon="circle", layout=w.Layout(width="100px"))
-    record_folder = w.HTML(value="", layout=w.Layout(width="350px"))
+    record_folder = w.HTML(value="", layout=w.Layout(width="394px"))
 
     vad = config.turn_detection
     td = vad.type if vad else "server_vad"
@@ -217,20 +224,19 @@ def build_controls(config: SessionConfig, env_endpoint: str | None) -> tuple[Con
             auth,
             api_key,
             model,
-            _row(voice, badges["voice"]),
-            _row(instructions, badges["instructions"]),
+            _row("voice", voice, badges["voice"]),
+            _row("instructions", instructions, badges["instructions"]),
             mic,
             speaker,
             w.HBox([connect, mute, record]),
             record_folder,
         ],
-        layout=w.Layout(width="370px"),
+        layout=w.Layout(width="400px"),
     )
-    voice.layout.width = instructions.layout.width = "240px"
     vad_box = w.VBox(
         [section("Turn detection (applies live)")]
-        + [_row(f[name], badges[name]) for name in (*VAD_FIELDS, "noise_reduction", "echo_cancellation")],
-        layout=w.Layout(width="370px"),
+        + [_row(name, f[name], badges[name]) for name in (*VAD_FIELDS, "noise_reduction", "echo_cancellation")],
+        layout=w.Layout(width="400px"),
     )
     return controls, connection_box, vad_box
 
@@ -242,8 +248,8 @@ def _device_pickers(desc: dict[str, str], layout: Any) -> tuple[Any, Any]:
     from voicelive_nb.session_devices import headless
 
     default = "default (headless: WAV prompts / capture)" if headless() else "default device"
-    inputs: list[tuple[str, Any]] = [(default, None)]
-    outputs: list[tuple[str, Any]] = [(default, None)]
+    inputs: list[tuple[str, Any]] = [(default, DEFAULT_DEVICE)]
+    outputs: list[tuple[str, Any]] = [(default, DEFAULT_DEVICE)]
     note = ""
     try:
         import sounddevice as sd
@@ -255,8 +261,10 @@ def _device_pickers(desc: dict[str, str], layout: Any) -> tuple[Any, Any]:
                 outputs.append((f"{index}: {dev['name']}", index))
     except (ImportError, OSError) as exc:  # no PortAudio: only the defaults (WAV/capture when headless)
         note = f"No sound devices listed: {exc}. Install libportaudio2 (apt) for real devices."
-    mic = w.Dropdown(options=inputs, value=None, description="Mic", style=desc, layout=layout, tooltip=note)
-    speaker = w.Dropdown(options=outputs, value=None, description="Speaker", style=desc, layout=layout, tooltip=note)
+    mic = w.Dropdown(options=inputs, value=DEFAULT_DEVICE, description="Mic", style=desc, layout=layout(), tooltip=note)
+    speaker = w.Dropdown(
+        options=outputs, value=DEFAULT_DEVICE, description="Speaker", style=desc, layout=layout(), tooltip=note
+    )
     return mic, speaker
 
 

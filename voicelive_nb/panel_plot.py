@@ -80,7 +80,7 @@ class LatencyChart:
             v2v = getattr(turn, "voice_to_voice_ms", None)
             text = f"{v2v:.0f}" if isinstance(v2v, (int, float)) else f"{total:.0f}"
             if getattr(turn, "interrupted", False):
-                text += "\n✂"
+                text += "\ncut"
             ax.annotate(
                 text, (xi, total), ha="center", va="bottom", fontsize=7, xytext=(0, 1), textcoords="offset points"
             )

@@ -29,7 +29,9 @@ METER_MIN_DB = -60.0
 CSS = """
 <style>
 .vlnb { font-family: var(--jp-ui-font-family, sans-serif); font-size: 12px; color: var(--jp-ui-font-color1, #222); }
-.vlnb-title { font-size: 15px; font-weight: 600; margin: 0 0 2px 0; }
+.vlnb-title { font-size: 15px; font-weight: 600; margin: 0 0 2px 0; display: flex; align-items: center; gap: 7px; }
+.vlnb-logo { width: 14px; height: 14px; border-radius: 50%; display: inline-block;
+  background: radial-gradient(circle at 35% 35%, #60a5fa, #2563eb); }
 .vlnb-section { font-weight: 600; font-size: 12px; color: var(--jp-ui-font-color2, #555);
   text-transform: uppercase; letter-spacing: .04em; margin: 6px 0 2px 0; }
 .vlnb-status { display: flex; align-items: center; gap: 8px; }
@@ -51,7 +53,8 @@ CSS = """
 .vlnb-user { background: #e0f2fe; align-self: flex-start; }
 .vlnb-assistant { background: #f3f4f6; align-self: flex-end; }
 .vlnb-who { font-size: 10px; color: #6b7280; margin-right: 4px; }
-.vlnb-cut { font-size: 10px; color: #b45309; margin-left: 6px; }
+.vlnb-cut { font-size: 10px; color: #b45309; margin-left: 6px; border: 1px solid #fcd34d; border-radius: 3px;
+  padding: 0 3px; background: #fffbeb; }
 .vlnb-partial { color: #6b7280; font-style: italic; }
 .vlnb-log { max-height: 200px; overflow-y: auto; font-family: var(--jp-code-font-family, monospace); font-size: 11px; }
 .vlnb-log table { border-collapse: collapse; width: 100%; }
@@ -131,8 +134,8 @@ def meters_html(snap: PanelSnapshot, threshold: float | None) -> str:
     bot = "on" if snap.assistant_speaking else ""
     return (
         '<div class="vlnb">'
-        + _meter("🎤 mic", snap.mic_db, snap.mic_peak_db, mark)
-        + _meter("🔊 assistant", snap.speaker_db, None, "")
+        + _meter("mic", snap.mic_db, snap.mic_peak_db, mark)
+        + _meter("assistant", snap.speaker_db, None, "")
         + f'<div style="margin-top:4px"><span class="vlnb-speak {user}">● user speaking</span>'
         f'<span class="vlnb-speak {bot}">● assistant speaking</span></div></div>'
     )
@@ -147,10 +150,10 @@ def transcript_html(lines: Sequence[TranscriptLine], limit: int = 60) -> str:
         if line.text:
             text, cls = escape(line.text), "" if line.final else " vlnb-partial"
         elif line.role == "user" and line.speech_ms is not None:
-            text, cls = f"🎤 {line.speech_ms / 1000:.1f} s of speech", " vlnb-partial"
+            text, cls = f"({line.speech_ms / 1000:.1f} s of speech)", " vlnb-partial"
         else:
             text, cls = "…", " vlnb-partial"
-        cut = '<span class="vlnb-cut">✂ interrupted</span>' if line.interrupted else ""
+        cut = '<span class="vlnb-cut">interrupted</span>' if line.interrupted else ""
         who = "you" if line.role == "user" else "assistant"
         rows.append(
             f'<div class="vlnb-line vlnb-{line.role}"><span class="vlnb-who">{who}</span>'
@@ -212,9 +215,10 @@ def field_badge_html(status: FieldStatus | None) -> str:
     if status is None:
         return '<span class="vlnb vlnb-badge"></span>'
     if status.state == "pending":
-        return '<span class="vlnb vlnb-badge" style="color:#b45309">⏳ sent</span>'
+        return '<span class="vlnb vlnb-badge" style="color:#b45309">… sent</span>'
     if status.state == "ok":
-        return '<span class="vlnb vlnb-badge" style="color:#15803d">✓ applied</span>'
+        text = "applied" if status.detail == "accepted" else escape(status.detail)
+        return f'<span class="vlnb vlnb-badge" style="color:#15803d">✓ {text}</span>'
     return (
         f'<span class="vlnb vlnb-badge vlnb-bad" title="{escape(status.detail)}">✗ {escape(status.detail[:60])}</span>'
     )

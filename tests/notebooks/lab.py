@@ -185,6 +185,21 @@ class LabPage:
         self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         self.wait_cells_done(timeout)
 
+    def run_first_cells(self, count: int, timeout: float = 120.0) -> None:
+        """Run the first ``count`` cells (markdown is rendered), as Shift+Enter would."""
+        self.page.evaluate(
+            """async (n) => {
+                const app = window.jupyterapp;
+                const panel = app.shell.currentWidget;
+                panel.content.activeCellIndex = 0;
+                for (let i = 0; i < n; i++) {
+                    await app.commands.execute('notebook:run-cell-and-select-next');
+                }
+            }""",
+            count,
+        )
+        self.wait_cells_done(timeout)
+
     def wait_cells_done(self, timeout: float = 180.0) -> None:
         """Wait until no cell shows ``[*]`` and the kernel is idle."""
         self.page.wait_for_function(
@@ -196,13 +211,16 @@ class LabPage:
 
     def outputs_text(self) -> str:
         """All output areas' text, concatenated."""
-        return str(self.page.evaluate(
-            "() => [...document.querySelectorAll('.jp-OutputArea-output')].map(e => e.innerText).join('\\n')"
-        ))
+        return str(
+            self.page.evaluate(
+                "() => [...document.querySelectorAll('.jp-OutputArea-output')].map(e => e.innerText).join('\\n')"
+            )
+        )
 
     def errors(self) -> list[str]:
         """Texts of error outputs (tracebacks) in the notebook."""
-        return list(self.page.evaluate(
-            "() => [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"],"
-            " .jp-RenderedText[data-mime-type=\"application/vnd.jupyter.error\"]')].map(e => e.innerText)"
-        ))
+        script = (
+            "() => [...document.querySelectorAll("
+            "'.jp-RenderedText[data-mime-type=\"application/vnd.jupyter.error\"]')].map(e => e.innerText)"
+        )
+        return list(self.page.evaluate(script))

@@ -275,8 +275,18 @@ def test_vad_onset_level_is_the_mic_level_where_speech_began() -> None:
     rate, block = 24000, 1200  # 50 ms blocks
     for i in range(40):
         level = -60.0 if i < 20 else -25.0  # speech from 1.0 s on
-        st.feed(rec(i * 0.05, "local", Local.MIC_AUDIO, offset=i * block, samples=block, rate=rate,
-                    rms_db=level, peak_db=level + 6))
+        st.feed(
+            rec(
+                i * 0.05,
+                "local",
+                Local.MIC_AUDIO,
+                offset=i * block,
+                samples=block,
+                rate=rate,
+                rms_db=level,
+                peak_db=level + 6,
+            )
+        )
     # The server reports the start moved back by the 300 ms prefix padding.
     st.feed(rec(2.0, "server", "input_audio_buffer.speech_started", audio_start_ms=700, item_id="u1"))
     assert st.snapshot(2.0).vad_onset_db == -25.0
