@@ -88,6 +88,11 @@ class VoiceSession:
             needs a new folder.
         max_failures: Consecutive failed (re)connects before the session gives up.
         history: Records kept for :meth:`wait_for` ``since=`` look-backs.
+        latency: The latency/robustness knob of sound-device mics and speakers:
+            ``"auto"`` (default: 10 ms blocks, 20 ms speaker buffer that grows after an
+            underflow), ``"low"`` (never grows) or ``"robust"`` (100 ms speaker buffer), or a
+            :class:`~voicelive_nb.audio.latency.LatencyProfile`.  See
+            :mod:`voicelive_nb.audio.latency`; ignored for WAV files and objects passed in.
     """
 
     def __init__(
@@ -100,6 +105,7 @@ class VoiceSession:
         record: str | Path | None = None,
         max_failures: int = 5,
         history: int = 4000,
+        latency: str | Any = None,
     ) -> None:
         if config is not None and not isinstance(config, SessionConfig):
             raise ValueError(f"config must be a SessionConfig, got {type(config).__name__}")
@@ -110,6 +116,9 @@ class VoiceSession:
             )
         check_spec(mic, "mic")
         check_spec(speaker, "speaker")
+        from voicelive_nb.audio.latency import profile
+
+        self._latency = profile(latency)  # ValueError naming the profiles
         if max_failures < 1:
             raise ValueError(f"max_failures must be >= 1, got {max_failures}")
         self._config = config or SessionConfig()
@@ -204,8 +213,8 @@ class VoiceSession:
             self._join_previous()
             settings = self._connection or ConnectionSettings.resolve()
             config = self.config
-            source = make_source(self._mic, config.input_audio_sampling_rate)
-            sink = make_sink(self._speaker, config.output_rate)
+            source = make_source(self._mic, config.input_audio_sampling_rate, self._latency)
+            sink = make_sink(self._speaker, config.output_rate, self._latency)
             from voicelive_nb.audio.player import Player
 
             player = Player(rate=config.output_rate)

@@ -51,8 +51,11 @@ def check_spec(spec: Any, what: str) -> None:
         )
 
 
-def make_source(spec: Any, rate: int = 24000) -> Any:
-    """An AudioSource for a ``mic=`` argument (see the module table)."""
+def make_source(spec: Any, rate: int = 24000, latency: Any = None) -> Any:
+    """An AudioSource for a ``mic=`` argument (see the module table).
+
+    ``latency``: the latency profile of a device mic (:func:`voicelive_nb.audio.latency.profile`).
+    """
     check_spec(spec, "mic")
     if spec is None:
         if headless():
@@ -60,39 +63,42 @@ def make_source(spec: Any, rate: int = 24000) -> Any:
             from voicelive_nb.prompts import prompts_wav
 
             return WavMic(prompts_wav(), rate=rate)
-        from voicelive_nb.audio.streams import DeviceMic
+        from voicelive_nb.audio.latency import profile
 
-        return DeviceMic(rate=rate)
+        return profile(latency).mic(None, rate)
     if _is_wav(spec):
         from voicelive_nb.audio.wav import WavMic
 
         return WavMic(str(spec), rate=rate)
     if isinstance(spec, int | str):
-        from voicelive_nb.audio.streams import DeviceMic
+        from voicelive_nb.audio.latency import profile
 
-        return DeviceMic(device=spec, rate=rate)
+        return profile(latency).mic(spec, rate)
     return spec
 
 
-def make_sink(spec: Any, rate: int = 24000) -> Any:
-    """An AudioSink for a ``speaker=`` argument (see the module table)."""
+def make_sink(spec: Any, rate: int = 24000, latency: Any = None) -> Any:
+    """An AudioSink for a ``speaker=`` argument (see the module table).
+
+    ``latency``: the latency profile of a device speaker (:func:`voicelive_nb.audio.latency.profile`).
+    """
     check_spec(spec, "speaker")
     if spec is None:
         if headless():
             from voicelive_nb.audio.wav import CaptureSpeaker
 
             return CaptureSpeaker(None, rate=rate)
-        from voicelive_nb.audio.streams import DeviceSpeaker
+        from voicelive_nb.audio.latency import profile
 
-        return DeviceSpeaker(rate=rate)
+        return profile(latency).speaker(None, rate)
     if _is_wav(spec):
         from voicelive_nb.audio.wav import CaptureSpeaker
 
         return CaptureSpeaker(str(spec), rate=rate)
     if isinstance(spec, int | str):
-        from voicelive_nb.audio.streams import DeviceSpeaker
+        from voicelive_nb.audio.latency import profile
 
-        return DeviceSpeaker(device=spec, rate=rate)
+        return profile(latency).speaker(spec, rate)
     return spec
 
 
