@@ -262,28 +262,42 @@ def test_bad_input_is_named(pcm: object, err: type[Exception], match: str) -> No
 
 
 def test_fill_allocates_no_buffers() -> None:
-    p = Player(RATE)
-    out = np.zeros(BLOCK, dtype=np.int16)
-    for i in range(40):
+    """fill() allocates no buffers or containers: only transient ints/floats (not GC-tracked).
+
+    The bookkeeping lives in preallocated lists; once every slot has been written once
+    (warm-up), each write frees the object it replaces, so memory is flat.
+    """
+    p = Player(RATE, max_items=64, max_marks=512)  # small tables: quick to warm up
+    out = np.zeros((BLOCK, 1), dtype=np.int16)
+    for i in range(450):  # 90 s queued
         p.push(ramp(4800), "r", f"i{i}")
-    # warm up (first calls may populate caches)
-    for _ in range(10):
-        p.fill(out, 0.0)
-    tracemalloc.start()
-    try:
-        base, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        t = 0.0
-        for _ in range(5000):  # 100 s of audio, crossing ~400 items
+    t = 0.0
+
+    def run(calls: int) -> None:
+        nonlocal t
+        for _ in range(calls):
             p.fill(out, t)
             t += 0.02
-            if p._mark_w - p._mark_r > 4000:  # keep the marks ring from filling (no allocation either way)
+            if p._mark_w - p._mark_r > 400:  # stand-in for drain_marks (which does allocate)
                 p._mark_r = p._mark_w
+
+    tracemalloc.start()
+    try:
+        # warm-up under tracing: every mark and item slot rewritten once (100 items > 64 slots),
+        # so the objects they hold are traced and their replacement nets to zero
+        run(1000)
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        run(3000)  # 60 s of audio, crossing ~250 items
         cur, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak - base < 1024, f"fill allocated: peak {peak - base} bytes above baseline"
-    assert cur - base < 512
+    # transient objects per call (views, ints) stay far below one 480-sample buffer (960 B)
+    assert peak - cur < 1024, f"fill allocated {peak - cur} transient bytes"
+    # retained: at most one int + one float per item slot (played, last time) -- bounded by
+    # the table size (64 here), not by the number of calls
+    assert cur - base <= 64 * 2 * 32, f"fill retained {cur - base} bytes"
+    assert p.queued_ms > 0  # it was playing audio all along
 
 
 def test_marks_ring_overflow_is_counted_not_fatal() -> None:

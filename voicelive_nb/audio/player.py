@@ -151,26 +151,26 @@ class Player:
         self._r = 0
         # segments: runs of consecutive samples of one serial, in push order
         self._nseg = 4096
-        self._seg_pos = np.zeros(self._nseg, dtype=np.int64)
-        self._seg_serial = np.zeros(self._nseg, dtype=np.int64)
+        self._seg_pos: list[int] = [0] * self._nseg
+        self._seg_serial: list[int] = [0] * self._nseg
         self._seg_w = 0  # segments written
         self._seg_r = 0  # segment containing the read position (valid when _seg_w > 0)
         # per-item state, indexed by serial % max_items
         self._nkeys = int(max_items)
-        self._key_serial = np.full(self._nkeys, -1, dtype=np.int64)
-        self._key_played = np.zeros(self._nkeys, dtype=np.int64)
-        self._key_end = np.zeros(self._nkeys, dtype=np.int64)  # absolute end of its last push
-        self._key_done = np.zeros(self._nkeys, dtype=np.bool_)
-        self._key_stopped = np.zeros(self._nkeys, dtype=np.bool_)
-        self._key_last_t = np.zeros(self._nkeys, dtype=np.float64)  # end time of last sample played
+        self._key_serial: list[int] = [-1] * self._nkeys
+        self._key_played: list[int] = [0] * self._nkeys
+        self._key_end: list[int] = [0] * self._nkeys  # absolute end of its last push
+        self._key_done: list[bool] = [False] * self._nkeys
+        self._key_stopped: list[bool] = [False] * self._nkeys
+        self._key_last_t: list[float] = [0.0] * self._nkeys  # end time of last sample played
         # marks ring (written by fill, read by drain_marks)
         self._nmarks = int(max_marks)
-        self._mark_kind = np.zeros(self._nmarks, dtype=np.int8)
-        self._mark_serial = np.zeros(self._nmarks, dtype=np.int64)
-        self._mark_off = np.zeros(self._nmarks, dtype=np.int64)
-        self._mark_pos = np.zeros(self._nmarks, dtype=np.int64)
-        self._mark_n = np.zeros(self._nmarks, dtype=np.int64)
-        self._mark_t = np.zeros(self._nmarks, dtype=np.float64)
+        self._mark_kind: list[int] = [0] * self._nmarks
+        self._mark_serial: list[int] = [0] * self._nmarks
+        self._mark_off: list[int] = [0] * self._nmarks
+        self._mark_pos: list[int] = [0] * self._nmarks
+        self._mark_n: list[int] = [0] * self._nmarks
+        self._mark_t: list[float] = [0.0] * self._nmarks
         self._mark_w = 0
         self._mark_r = 0
         self.marks_dropped = 0
@@ -214,8 +214,7 @@ class Player:
         if serial is None:
             serial = self._new_serial(key)
         slot = serial % self._nkeys
-        with self._lock:
-            w, r = self._w, self._r
+        w, r = self._w, self._r  # _w is ours; _r only grows, so a stale read is safe
         if w + n - r > self.capacity:
             raise PlayerFullError(
                 f"Player ring is full ({(w - r) / self.rate:.1f} s queued, capacity "
@@ -223,9 +222,11 @@ class Player:
             )
         # copy outside the lock: the device never reads at or past the published _w
         start = w % self.capacity
-        first = min(n, self.capacity - start)
-        self._buf[start : start + first] = samples[:first]
-        if first < n:
+        if start + n <= self.capacity:
+            self._buf[start : start + n] = samples
+        else:
+            first = self.capacity - start
+            self._buf[start:] = samples[:first]
             self._buf[: n - first] = samples[first:]
         with self._lock:
             if self._last_serial != serial:
@@ -258,8 +259,8 @@ class Player:
             emit = drained and not self._key_stopped[slot] and self._key_played[slot] > 0
             if emit:
                 self._key_stopped[slot] = True
-                t = float(self._key_last_t[slot])
-                played = int(self._key_played[slot])
+                t = self._key_last_t[slot]
+                played = self._key_played[slot]
         if emit:
             self._loop_marks.append(PlaybackMark("stopped", response_id, item_id, t, played, 0))
 
@@ -284,9 +285,9 @@ class Player:
             played = 0
             if cur >= 0:
                 slot = cur % self._nkeys
-                played = int(self._key_played[slot])
+                played = self._key_played[slot]
                 if played > 0:
-                    stale = max(0.0, float(self._key_last_t[slot]) - now)
+                    stale = max(0.0, self._key_last_t[slot] - now)
                 self._key_stopped[slot] = True  # a flushed item gets no stopped mark
             # skip the queue
             self._r = w
@@ -314,15 +315,15 @@ class Player:
             oldest_intact = self._w - self.capacity
             for i in range(lo, hi):
                 j = i % self._nmarks
-                serial = int(self._mark_serial[j])
+                serial = self._mark_serial[j]
                 key = self._key_of.get(serial)
                 if key is None:
                     continue
-                kind = int(self._mark_kind[j])
-                n = int(self._mark_n[j])
+                kind = self._mark_kind[j]
+                n = self._mark_n[j]
                 pcm: bytes | None = None
                 if kind == _CHUNK:
-                    pos = int(self._mark_pos[j])
+                    pos = self._mark_pos[j]
                     if pos >= oldest_intact:
                         pcm = self._read_ring(pos, n)
                 out.append(
@@ -330,8 +331,8 @@ class Player:
                         _KIND_NAMES[kind],
                         key[0],
                         key[1],
-                        float(self._mark_t[j]),
-                        int(self._mark_off[j]),
+                        self._mark_t[j],
+                        self._mark_off[j],
                         n,
                         pcm,
                     )
@@ -347,9 +348,9 @@ class Player:
         for (rid, iid), serial in reversed(self._serial_of.items()):
             if iid == item_id and (response_id is None or rid == response_id):
                 slot = serial % self._nkeys
-                if int(self._key_serial[slot]) != serial:
+                if self._key_serial[slot] != serial:
                     return 0.0
-                return int(self._key_played[slot]) * 1000.0 / self.rate
+                return self._key_played[slot] * 1000.0 / self.rate
         return 0.0
 
     @property
@@ -377,43 +378,57 @@ class Player:
         if out.ndim == 2:
             out = out[:, 0]
         n = out.shape[0]
-        rate = self.rate
-        cap = self.capacity
-        buf = self._buf
         done = 0
         with self._lock:
-            w = self._w
             r = self._r
-            while done < n and r < w:
-                # advance to the segment containing r
-                while self._seg_r + 1 < self._seg_w and self._seg_pos[(self._seg_r + 1) % self._nseg] <= r:
-                    self._seg_r += 1
-                segi = self._seg_r % self._nseg
-                serial = int(self._seg_serial[segi])
-                end = w
-                if self._seg_r + 1 < self._seg_w:
-                    end = min(end, int(self._seg_pos[(self._seg_r + 1) % self._nseg]))
-                k = min(n - done, end - r)
-                # copy [r, r+k) -> out[done:done+k]
-                start = r % cap
-                first = min(k, cap - start)
-                out[done : done + first] = buf[start : start + first]
-                if first < k:
-                    out[done + first : done + k] = buf[: k - first]
-                slot = serial % self._nkeys
-                t0 = t + done / rate
-                played = int(self._key_played[slot])
-                if played == 0:
-                    self._mark(_STARTED, serial, 0, r, 0, t0)
-                self._mark(_CHUNK, serial, played, r, k, t0)
-                self._key_played[slot] = played + k
-                self._key_last_t[slot] = t0 + k / rate
-                r += k
-                done += k
-                if r >= self._key_end[slot] and self._key_done[slot] and not self._key_stopped[slot]:
-                    self._key_stopped[slot] = True
-                    self._mark(_STOPPED, serial, played + k, r, 0, t0 + k / rate)
-            self._r = r
+            w = self._w
+            if r < w:
+                rate = self.rate
+                cap = self.capacity
+                buf = self._buf
+                nseg = self._nseg
+                seg_pos = self._seg_pos
+                seg_w = self._seg_w
+                seg_r = self._seg_r
+                nkeys = self._nkeys
+                key_played = self._key_played
+                while done < n and r < w:
+                    # advance to the segment containing r
+                    while seg_r + 1 < seg_w and seg_pos[(seg_r + 1) % nseg] <= r:
+                        seg_r += 1
+                    serial = self._seg_serial[seg_r % nseg]
+                    end = w
+                    if seg_r + 1 < seg_w:
+                        nxt = seg_pos[(seg_r + 1) % nseg]
+                        if nxt < end:
+                            end = nxt
+                    k = end - r
+                    if k > n - done:
+                        k = n - done
+                    start = r % cap
+                    if start + k <= cap:
+                        out[done : done + k] = buf[start : start + k]
+                    else:  # wraps around the end of the ring
+                        first = cap - start
+                        out[done : done + first] = buf[start:]
+                        out[done + first : done + k] = buf[: k - first]
+                    slot = serial % nkeys
+                    t0 = t + done / rate
+                    played = key_played[slot]
+                    if played == 0:
+                        self._mark(_STARTED, serial, 0, r, 0, t0)
+                    self._mark(_CHUNK, serial, played, r, k, t0)
+                    played += k
+                    key_played[slot] = played
+                    t_end = t0 + k / rate
+                    self._key_last_t[slot] = t_end
+                    r += k
+                    done += k
+                    if r >= self._key_end[slot] and self._key_done[slot] and not self._key_stopped[slot]:
+                        self._key_stopped[slot] = True
+                        self._mark(_STOPPED, serial, played, r, 0, t_end)
+                self._r = r
+                self._seg_r = seg_r
             if done < n and self._open_serial >= 0:
                 self.underflows += 1
         if done < n:
@@ -437,8 +452,8 @@ class Player:
         """Serial of the segment holding absolute position ``pos`` (-1 if none; lock held)."""
         lo = max(0, self._seg_w - self._nseg)
         for i in range(self._seg_w - 1, lo - 1, -1):
-            if int(self._seg_pos[i % self._nseg]) <= pos:
-                return int(self._seg_serial[i % self._nseg])
+            if self._seg_pos[i % self._nseg] <= pos:
+                return self._seg_serial[i % self._nseg]
         return -1
 
     def _current_serial(self, r: int, w: int, open_serial: int, now: float) -> int:
@@ -448,7 +463,7 @@ class Player:
             p = self._segment_serial(r - 1)
             if p >= self._min_live:
                 slot = p % self._nkeys
-                if p == open_serial or r < int(self._key_end[slot]) or float(self._key_last_t[slot]) > now:
+                if p == open_serial or r < self._key_end[slot] or self._key_last_t[slot] > now:
                     return p
         if r < w:
             q = self._segment_serial(r)
@@ -460,7 +475,7 @@ class Player:
         serial = self._next_serial
         self._next_serial += 1
         slot = serial % self._nkeys
-        old = int(self._key_serial[slot])
+        old = self._key_serial[slot]
         if old >= 0:
             self._key_of.pop(old, None)
         with self._lock:

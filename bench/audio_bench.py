@@ -1,0 +1,425 @@
+"""Audio-path bench: our Player/capture path vs. the reference quickstart's, on a simulated clock.
+
+Run: ``python bench/audio_bench.py`` (about half a minute; no sound card, no sleeping).
+
+For each delta/block size (20, 50, 200 ms) it measures:
+
+* **capture -> send**, CPU per second of audio.  *Ours* (as ``session_engine`` does it): the
+  input callback copies the block into a preallocated ring and wakes the loop
+  (``call_soon_threadsafe``); the loop reads the block, base64-encodes it and sends the
+  ``input_audio_buffer.append`` dict through the SDK's ``VoiceLiveConnection.send``.
+  *Reference*: the callback base64-encodes the block and schedules
+  ``connection.input_audio_buffer.append(audio=...)`` with ``asyncio.run_coroutine_threadsafe``
+  (a coroutine, task and future per block); the SDK builds the typed event and serialises it.
+  Both run a real asyncio loop in a second thread and a real ``VoiceLiveConnection`` whose
+  socket's ``send_str`` is a no-op; CPU is ``time.process_time`` (all threads).
+* **receive -> play**, CPU per second of audio.  *Ours*: ``recv_bytes`` + ``json.loads`` +
+  ``b64decode`` + :meth:`Player.push`, and :meth:`Player.fill` per 20 ms output block into the
+  device's buffer.  *Reference*: ``recv()`` (typed SDK event, delta decoded to bytes), a
+  ``queue.Queue`` of sequence-numbered ``bytes`` packets, and the quickstart's output callback
+  (slicing and concatenating ``bytes`` each callback).  Its output block is the quickstart's
+  50 ms *or* 20 ms, whichever costs less (reported: the cheaper).
+* **stale audio after barge-in**: audio of the interrupted response heard after the barge-in
+  request, mean and max over 40 barge-in times spread across block phases.  "burst": the whole
+  5 s response was already queued (the server generates faster than real time); "late delta":
+  deltas stream in real time and one more delta of the old response arrives after the barge-in
+  (it was in flight).  Reference uses the better of its 20/50 ms output blocks here too.
+  Device output latency adds the same to both and is left out.
+
+The reference is rebuilt from the Voice Live Python quickstart (AudioProcessor with
+``playback_base``/``next_seq_num``, ``skip_pending_audio`` on ``speech_started``); its
+barge-in keeps playing the rest of the packet already taken from the queue, and packets
+queued after the skip (late deltas) play.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from azure.ai.voicelive.aio import VoiceLiveConnection
+
+from voicelive_nb.audio.player import Player
+
+RATE = 24000
+OUR_BLOCK = 480  # 20 ms output block
+SECONDS = 10.0  # audio simulated per CPU measurement
+REPEATS = 3  # best of
+
+
+# --------------------------------------------------------------------------- fake socket
+class _Msg:
+    __slots__ = ("data", "type")
+
+    def __init__(self, data: str) -> None:
+        import aiohttp
+
+        self.type = aiohttp.WSMsgType.TEXT
+        self.data = data
+
+
+class FakeWebSocket:
+    """Stands in for aiohttp's socket: ``send_str`` drops the text, ``receive`` replays frames."""
+
+    def __init__(self, frames: list[str] | None = None) -> None:
+        self.frames = [_Msg(f) for f in frames or []]
+        self.i = 0
+        self.sent_bytes = 0
+
+    async def send_str(self, data: str) -> None:
+        self.sent_bytes += len(data)
+
+    async def receive(self) -> _Msg:
+        m = self.frames[self.i]
+        self.i += 1
+        return m
+
+
+def connection(frames: list[str] | None = None) -> VoiceLiveConnection:
+    return VoiceLiveConnection(None, FakeWebSocket(frames))  # type: ignore[arg-type]
+
+
+def noise(n: int, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(n) * 3000).clip(-32000, 32000).astype(np.int16) | 1
+
+
+def delta_frames(pcm: np.ndarray, delta: int) -> list[str]:
+    """Wire text of response.audio.delta events carrying ``pcm`` in ``delta``-sample pieces."""
+    out = []
+    for k, i in enumerate(range(0, pcm.shape[0], delta)):
+        out.append(
+            json.dumps(
+                {
+                    "type": "response.audio.delta",
+                    "event_id": f"event_{k}",
+                    "response_id": "resp_1",
+                    "item_id": "item_1",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": base64.b64encode(pcm[i : i + delta].tobytes()).decode("ascii"),
+                }
+            )
+        )
+    return out
+
+
+class LoopThread:
+    """An asyncio loop in a daemon thread (the session thread of both designs)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+def cpu(setup: Callable[[], Callable[[], None]]) -> float:
+    """Best-of-REPEATS process CPU seconds of ``setup()()`` (all threads); setup is not timed."""
+    best = float("inf")
+    for _ in range(REPEATS):
+        run = setup()
+        t0 = time.process_time()
+        run()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+# --------------------------------------------------------------------------- reference
+class ReferencePlayback:
+    """The quickstart's playback: seq-numbered bytes packets, bytes concatenation per callback."""
+
+    class Packet:
+        def __init__(self, seq_num: int, data: bytes | None) -> None:
+            self.seq_num = seq_num
+            self.data = data
+
+    def __init__(self) -> None:
+        self.playback_queue: queue.Queue[ReferencePlayback.Packet] = queue.Queue()
+        self.playback_base = 0
+        self.next_seq_num = 0
+        self.remaining = b""
+
+    def _seq(self) -> int:
+        seq = self.next_seq_num
+        self.next_seq_num += 1
+        return seq
+
+    def queue_audio(self, audio_data: bytes | None) -> None:
+        self.playback_queue.put(ReferencePlayback.Packet(self._seq(), audio_data))
+
+    def skip_pending_audio(self) -> None:
+        self.playback_base = self._seq()
+
+    def callback(self, frame_count: int) -> bytes:
+        frame_count *= 2
+        out = self.remaining[:frame_count]
+        self.remaining = self.remaining[frame_count:]
+        while len(out) < frame_count:
+            try:
+                packet = self.playback_queue.get_nowait()
+            except queue.Empty:
+                out = out + bytes(frame_count - len(out))
+                continue
+            if not packet or not packet.data:
+                break
+            if packet.seq_num < self.playback_base:
+                if len(self.remaining) > 0:
+                    self.remaining = b""
+                continue
+            num_to_take = frame_count - len(out)
+            out = out + packet.data[:num_to_take]
+            self.remaining = packet.data[num_to_take:]
+        return out
+
+
+# --------------------------------------------------------------------------- capture
+def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], None]:
+    """DeviceMic-style ring + wake-up per block; the loop pump encodes and sends."""
+    conn = connection()
+    cap = 5 * RATE // block * block
+    ring = np.zeros(cap, dtype=np.int16)
+    state = {"w": 0, "r": 0}
+    wake = asyncio.Event()
+    done = threading.Event()
+    n_blocks = src.shape[0] // block
+
+    async def pump() -> None:
+        sent = 0
+        while sent < n_blocks:
+            await wake.wait()
+            wake.clear()
+            while state["w"] - state["r"] >= block:
+                r = state["r"]
+                start = r % cap
+                pcm = ring[start : start + block].copy()
+                state["r"] = r + block
+                await conn.send(
+                    {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm.tobytes()).decode("ascii")}
+                )
+                sent += 1
+        done.set()
+
+    indata = np.zeros((block, 1), dtype=np.int16)
+
+    def run() -> None:
+        fut = asyncio.run_coroutine_threadsafe(pump(), lt.loop)
+        for i in range(n_blocks):  # the input callback
+            indata[:, 0] = src[i * block : (i + 1) * block]  # what PortAudio hands over
+            w = state["w"]
+            start = w % cap
+            ring[start : start + block] = indata[:, 0]
+            state["w"] = w + block
+            lt.loop.call_soon_threadsafe(wake.set)
+        fut.result()
+
+    return run
+
+
+def capture_reference(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], None]:
+    """The quickstart's input callback: base64 + run_coroutine_threadsafe(append) per block."""
+    conn = connection()
+    blocks = [src[i * block : (i + 1) * block].tobytes() for i in range(src.shape[0] // block)]
+
+    def run() -> None:
+        futures = []
+        for in_data in blocks:  # PyAudio hands the callback bytes
+            audio_base64 = base64.b64encode(in_data).decode("utf-8")
+            futures.append(
+                asyncio.run_coroutine_threadsafe(conn.input_audio_buffer.append(audio=audio_base64), lt.loop)
+            )
+        for f in futures:  # the quickstart drops them; we wait so the work is inside the measurement
+            f.result()
+
+    return run
+
+
+# --------------------------------------------------------------------------- receive
+def receive_ours(lt: LoopThread, frames: list[str], n_samples: int) -> Callable[[], None]:
+    conn = connection(frames)
+    player = Player(RATE, capacity_s=SECONDS + 5)
+    out = np.zeros((OUR_BLOCK, 1), dtype=np.int16)  # the device buffer
+
+    async def recv_all() -> None:
+        for _ in range(len(frames)):
+            raw = await conn.recv_bytes()
+            event = json.loads(raw)
+            pcm = base64.b64decode(event["delta"], validate=True)
+            player.push(pcm, event["response_id"], event["item_id"])
+
+    def run() -> None:
+        lt.run(recv_all())
+        t = 0.0
+        for _ in range(n_samples // OUR_BLOCK):
+            player.fill(out, t)
+            t += OUR_BLOCK / RATE
+
+    return run
+
+
+def receive_reference(lt: LoopThread, frames: list[str], n_samples: int, out_block: int) -> Callable[[], None]:
+    conn = connection(frames)
+    ref = ReferencePlayback()
+
+    async def recv_all() -> None:
+        for _ in range(len(frames)):
+            event = await conn.recv()
+            ref.queue_audio(event.delta)
+
+    def run() -> None:
+        lt.run(recv_all())
+        for _ in range(n_samples // out_block):
+            out = ref.callback(out_block)
+            assert len(out) == out_block * 2
+
+    return run
+
+
+# --------------------------------------------------------------------------- stale audio
+def stale_ours(pcm: np.ndarray, delta: int, t_barge: float, late: bool) -> float:
+    """ms of the old response heard at or after ``t_barge`` (ours, 20 ms blocks)."""
+    player = Player(RATE, capacity_s=30)
+    pieces = [pcm[i : i + delta] for i in range(0, pcm.shape[0], delta)]
+    out = np.zeros(OUR_BLOCK, dtype=np.int16)
+    stale = 0
+    fed = 0
+    flushed = False
+    k = 0
+    while True:
+        t = k * OUR_BLOCK / RATE
+        if not flushed and t > t_barge:
+            player.flush(t=t_barge)
+            flushed = True
+            if late:  # the delta that was in flight arrives now
+                player.push(pieces[min(fed, len(pieces) - 1)], "resp_1", "item_1")
+        # deliveries due by t (burst: everything at once; else real time with 200 ms lead)
+        due = len(pieces) if not late else min(len(pieces), int((t + 0.2) * RATE / delta) + 1)
+        while fed < due and not flushed:
+            player.push(pieces[fed], "resp_1", "item_1")
+            fed += 1
+        player.fill(out, t)
+        times = t + np.arange(OUR_BLOCK) / RATE
+        stale += int(np.count_nonzero(out[times >= t_barge]))
+        k += 1
+        if flushed and t > t_barge + 1.0:
+            return stale * 1000 / RATE
+
+
+def stale_reference(pcm: np.ndarray, delta: int, t_barge: float, late: bool, out_block: int) -> float:
+    ref = ReferencePlayback()
+    pieces = [pcm[i : i + delta].tobytes() for i in range(0, pcm.shape[0], delta)]
+    stale = 0
+    fed = 0
+    skipped = False
+    k = 0
+    while True:
+        t = k * out_block / RATE
+        if not skipped and t > t_barge:
+            ref.skip_pending_audio()
+            skipped = True
+            if late:
+                ref.queue_audio(pieces[min(fed, len(pieces) - 1)])
+        due = len(pieces) if not late else min(len(pieces), int((t + 0.2) * RATE / delta) + 1)
+        while fed < due and not skipped:
+            ref.queue_audio(pieces[fed])
+            fed += 1
+        out = np.frombuffer(ref.callback(out_block), dtype=np.int16)
+        times = t + np.arange(out_block) / RATE
+        stale += int(np.count_nonzero(out[times >= t_barge]))
+        k += 1
+        if skipped and t > t_barge + 1.0:
+            return stale * 1000 / RATE
+
+
+def barge_times() -> list[float]:
+    return [1.0 + i * 0.0173 for i in range(40)]  # spread over block and delta phases
+
+
+def stale_stats(fn: Callable[[float], float]) -> tuple[float, float]:
+    vals = [fn(t) for t in barge_times()]
+    return float(np.mean(vals)), float(np.max(vals))
+
+
+# --------------------------------------------------------------------------- main
+def main() -> int:
+    n = int(SECONDS * RATE)
+    speech = noise(n, seed=1)
+    response = noise(5 * RATE, seed=2)
+    lt = LoopThread()
+    rows = []
+    try:
+        for ms in (20, 50, 200):
+            size = RATE * ms // 1000
+            frames = delta_frames(speech, size)
+            cap_ours = cpu(lambda size=size: capture_ours(lt, size, speech)) / SECONDS
+            cap_ref = cpu(lambda size=size: capture_reference(lt, size, speech)) / SECONDS
+            rx_ours = cpu(lambda frames=frames: receive_ours(lt, frames, n)) / SECONDS
+            rx_ref = min(cpu(lambda frames=frames, b=b: receive_reference(lt, frames, n, b)) for b in (480, 1200))
+            rx_ref /= SECONDS
+            st = {}
+            for late in (False, True):
+                st[("ours", late)] = stale_stats(lambda t, size=size, late=late: stale_ours(response, size, t, late))
+                st[("ref", late)] = min(
+                    (
+                        stale_stats(lambda t, size=size, late=late, b=b: stale_reference(response, size, t, late, b))
+                        for b in (480, 1200)
+                    ),
+                    key=lambda mm: mm[1],
+                )
+            rows.append((ms, cap_ours, cap_ref, rx_ours, rx_ref, st))
+    finally:
+        lt.close()
+
+    us = 1e6
+    print(f"audio bench: {SECONDS:.0f} s of 24 kHz mono per measurement, best of {REPEATS}; CPU in us per second")
+    print("of audio (all threads); stale = ms of the interrupted response heard after barge-in (mean/max of 40)")
+    print()
+    head = (
+        f"{'delta':>5} | {'capture->send us/s':^26} | {'receive->play us/s':^26} | {'duplex':>6} | "
+        f"{'stale burst ms':^23} | {'stale late-delta ms':^23}"
+    )
+    sub = (
+        f"{'ms':>5} | {'ours':>7} {'ref':>8} {'x':>8} | {'ours':>7} {'ref':>8} {'x':>8} | {'x':>6} | "
+        f"{'ours':>10} {'ref':>12} | {'ours':>10} {'ref':>12}"
+    )
+    print(head)
+    print(sub)
+    print("-" * len(sub))
+    ok = True
+    for ms, co, cr, ro, rr, st in rows:
+        duplex = (cr + rr) / (co + ro)
+        ob, rb, ol, rl = st[("ours", False)], st[("ref", False)], st[("ours", True)], st[("ref", True)]
+        print(
+            f"{ms:>5} | {co * us:>7.0f} {cr * us:>8.0f} {cr / co:>7.1f}x | {ro * us:>7.0f} {rr * us:>8.0f} "
+            f"{rr / ro:>7.1f}x | {duplex:>5.1f}x | {ob[0]:>4.1f}/{ob[1]:>4.1f}   {rb[0]:>5.1f}/{rb[1]:>5.1f}  | "
+            f"{ol[0]:>4.1f}/{ol[1]:>4.1f}   {rl[0]:>5.1f}/{rl[1]:>5.1f}"
+        )
+        ok &= duplex >= 5 and ob[1] <= 20.0 + 1e-6 and ol[1] <= 20.0 + 1e-6
+    print()
+    print(
+        "targets: duplex CPU >= 5x less than the reference, and stale audio after barge-in <= one 20 ms block: "
+        + ("MET" if ok else "NOT MET")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
