@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import os
 import statistics
 import subprocess
@@ -161,6 +162,8 @@ async def one_session(endpoint: str, pcm: np.ndarray, seconds: float, out: dict[
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     return
+                if '"response.audio' in msg.data[:120]:  # the bulk: don't spend client CPU parsing audio
+                    continue
                 ev = json.loads(msg.data)
                 if ev["type"] == "input_audio_buffer.speech_stopped":
                     k = min(len(sent_at) - 1, int((ev["audio_end_ms"] + silence) // 20))
@@ -185,6 +188,18 @@ async def one_session(endpoint: str, pcm: np.ndarray, seconds: float, out: dict[
         await asyncio.gather(task, return_exceptions=True)
 
 
+# The emulator process of part 3: prints its endpoint, then answers "stats"/"reset" on stdin.
+SERVER = """
+import json, sys
+from voicelive_nb.emulator import Emulator
+emu = Emulator(asr=False).start()
+print(emu.endpoint, flush=True)
+for line in sys.stdin:
+    print(json.dumps(emu.stats(reset=line.strip() == "reset")), flush=True)
+emu.close()
+"""
+
+
 def pct(sorted_values: list[float], q: float) -> float:
     """The q-quantile of already sorted values (nan when empty)."""
     if not sorted_values:
@@ -198,8 +213,9 @@ def bench_concurrency(counts: list[int], seconds: float) -> None:
     # each turn: speech, then 1.6 s of silence (500 ms VAD silence + room for the reply)
     pcm = np.concatenate([speech_pcm([0.4, p, 1.6])[0] for p in PHRASES])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voicelive_nb.cli", "emulator", "--port", "0", "--no-asr"],
+        [sys.executable, "-c", SERVER],
         cwd=ROOT,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -208,7 +224,8 @@ def bench_concurrency(counts: list[int], seconds: float) -> None:
     rows: list[list[object]] = []
     try:
         assert proc.stdout is not None
-        endpoint = proc.stdout.readline().split(" at ", 1)[1].split()[0]
+        assert proc.stdin is not None
+        endpoint = proc.stdout.readline().strip()
         ps = psutil.Process(proc.pid)
         for n in counts:
             out: dict[str, list[float]] = {"lag": [], "behind": [], "responses": []}
@@ -217,12 +234,20 @@ def bench_concurrency(counts: list[int], seconds: float) -> None:
                 offsets = [int(k * len(pcm) / n) for k in range(n)]
                 await asyncio.gather(*(one_session(endpoint, np.roll(pcm, -o), seconds, out) for o in offsets))
 
+            proc.stdin.write("reset\n")
+            proc.stdin.flush()
+            proc.stdout.readline()
             cpu0 = ps.cpu_times()
+            me0 = time.process_time()
             t0 = time.monotonic()
             asyncio.run(run())
             wall = time.monotonic() - t0
             cpu1 = ps.cpu_times()
             cpu = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / wall * 100
+            client_cpu = (time.process_time() - me0) / wall * 100
+            proc.stdin.write("stats\n")
+            proc.stdin.flush()
+            stats = json.loads(proc.stdout.readline())
             lag = sorted(out["lag"])
             behind = max(out["behind"]) if out["behind"] else 0.0
             ok = bool(lag) and pct(lag, 0.95) < 100
@@ -235,7 +260,10 @@ def bench_concurrency(counts: list[int], seconds: float) -> None:
                     f"{pct(lag, 0.95):.0f}",
                     f"{pct(lag, 1.0):.0f}",
                     f"{behind:.0f}",
+                    f"{stats['loop_lag_p95_ms']:.0f}/{stats['loop_lag_max_ms']:.0f}",
                     f"{cpu:.0f}%",
+                    f"{client_cpu:.0f}%",
+                    f"{os.getloadavg()[0]:.1f}",
                     "yes" if ok else "NO",
                 ]
             )
@@ -253,7 +281,10 @@ def bench_concurrency(counts: list[int], seconds: float) -> None:
             "p95 lag ms",
             "max lag ms",
             "client max behind ms",
+            "loop lag p95/max",
             "emulator CPU",
+            "clients CPU",
+            "load avg",
             "sustained",
         ],
         rows,
@@ -265,13 +296,20 @@ def main() -> int:
     parser.add_argument("--sessions", default="10,20,30,40", help="comma-separated session counts")
     parser.add_argument("--seconds", type=float, default=12.0, help="streaming time per session count")
     parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument(
+        "--parts", default="1,2,3", help="which benchmarks to run (1: VAD CPU, 2: detection, 3: sessions)"
+    )
     args = parser.parse_args()
     counts = [int(x) for x in args.sessions.split(",") if x]
     seconds = 6.0 if args.quick else args.seconds
     print(f"voicelive-nb emulator bench  (load average {os.getloadavg()[0]:.1f} at start)")
-    bench_vad_cpu(10.0 if args.quick else 30.0)
-    bench_detection()
-    bench_concurrency(counts, seconds)
+    parts = set(args.parts.split(","))
+    if "1" in parts:
+        bench_vad_cpu(10.0 if args.quick else 30.0)
+    if "2" in parts:
+        bench_detection()
+    if "3" in parts:
+        bench_concurrency(counts, seconds)
     return 0
 
 

@@ -12,6 +12,7 @@ faster-than-real-time factor).
 from __future__ import annotations
 
 import asyncio
+import collections
 import hmac
 import json
 import logging
@@ -296,6 +297,7 @@ class Emulator:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._asr_warm = False
+        self._loop_lags: collections.deque[float] = collections.deque(maxlen=100_000)
         self.total_connections = 0
         """Handshakes accepted since start."""
 
@@ -384,12 +386,39 @@ class Emulator:
             if addresses:
                 self.port = int(addresses[0][1])
             self._ready.set()
+            ticker = asyncio.get_running_loop().create_task(self._watch_loop())
             await self._stopping.wait()
+            ticker.cancel()
             for conn in list(self._conns):
                 conn.closed = True
                 await conn.ws.close(code=1001, message=b"emulator stopping")
         finally:
             await runner.cleanup()
+
+    async def _watch_loop(self, period: float = 0.02) -> None:
+        # How late the loop wakes up for a 20 ms timer: the emulator's own scheduling delay.
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + period
+            await asyncio.sleep(period)
+            self._loop_lags.append((loop.time() - due) * 1000)
+
+    def stats(self, reset: bool = False) -> dict[str, float]:
+        """Load figures: open sessions and event-loop lag (ms late for a 20 ms timer) since the last reset."""
+        lags = sorted(self._loop_lags)
+        if reset:
+            self._loop_lags.clear()
+
+        def q(x: float) -> float:
+            return round(lags[min(len(lags) - 1, int(x * len(lags)))], 1) if lags else 0.0
+
+        return {
+            "connections": self.connections,
+            "loop_lag_p50_ms": q(0.5),
+            "loop_lag_p95_ms": q(0.95),
+            "loop_lag_max_ms": q(1.0),
+            "samples": len(lags),
+        }
 
     # --- handshake ---------------------------------------------------------------------------
 
