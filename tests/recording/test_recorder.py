@@ -199,3 +199,15 @@ def test_audio_lines_in_another_layout_still_load(tmp_path: Path) -> None:
     assert turn.speech_end_t == pytest.approx(51.0) and turn.detection_ms == pytest.approx(900.0)
     assert len(loaded.event_table("input_audio_buffer.speech_started")) == 1
     assert len(loaded.event_table()) == 102
+
+
+def test_compare_puts_two_recordings_side_by_side(tmp_path: Path) -> None:
+    fast = SyntheticSession([(1.0, 2.0)], duration=4, first_delta_ms=100).build()
+    slow = SyntheticSession([(1.0, 2.0), (2.5, 3.0)], duration=4, first_delta_ms=400).build()
+    record(tmp_path / "fast", fast)
+    record(tmp_path / "slow", slow)
+    table = Recording.compare(tmp_path / "fast", Recording.load(tmp_path / "slow"), names=("fast", "slow"))
+    assert list(table.columns) == ["fast", "slow"]
+    assert table.loc["turns", "fast"] == 1 and table.loc["turns", "slow"] == 2
+    assert table.loc["response_latency_ms p50", "fast"] == pytest.approx(100.0)
+    assert table.loc["response_latency_ms p50", "slow"] == pytest.approx(400.0)

@@ -28,7 +28,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, list[tu
     pcm, bounds = speech_pcm([0.5, "Please book a table for two.", 1.5, "At eight tonight.", 0.5])
     folder = tmp_path_factory.mktemp("src") / "original"
     t = 500.0
-    config = SessionConfig(voice="alloy", transcription_model="whisper-1").to_dict()
+    config = SessionConfig(voice="alloy").to_dict()  # no input transcription: faster replays
     with Recorder(folder, config=config) as rec:
         pcm = np.concatenate([pcm, np.zeros((-len(pcm)) % BLOCK, dtype=np.int16)])
         for off in range(0, len(pcm), BLOCK):
