@@ -38,6 +38,10 @@ from voicelive_nb.emulator.wire import Ids, error_event, user_audio_item
 _BLOCK_MS = 4.0
 _FLOOR = 10 ** (-55 / 20)
 
+MAX_ITEMS = 64
+"""Conversation items kept; older ones (and their responses' audio) are forgotten, so a
+long session's memory stays flat.  Truncating or retrieving a forgotten item is an error."""
+
 FILLER_WORDS = ("ah", "umm", "um", "mm", "uh", "huh", "oh", "yeah", "hmm")
 _FILLER_RE = re.compile(r"\b(" + "|".join(FILLER_WORDS) + r")\b[,.!?]*\s*", re.IGNORECASE)
 
@@ -469,6 +473,7 @@ class Conversation:
             input_text=(user.text or "") if user else "",
             transcript_lead=self.settings.transcript_lead,
         )
+        self._forget_old_items()
         self.active = run
         self.runs[run.id] = run
         self.items.append(_Item(run.item_id, "assistant", {}, run=run))
@@ -520,6 +525,16 @@ class Conversation:
         if run is None:
             return []
         return self._finish_active(run.fail_events(code, message))
+
+    def _forget_old_items(self) -> None:
+        """Keep at most :data:`MAX_ITEMS` items (the reply audio of each is ~100 KB)."""
+        excess = len(self.items) - MAX_ITEMS
+        if excess <= 0:
+            return
+        for old in self.items[:excess]:
+            if old.run is not None and old.run is not self.active:
+                self.runs.pop(old.run.id, None)
+        del self.items[:excess]
 
     def _finish_active(self, events: list[dict[str, Any]]) -> list[Output]:
         if self.active is not None and not self.active.active:
