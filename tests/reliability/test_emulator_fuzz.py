@@ -185,3 +185,28 @@ def test_an_hour_of_appended_noise_keeps_memory_bounded() -> None:
         conv.receive({"type": "input_audio_buffer.append", "audio": block})
     buffered = sum(len(b) for b in conv._buf) / 24000
     assert buffered <= 6.0, f"{buffered:.1f} s buffered with max_buffer_s=5"
+
+
+def test_a_long_conversation_keeps_a_bounded_history() -> None:
+    """Each reply's audio is held by the emulator; 300 turns must not pile up 300 replies."""
+    from voicelive_nb.emulator.core import MAX_ITEMS
+
+    conv = new_conversation()
+    conv.receive({"type": "session.update", "session": {"turn_detection": None}})
+    for n in range(300):
+        conv.receive(
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"q{n}"}]},
+            }
+        )
+        events = carry_out(conv, conv.receive({"type": "response.create"}))
+        assert events[-1]["type"] == "response.done", events[-1]
+    assert len(conv.items) <= MAX_ITEMS + 2
+    assert len(conv.runs) <= MAX_ITEMS
+    # the newest reply can still be truncated; a forgotten one gives a clear error
+    last = conv.items[-1]
+    (ok,) = conv.receive(
+        {"type": "conversation.item.truncate", "item_id": last.id, "content_index": 0, "audio_end_ms": 10}
+    )
+    assert ok["type"] == "conversation.item.truncated", ok
