@@ -330,25 +330,29 @@ class VoiceSession:
     ) -> EventRecord:
         """Block the caller until a record of ``type`` (matching ``predicate``) is published.
 
-        Only records published after this call count, unless ``since`` (a monotonic
-        time) admits earlier ones still in the history: right after :meth:`start`, use
+        Only records that happened (their ``t``) at or after ``since`` count; ``since``
+        defaults to the time of this call.  Right after :meth:`start`, use
         ``wait_for("session.updated", since=session.started_at)`` so a fast answer that
-        came before the call is not missed.  Raises TimeoutError.
+        came before the call is not missed; ``since=0`` searches the whole history.
+        Raises TimeoutError.
         """
-        deadline = time.monotonic() + timeout
+        now = time.monotonic()
+        deadline = now + timeout
+        after = now if since is None else since
 
         def match(record: EventRecord) -> bool:
-            return record.type == type and (predicate is None or predicate(record))
+            return record.t >= after and record.type == type and (predicate is None or predicate(record))
 
         with self._cond:
-            if since is not None:
-                for _, record in self._history:
-                    if record.t >= since and match(record):
-                        return record
-            seen = self._seq
+            seen = 0
             while True:
-                for seq, record in self._history:
-                    if seq > seen and match(record):
+                fresh = []
+                for seq, record in reversed(self._history):  # only what arrived since the last look
+                    if seq <= seen:
+                        break
+                    fresh.append(record)
+                for record in reversed(fresh):
+                    if match(record):
                         return record
                 seen = self._seq
                 remaining = deadline - time.monotonic()

@@ -1,4 +1,4 @@
-"""The session's asyncio side: one connection at a time, mic pump, player marks.
+"""The session's asyncio side: one connection at a time around the sans-I/O protocol.
 
 :class:`SessionEngine` runs on the session thread's loop (see
 :mod:`voicelive_nb.session`, which owns the thread and the public commands).  It
@@ -7,39 +7,29 @@ is a thin I/O shell around :class:`~voicelive_nb.protocol.SessionProtocol`:
 * connects with the SDK (``azure.ai.voicelive.aio.connect``), sends the current
   session config, receives raw frames with ``recv_bytes()`` + :func:`json.loads`
   (so records keep the server's dicts verbatim), stamps each on receipt, publishes
-  it and carries out the protocol's actions;
-* a pump task (every ``poll_s``, 10 ms) drains the mic source, meters each block
-  and appends it (``input_audio_buffer.append``) once the session is configured,
-  drains the player's marks into ``playback.*``/``speaker.audio`` records, and
-  publishes ``audio.counters`` about once a second;
+  it and carries out the protocol's actions (send, play, flush + truncate, ...);
+* its base :class:`~voicelive_nb.session_audio.AudioPump` drains the mic into
+  ``input_audio_buffer.append`` and the player's marks into playback records;
 * reconnects with exponential backoff when the socket drops, re-sending the
-  current config; after ``max_failures`` consecutive failures (or at once for a
-  refused credential) it publishes ``connection.state`` ``failed`` and returns.
+  current config; a server that never confirms the config is dropped after
+  ``configure_timeout_s``; after ``max_failures`` consecutive failures (or at once
+  for a refused credential) it publishes ``connection.state`` ``failed`` and returns.
 
 Nothing raises out of :meth:`SessionEngine.run`: problems become ``local.error``
 and ``connection.state`` records.
-
-The mic timeline: ``mic.audio`` ``offset`` counts samples appended since the
-session started (continuous across reconnects, so recordings stay aligned);
-``connection_offset`` is the offset at which the current connection's audio began,
-i.e. the server's 0 ms (its ``audio_start_ms``/``audio_end_ms`` are relative to it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from voicelive_nb.audio.meters import levels
-from voicelive_nb.events import EventRecord, Kind, Local
+from voicelive_nb.events import Local
 from voicelive_nb.protocol import (
     Action,
     CommandDone,
@@ -52,6 +42,7 @@ from voicelive_nb.protocol import (
     StartAudio,
     explain_exception,
 )
+from voicelive_nb.session_audio import AudioPump, Publish
 
 if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.audio.player import Player
@@ -59,8 +50,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.connection import ConnectionSettings
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[EventRecord], None]
 
 
 def _is_fatal(exc: BaseException) -> bool:
@@ -75,7 +64,7 @@ def _is_fatal(exc: BaseException) -> bool:
     return False
 
 
-class SessionEngine:
+class SessionEngine(AudioPump):
     """Runs one session on the current event loop until :meth:`request_stop`.
 
     Args:
@@ -111,49 +100,28 @@ class SessionEngine:
         bus_dropped: Callable[[], int] = lambda: 0,
         on_sink_started: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__(
+            source=source, sink=sink, player=player, publish=publish, poll_s=poll_s, bus_dropped=bus_dropped
+        )
         self.config = config
         self.settings = settings
-        self.source = source
-        self.sink = sink
-        self.player = player
-        self._publish = publish
         self.max_failures = max_failures
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
-        self.poll_s = poll_s
         self.configure_timeout_s = configure_timeout_s
         self._lost_reason: str | None = None
-        self._bus_dropped = bus_dropped
         self.on_sink_started = on_sink_started
         self.protocol = SessionProtocol()
         self.state = "idle"
-        self.muted = False
-        self.mic_started = False
-        self.offset = 0
-        self.connection_offset = 0
-        self.dropped_blocks = 0
-        self.send_failures = 0
-        self.counters: dict[str, Any] = {}
         self._conn: Any = None
         self.stopping = False
         self._serve_task: asyncio.Task[bool] | None = None
         self._stop: asyncio.Event | None = None
         self._pending: dict[str, asyncio.Future[tuple[bool, Any]]] = {}
         self._next_cmd = 0
-        self._silence: np.ndarray | None = None
         self._player_full_reported = False
 
     # ------------------------------------------------------------------ records
-
-    def _emit(
-        self,
-        kind: Kind,
-        type: str,
-        data: Mapping[str, Any] | None = None,
-        audio: bytes | None = None,
-        t: float | None = None,
-    ) -> None:
-        self._publish(EventRecord.now(kind, type, data, audio, t))
 
     def _set_state(self, state: str, attempt: int = 0, detail: str = "") -> None:
         self.state = state
@@ -163,10 +131,6 @@ class SessionEngine:
             Local.CONNECTION,
             {"state": state, "endpoint": endpoint, "attempt": attempt, "detail": detail},
         )
-
-    def _error(self, message: str, where: str, **extra: Any) -> None:
-        log.warning("%s: %s", where, message)
-        self._emit("local", Local.ERROR, {"message": message, "where": where, **extra})
 
     # ------------------------------------------------------------------ commands (loop thread)
 
@@ -380,20 +344,6 @@ class SessionEngine:
                 if future is not None and not future.done():
                     future.set_result((action.ok, action.detail))
 
-    async def _send(self, event: dict[str, Any], record: bool = True) -> bool:
-        conn = self._conn
-        if conn is None:
-            return False
-        try:
-            await conn.send(event)
-        except Exception as exc:  # a dying socket: the receive loop notices and reconnects
-            self.send_failures += 1
-            log.debug("send failed: %r", exc)
-            return False
-        if record:
-            self._emit("client", str(event.get("type", "")), event)
-        return True
-
     def _play(self, action: PlayAudio) -> None:
         from voicelive_nb.audio.player import PlayerFullError
 
@@ -428,131 +378,3 @@ class SessionEngine:
             t=info.t,
         )
         await self._run(self.protocol.playback_flushed(info.item_id, info.played_ms, info.response_id))
-
-    # ------------------------------------------------------------------ mic and marks
-
-    def _start_mic(self) -> None:
-        self.connection_offset = self.offset
-        if self.mic_started:
-            return
-        self.mic_started = True
-        try:
-            self.source.start(None)
-        except Exception as exc:  # a mic that cannot open must not end the session (text still works)
-            self.mic_started = False
-            self._error(f"The mic could not be started: {exc}", "mic")
-
-    async def _pump(self) -> None:
-        last_counters = time.monotonic()
-        reported: set[str] = set()
-        while True:
-            await asyncio.sleep(self.poll_s)
-            try:
-                await self._drain_mic()
-                self._drain_marks()
-                now = time.monotonic()
-                if now - last_counters >= 1.0:
-                    last_counters = now
-                    self._publish_counters()
-            except Exception as exc:  # keep pumping; report each kind of failure once
-                if repr(exc) not in reported:
-                    reported.add(repr(exc))
-                    log.exception("audio pump failed")
-                    self._error(f"Audio pump problem: {exc!r}", "audio")
-
-    async def _drain_mic(self) -> None:
-        if not self.mic_started:
-            return
-        while True:
-            item = self.source.read()
-            if item is None:
-                return
-            block, t_capture = item
-            block = np.asarray(block, dtype=np.int16).reshape(-1)
-            if self.muted:
-                if self._silence is None or self._silence.shape != block.shape:
-                    self._silence = np.zeros_like(block)
-                block = self._silence
-            if self._conn is None or not self.protocol.audio_enabled:
-                self._skip(block)
-                continue
-            pcm = block.tobytes()
-            sent = await self._send(
-                {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")},
-                record=False,
-            )
-            if not sent:
-                self._skip(block)
-                continue
-            rms, peak = levels(block)
-            self._emit(
-                "local",
-                Local.MIC_AUDIO,
-                {
-                    "samples": int(block.size),
-                    "rate": int(self.source.rate),
-                    "rms_db": round(rms, 2),
-                    "peak_db": round(peak, 2),
-                    "offset": self.offset,
-                    "connection_offset": self.connection_offset,
-                    "captured_t": float(t_capture),
-                    "muted": self.muted,
-                },
-                pcm,
-            )
-            self.offset += int(block.size)
-
-    def _output_latency(self) -> float:
-        try:
-            return max(0.0, float(getattr(self.sink, "output_latency_s", 0.0) or 0.0))
-        except (TypeError, ValueError):
-            return 0.0
-
-    def _skip(self, block: np.ndarray) -> None:
-        """A block that could not be sent (no connection): count it and keep the timeline.
-
-        The offset still advances, so the recording shows the gap as silence and the mic
-        and assistant tracks stay aligned across reconnects.
-        """
-        self.dropped_blocks += 1
-        self.offset += int(block.size)
-
-    def _drain_marks(self) -> None:
-        rate = self.player.rate
-        # The player's mark times are when a sample is *heard* (the sink maps PortAudio's
-        # DAC time); records carry when it was *handed to the device*, as events.Local
-        # documents, with the device latency alongside (metrics add it back once).
-        latency = self._output_latency()
-        for mark in self.player.drain_marks():
-            ids = {"response_id": mark.response_id, "item_id": mark.item_id}
-            t = mark.t - latency
-            if mark.kind == "started":
-                self._emit("local", Local.PLAYBACK_STARTED, {**ids, "output_latency_s": latency}, t=t)
-            elif mark.kind == "stopped":
-                played_ms = round(mark.offset * 1000.0 / rate, 3)
-                self._emit("local", Local.PLAYBACK_STOPPED, {**ids, "played_ms": played_ms}, t=t)
-            elif mark.pcm is not None:
-                rms, peak = levels(np.frombuffer(mark.pcm, dtype="<i2"))
-                data = {
-                    **ids,
-                    "samples": mark.samples,
-                    "rate": rate,
-                    "rms_db": round(rms, 2),
-                    "peak_db": round(peak, 2),
-                    "offset": mark.offset,
-                }
-                self._emit("local", Local.SPEAKER_AUDIO, data, mark.pcm, t=t)
-
-    def _publish_counters(self) -> None:
-        sink_underflows = int(getattr(self.sink, "underflows", 0) or 0)
-        self.counters = {
-            "input_overflows": int(getattr(self.source, "overflows", 0) or 0),
-            "output_underflows": int(self.player.underflows) + sink_underflows,
-            "dropped_blocks": self.dropped_blocks,
-            "queue_depth_ms": round(self.player.queued_ms, 1),
-            "bus_dropped": self._bus_dropped(),
-            "late_deltas_dropped": self.protocol.late_deltas_dropped,
-            "send_failures": self.send_failures,
-            "marks_dropped": int(self.player.marks_dropped),
-        }
-        self._emit("local", Local.COUNTERS, self.counters)

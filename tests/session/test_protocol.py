@@ -241,9 +241,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8,
 )
-field_names = st.sampled_from(
-    ["session", "response", "error", "delta", "item_id", "response_id", "x", "id", "code"]
-)
+field_names = st.sampled_from(["session", "response", "error", "delta", "item_id", "response_id", "x", "id", "code"])
 event_types = st.sampled_from(
     [
         "session.created",

@@ -1,0 +1,245 @@
+"""The audio half of the session engine: mic pump, player marks, counters.
+
+:class:`AudioPump` is the base of :class:`~voicelive_nb.session_engine.SessionEngine`
+(which adds the connection and the protocol) and runs on the same event loop:
+
+* every ``poll_s`` (10 ms) it drains the mic source, meters each block and appends it
+  (``input_audio_buffer.append``) once the session is configured, publishing a
+  ``mic.audio`` record per block;
+* it drains the player's marks into ``playback.started``/``playback.stopped``/
+  ``speaker.audio`` records;
+* about once a second it publishes ``audio.counters``.
+
+The mic timeline: ``mic.audio`` ``offset`` counts samples since the session started,
+continuous across reconnects (blocks that could not be sent still advance it, so the
+recording shows the gap as silence and both tracks stay aligned);
+``connection_offset`` is the offset at which the current connection's audio began,
+i.e. the server's 0 ms (its ``audio_start_ms``/``audio_end_ms`` are relative to it).
+
+Clocks: the player's mark times are when a sample is *heard* (sinks map PortAudio's
+DAC time); records carry when it was *handed to the device*, as
+:class:`voicelive_nb.events.Local` documents, with the device latency alongside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from voicelive_nb.audio.meters import levels
+from voicelive_nb.events import EventRecord, Kind, Local
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voicelive_nb.audio.player import Player
+    from voicelive_nb.protocol import SessionProtocol
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[EventRecord], None]
+
+
+class AudioPump:
+    """Mic and speaker bookkeeping shared with :class:`~voicelive_nb.session_engine.SessionEngine`.
+
+    Args:
+        source: The mic (an ``AudioSource``), started when the session is configured.
+        sink: The speaker (an ``AudioSink``).
+        player: The barge-in player the sink drains.
+        publish: Where records go.
+        poll_s: Pump interval.
+        bus_dropped: Reads the bus's dropped-record count (for ``audio.counters``).
+    """
+
+    protocol: SessionProtocol
+    _conn: Any
+
+    def __init__(
+        self,
+        *,
+        source: Any,
+        sink: Any,
+        player: Player,
+        publish: Publish,
+        poll_s: float = 0.01,
+        bus_dropped: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self.source = source
+        self.sink = sink
+        self.player = player
+        self._publish = publish
+        self.poll_s = poll_s
+        self._bus_dropped = bus_dropped
+        self.muted = False
+        """Send digital silence instead of the mic (the timeline keeps running)."""
+        self.mic_started = False
+        self.offset = 0
+        self.connection_offset = 0
+        self.dropped_blocks = 0
+        self.send_failures = 0
+        self.counters: dict[str, Any] = {}
+        """The latest ``audio.counters`` values."""
+        self._silence: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ records
+
+    def _emit(
+        self,
+        kind: Kind,
+        type: str,
+        data: Mapping[str, Any] | None = None,
+        audio: bytes | None = None,
+        t: float | None = None,
+    ) -> None:
+        self._publish(EventRecord.now(kind, type, data, audio, t))
+
+    def _error(self, message: str, where: str, **extra: Any) -> None:
+        log.warning("%s: %s", where, message)
+        self._emit("local", Local.ERROR, {"message": message, "where": where, **extra})
+
+    async def _send(self, event: dict[str, Any], record: bool = True) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            await conn.send(event)
+        except Exception as exc:  # a dying socket: the receive loop notices and reconnects
+            self.send_failures += 1
+            log.debug("send failed: %r", exc)
+            return False
+        if record:
+            self._emit("client", str(event.get("type", "")), event)
+        return True
+
+    # ------------------------------------------------------------------ mic and marks
+
+    def _start_mic(self) -> None:
+        self.connection_offset = self.offset
+        if self.mic_started:
+            return
+        self.mic_started = True
+        try:
+            self.source.start(None)
+        except Exception as exc:  # a mic that cannot open must not end the session (text still works)
+            self.mic_started = False
+            self._error(f"The mic could not be started: {exc}", "mic")
+
+    async def _pump(self) -> None:
+        last_counters = time.monotonic()
+        reported: set[str] = set()
+        while True:
+            await asyncio.sleep(self.poll_s)
+            try:
+                await self._drain_mic()
+                self._drain_marks()
+                now = time.monotonic()
+                if now - last_counters >= 1.0:
+                    last_counters = now
+                    self._publish_counters()
+            except Exception as exc:  # keep pumping; report each kind of failure once
+                if repr(exc) not in reported:
+                    reported.add(repr(exc))
+                    log.exception("audio pump failed")
+                    self._error(f"Audio pump problem: {exc!r}", "audio")
+
+    async def _drain_mic(self) -> None:
+        if not self.mic_started:
+            return
+        while True:
+            item = self.source.read()
+            if item is None:
+                return
+            block, t_capture = item
+            block = np.asarray(block, dtype=np.int16).reshape(-1)
+            if self.muted:
+                if self._silence is None or self._silence.shape != block.shape:
+                    self._silence = np.zeros_like(block)
+                block = self._silence
+            if self._conn is None or not self.protocol.audio_enabled:
+                self._skip(block)
+                continue
+            pcm = block.tobytes()
+            sent = await self._send(
+                {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")},
+                record=False,
+            )
+            if not sent:
+                self._skip(block)
+                continue
+            rms, peak = levels(block)
+            self._emit(
+                "local",
+                Local.MIC_AUDIO,
+                {
+                    "samples": int(block.size),
+                    "rate": int(self.source.rate),
+                    "rms_db": round(rms, 2),
+                    "peak_db": round(peak, 2),
+                    "offset": self.offset,
+                    "connection_offset": self.connection_offset,
+                    "captured_t": float(t_capture),
+                    "muted": self.muted,
+                },
+                pcm,
+            )
+            self.offset += int(block.size)
+
+    def _output_latency(self) -> float:
+        try:
+            return max(0.0, float(getattr(self.sink, "output_latency_s", 0.0) or 0.0))
+        except (TypeError, ValueError):
+            return 0.0
+
+    def _skip(self, block: np.ndarray) -> None:
+        """A block that could not be sent (no connection): count it and keep the timeline.
+
+        The offset still advances, so the recording shows the gap as silence and the mic
+        and assistant tracks stay aligned across reconnects.
+        """
+        self.dropped_blocks += 1
+        self.offset += int(block.size)
+
+    def _drain_marks(self) -> None:
+        rate = self.player.rate
+        # The player's mark times are when a sample is *heard* (the sink maps PortAudio's
+        # DAC time); records carry when it was *handed to the device*, as events.Local
+        # documents, with the device latency alongside (metrics add it back once).
+        latency = self._output_latency()
+        for mark in self.player.drain_marks():
+            ids = {"response_id": mark.response_id, "item_id": mark.item_id}
+            t = mark.t - latency
+            if mark.kind == "started":
+                self._emit("local", Local.PLAYBACK_STARTED, {**ids, "output_latency_s": latency}, t=t)
+            elif mark.kind == "stopped":
+                played_ms = round(mark.offset * 1000.0 / rate, 3)
+                self._emit("local", Local.PLAYBACK_STOPPED, {**ids, "played_ms": played_ms}, t=t)
+            elif mark.pcm is not None:
+                rms, peak = levels(np.frombuffer(mark.pcm, dtype="<i2"))
+                data = {
+                    **ids,
+                    "samples": mark.samples,
+                    "rate": rate,
+                    "rms_db": round(rms, 2),
+                    "peak_db": round(peak, 2),
+                    "offset": mark.offset,
+                }
+                self._emit("local", Local.SPEAKER_AUDIO, data, mark.pcm, t=t)
+
+    def _publish_counters(self) -> None:
+        sink_underflows = int(getattr(self.sink, "underflows", 0) or 0)
+        self.counters = {
+            "input_overflows": int(getattr(self.source, "overflows", 0) or 0),
+            "output_underflows": int(self.player.underflows) + sink_underflows,
+            "dropped_blocks": self.dropped_blocks,
+            "queue_depth_ms": round(self.player.queued_ms, 1),
+            "bus_dropped": self._bus_dropped(),
+            "late_deltas_dropped": self.protocol.late_deltas_dropped,
+            "send_failures": self.send_failures,
+            "marks_dropped": int(self.player.marks_dropped),
+        }
+        self._emit("local", Local.COUNTERS, self.counters)
