@@ -135,7 +135,8 @@ class PanelState:
             only from :meth:`snapshot` when a response ended since the last call.
         max_log: Event-log rows kept (oldest dropped).
         max_transcript: Transcript lines kept.
-        meter_hold_s: A meter with no audio for this long falls to :data:`FLOOR_DB`.
+        meter_fall_db_s: How fast a meter falls when the audio gets quieter or stops
+            (dB per second; audio blocks can arrive in bursts, so bars fall, not blink).
     """
 
     def __init__(
@@ -144,11 +145,12 @@ class PanelState:
         *,
         max_log: int = 400,
         max_transcript: int = 200,
-        meter_hold_s: float = 0.3,
+        meter_fall_db_s: float = 40.0,
     ) -> None:
         self._lock = threading.Lock()
         self._turns_source = turns
-        self._meter_hold_s = meter_hold_s
+        self._fall = meter_fall_db_s
+        self._last_snapshot_t: float | None = None
         self._t0: float | None = None
         self._connection = "idle"
         self._endpoint = ""
@@ -157,15 +159,11 @@ class PanelState:
         # Meters: the loudest block since the last snapshot, and when audio last came.
         self._mic_db = FLOOR_DB
         self._mic_peak_db = FLOOR_DB
-        self._mic_last_t = -math.inf
-        self._mic_new = False
         self._mic_shown = FLOOR_DB
         self._mic_peak_shown = FLOOR_DB
         self._recent_mic: deque[tuple[int, int, int, float]] = deque(maxlen=80)
         self._vad_onset_db: float | None = None
         self._spk_db = FLOOR_DB
-        self._spk_last_t = -math.inf
-        self._spk_new = False
         self._spk_shown = FLOOR_DB
         self._user_speaking = False
         self._assistant_speaking = False
@@ -253,20 +251,18 @@ class PanelState:
     def snapshot(self, now: float) -> PanelSnapshot:
         """The state at monotonic time ``now``; resets the meters' since-last-snapshot maxima.
 
-        Meters show the loudest block since the previous snapshot, and fall to the floor
-        when no audio has come for ``meter_hold_s`` (a stopped mic must not freeze a bar).
+        Meters have peak-meter ballistics: a bar jumps up to the loudest block since the
+        previous snapshot and falls at ``meter_fall_db_s`` -- so a stopped mic never
+        freezes a bar, and audio arriving in bursts does not make it blink.
         """
         with self._lock:
-            if self._mic_new:
-                self._mic_shown, self._mic_peak_shown = self._mic_db, self._mic_peak_db
-            elif now - self._mic_last_t > self._meter_hold_s:
-                self._mic_shown = self._mic_peak_shown = FLOOR_DB
-            if self._spk_new:
-                self._spk_shown = self._spk_db
-            elif now - self._spk_last_t > self._meter_hold_s:
-                self._spk_shown = FLOOR_DB
+            dt = 0.0 if self._last_snapshot_t is None else max(0.0, now - self._last_snapshot_t)
+            self._last_snapshot_t = now
+            fall = self._fall * dt
+            self._mic_shown = max(self._mic_db, self._mic_shown - fall, FLOOR_DB)
+            self._mic_peak_shown = max(self._mic_peak_db, self._mic_peak_shown - fall, FLOOR_DB)
+            self._spk_shown = max(self._spk_db, self._spk_shown - fall, FLOOR_DB)
             self._mic_db = self._mic_peak_db = self._spk_db = FLOOR_DB
-            self._mic_new = self._spk_new = False
             turns_due = self._turns_version != self._turns_seen
             self._turns_seen = self._turns_version
             lines = tuple(self._lines.values())
@@ -304,8 +300,6 @@ class PanelState:
     # ------------------------------------------------------------------ handlers
 
     def _on_mic(self, r: EventRecord) -> None:
-        self._mic_last_t = r.t
-        self._mic_new = True
         self._mic_db = max(self._mic_db, _db(r.get("rms_db")))
         self._mic_peak_db = max(self._mic_peak_db, _db(r.get("peak_db")))
         offset, samples, rate = r.get("offset"), r.get("samples"), r.get("rate")
@@ -313,8 +307,6 @@ class PanelState:
             self._recent_mic.append((offset, samples, rate, _db(r.get("rms_db"))))
 
     def _on_speaker(self, r: EventRecord) -> None:
-        self._spk_last_t = r.t
-        self._spk_new = True
         self._spk_db = max(self._spk_db, _db(r.get("rms_db")))
 
     def _on_connection(self, r: EventRecord) -> None:

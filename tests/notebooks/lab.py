@@ -42,7 +42,7 @@ def free_port() -> int:
 class JupyterLab:
     """A JupyterLab server process serving ``root`` (see :func:`running_lab`)."""
 
-    def __init__(self, root: Path, state: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, root: Path, state: Path, env: dict[str, str | None] | None = None) -> None:
         self.root = root
         self.state = state
         self.port = free_port()
@@ -65,8 +65,12 @@ class JupyterLab:
             "JUPYTER_RUNTIME_DIR": str(self.state / "runtime"),
             "JUPYTER_PLATFORM_DIRS": "1",
             "PYTHONUNBUFFERED": "1",
-            **self._extra_env,
         }
+        for name, value in self._extra_env.items():  # None removes a variable (kernels inherit it all)
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         cmd = [
             sys.executable,
             "-m",
@@ -129,8 +133,11 @@ class JupyterLab:
 
 
 @contextmanager
-def running_lab(root: Path, state: Path, env: dict[str, str] | None = None) -> Iterator[JupyterLab]:
-    """Start JupyterLab on ``root`` (private state under ``state``); stop it afterwards."""
+def running_lab(root: Path, state: Path, env: dict[str, str | None] | None = None) -> Iterator[JupyterLab]:
+    """Start JupyterLab on ``root`` (private state under ``state``); stop it afterwards.
+
+    ``env`` changes the server's (and so its kernels') environment; a None value removes a variable.
+    """
     lab = JupyterLab(root, state, env)
     try:
         lab.start()

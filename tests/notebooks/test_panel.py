@@ -116,7 +116,7 @@ def test_given_session_locks_connection_fields(no_azure: None) -> None:
     panel.close()
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_live_session_through_the_panel(no_azure: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """Connect, a turn, a live VAD change acknowledged, a recording, disconnect -- all via the panel API."""
     monkeypatch.setenv("VOICELIVE_NB_HEADLESS", "1")
@@ -127,12 +127,16 @@ def test_live_session_through_the_panel(no_azure: None, monkeypatch: pytest.Monk
     try:
         assert panel.c.api_key.value == "", "the typed key must leave the widget state on connect"
         session = panel.session
-        session.wait_for("response.done", timeout=60, since=0)
+
+        def completed(r: EventRecord) -> bool:
+            return r.get("response", {}).get("status") == "completed"
+
+        session.wait_for("response.done", timeout=90, predicate=completed, since=0)
         deadline = time.monotonic() + 30
         while "assistant" not in panel._transcript.value and time.monotonic() < deadline:
             panel.refresh()
             time.sleep(0.05)
-        assert "You said" in panel._transcript.value
+        assert "You said" in panel._transcript.value, panel.state.snapshot(time.monotonic()).type_counts
         panel.c.fields["silence_duration_ms"].value = 750  # as if the slider moved
         session.wait_for(Local.COMMAND, timeout=10, since=0)
         deadline = time.monotonic() + 5
