@@ -309,3 +309,23 @@ def test_core_never_raises_on_client_input(events: list[dict[str, Any]]) -> None
         if d.pending:
             d.generate()
     assert json.loads(json.dumps(conv.session))  # the session stays JSON
+
+
+@pytest.mark.parametrize("fmt", ["g711_ulaw", "g711_alaw"])
+def test_g711_input_is_decoded_at_8khz(fmt: str) -> None:
+    from tests.speech import speech_pcm
+
+    pcm, [(start_s, end_s)] = speech_pcm([0.7, "hello there how are you", 1.0], rate=8000)
+    codes = (ulaw_encode if fmt == "g711_ulaw" else alaw_encode)(pcm)
+    conv = Conversation(EmulatorSettings(), acquire_model("auto"), ids=Ids(3))
+    d = Driver(conv)
+    d.send(
+        {"type": "session.update", "session": {"input_audio_format": fmt, "turn_detection": {"create_response": False}}}
+    )
+    for i in range(0, len(codes), 160):  # 20 ms of G.711 = 160 bytes
+        d.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(codes[i : i + 160].tobytes()).decode()})
+    started = next(e for e in d.events if e["type"] == "input_audio_buffer.speech_started")
+    stopped = next(e for e in d.events if e["type"] == "input_audio_buffer.speech_stopped")
+    assert abs(started["audio_start_ms"] - (start_s * 1000 - 400)) <= 32
+    assert abs(stopped["audio_end_ms"] - end_s * 1000) <= 32
+    assert abs(conv.audio_ms - len(codes) / 8) < 1

@@ -301,3 +301,17 @@ def test_many_sessions_in_one_process(emu: Emulator, turn_speech: Speech) -> Non
 
     assert asyncio.run(run()) == ["completed"] * 8
     assert emu.total_connections >= 8
+
+
+def test_text_item_then_response(emu: Emulator) -> None:
+    async def run() -> None:
+        async with session(emu.endpoint) as c:
+            item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi there"}]}
+            await c.conn.send({"type": "conversation.item.create", "item": item})
+            created = await c.wait_for("conversation.item.created")
+            assert created.event.item.role == "user"
+            await c.conn.response.create()
+            await c.wait_for("response.done")
+            assert c.of("response.audio_transcript.done")[0].transcript == "You said: hi there"
+
+    asyncio.run(run())

@@ -38,7 +38,7 @@ class EmulatorSettings:
     tts_voice: str = "en-us"
     tts_wpm: int = 175
     max_message_bytes: int = 4 * 1024 * 1024
-    max_buffer_s: float = 600.0
+    max_buffer_s: float = 300.0
     api_version: str = "2026-07-15"
 
     def __post_init__(self) -> None:
