@@ -315,3 +315,38 @@ def test_text_item_then_response(emu: Emulator) -> None:
             assert c.of("response.audio_transcript.done")[0].transcript == "You said: hi there"
 
     asyncio.run(run())
+
+
+def test_quickstart_session_config_from_sdk_models(emu: Emulator) -> None:
+    from azure.ai.voicelive.models import (
+        AudioEchoCancellation,
+        AudioNoiseReduction,
+        AzureStandardVoice,
+        InputAudioFormat,
+        Modality,
+        OutputAudioFormat,
+        RequestSession,
+        ServerVad,
+    )
+
+    config = RequestSession(
+        modalities=[Modality.TEXT, Modality.AUDIO],
+        instructions="You are a helpful assistant.",
+        voice=AzureStandardVoice(name="en-US-Ava:DragonHDLatestNeural"),
+        input_audio_format=InputAudioFormat.PCM16,
+        output_audio_format=OutputAudioFormat.PCM16,
+        turn_detection=ServerVad(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500),
+        input_audio_echo_cancellation=AudioEchoCancellation(),
+        input_audio_noise_reduction=AudioNoiseReduction(type="azure_deep_noise_suppression"),
+    )
+
+    async def run() -> None:
+        async with session(emu.endpoint) as c:
+            await c.conn.session.update(session=config)
+            ev = await c.wait_for("session.updated")
+            s = ev.event.session
+            assert s.turn_detection.prefix_padding_ms == 300 and s.voice["type"] == "azure-standard"
+            assert s.input_audio_echo_cancellation.type == "server_echo_cancellation"
+            assert "error" not in c.types()
+
+    asyncio.run(run())
