@@ -57,9 +57,9 @@ def test_wav_into_virtual_mic_comes_out_of_devicemic_bit_exact(virtual_audio: An
     mic.start(arrived.release)
     blocks, stamps = [], []
     try:
-        player = virtual_audio.play_into_mic(sig, wait=False)
+        playback = virtual_audio.play_into_mic(sig, wait=False)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and (player.poll() is None or len(blocks) * 480 < 1.6 * RATE):
+        while time.monotonic() < deadline and (not playback.done or len(blocks) * 480 < 1.6 * RATE):
             arrived.acquire(timeout=1)
             while (item := mic.read()) is not None:
                 blocks.append(item[0].copy())
@@ -178,3 +178,28 @@ def test_reinitialize_refused_while_streams_open(virtual_audio: Any) -> None:
 def test_wrong_rate_player_is_refused(virtual_audio: Any) -> None:
     with pytest.raises(ValueError, match="Player rate"):
         DeviceSpeaker(virtual_audio.output_device).start(Player(16000))
+
+
+def test_devicemic_resamples_when_the_device_runs_at_another_rate(virtual_audio: Any) -> None:
+    t = np.arange(RATE) / RATE
+    sig = (8000 * np.sin(2 * np.pi * 440 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.int16)
+    mic = DeviceMic(virtual_audio.input_device, device_rate=48000)
+    mic.start()
+    blocks = []
+    try:
+        assert mic.device_rate == 48000 and "resampled from 48000" in mic.description
+        virtual_audio.play_into_mic(sig, wait=True)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(blocks) * 480 < 1.5 * RATE:
+            while (item := mic.read()) is not None:
+                blocks.append(item[0])
+            time.sleep(0.02)
+    finally:
+        mic.stop()
+    got = np.concatenate(blocks).astype(np.float64)
+    assert all(b.shape == (480,) for b in blocks)
+    c = np.correlate(got, sig.astype(np.float64), "valid")
+    at = int(np.argmax(c))
+    seg = got[at : at + sig.shape[0]]
+    corr = float(np.corrcoef(seg, sig)[0, 1])
+    assert corr > 0.99, f"correlation {corr:.4f} after 24k -> 48k -> 24k"

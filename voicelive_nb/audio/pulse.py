@@ -4,7 +4,7 @@
 
     with VirtualAudio() as va:                      # starts pulseaudio, points PortAudio at it
         mic = DeviceMic(va.input_device)            # reads the virtual mic ("vmic")
-        va.play_into_mic("hello.wav")               # paplay -d vmicsink
+        va.play_into_mic("hello.wav")               # played by the daemon into vmicsink
         rec = va.record_speaker()                   # parec -d vspeaker.monitor
         ... DeviceSpeaker(va.output_device) ...     # plays into "vspeaker"
         samples = rec.stop()
@@ -43,7 +43,7 @@ import numpy as np
 
 from voicelive_nb.audio.wav import AudioInput, load_audio, write_wav
 
-__all__ = ["SpeakerRecording", "VirtualAudio", "VirtualAudioError"]
+__all__ = ["MicPlayback", "SpeakerRecording", "VirtualAudio", "VirtualAudioError"]
 
 _CONFIG = """\
 load-module module-native-protocol-unix auth-anonymous=1 socket={socket}
@@ -91,7 +91,7 @@ class SpeakerRecording:
                 "--channels=1",
                 "--format=s16le",
                 "--raw",
-                "--latency-msec=10",
+                "--latency-msec=50",
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -135,6 +135,36 @@ class SpeakerRecording:
         self.stop()
 
 
+class MicPlayback:
+    """Audio being played into the virtual mic (see :meth:`VirtualAudio.play_into_mic`).
+
+    Attributes:
+        t_start: Monotonic time playback was requested.
+        duration_s: Length of the audio.
+    """
+
+    def __init__(self, t_start: float, duration_s: float, proc: subprocess.Popen[bytes] | None) -> None:
+        self.t_start = t_start
+        self.duration_s = duration_s
+        self._proc = proc
+
+    @property
+    def done(self) -> bool:
+        """True once the audio has played (by the clock, plus 100 ms of slack)."""
+        if self._proc is not None:
+            return self._proc.poll() is not None
+        return time.monotonic() >= self.t_start + self.duration_s + 0.1
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the audio has played."""
+        if self._proc is not None:
+            self._proc.wait(timeout)
+            return
+        remaining = self.t_start + self.duration_s + 0.1 - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining if timeout is None else min(timeout, remaining))
+
+
 class VirtualAudio:
     """Start a private PulseAudio daemon with a virtual mic (``vmic``) and speaker (``vspeaker``).
 
@@ -162,6 +192,7 @@ class VirtualAudio:
         self._proc: subprocess.Popen[bytes] | None = None
         self._old_server: str | None = None
         self._children: list[subprocess.Popen[bytes]] = []
+        self._n_played = 0
 
     @property
     def pid(self) -> int | None:
@@ -263,31 +294,40 @@ class VirtualAudio:
         except OSError:
             return ""
 
-    def play_into_mic(self, audio: AudioInput, wait: bool = True) -> subprocess.Popen[bytes]:
-        """Play a WAV path or int16 array (at ``rate``) into the virtual mic (``paplay -d vmicsink``).
+    def play_into_mic(self, audio: AudioInput, wait: bool = True) -> MicPlayback:
+        """Play a WAV path or int16 array into the virtual mic (sink ``vmicsink``).
 
-        With ``wait`` (default) returns when playback finished; else returns the running process.
+        The audio is uploaded to the daemon's sample cache and played by the daemon itself
+        (``pactl upload-sample`` + ``play-sample``), so a loaded machine cannot starve a client
+        and insert silence (``paplay`` did, under load).  Audio longer than 5 minutes (the
+        cache limit) is streamed with ``paplay`` and a 200 ms buffer instead.
+
+        With ``wait`` (default) returns once it has played; else at once.
         """
         self._require()
         assert self.dir is not None
-        if isinstance(audio, str | Path):
-            path = Path(audio)
+        self._n_played += 1
+        samples = load_audio(audio, self.rate)
+        path = write_wav(self.dir / f"mic-{self._n_played}.wav", samples, self.rate)
+        duration = samples.shape[0] / self.rate
+        if duration <= 300:
+            name = f"mic{self._n_played}"
+            self.pactl("upload-sample", str(path), name)
+            self.pactl("play-sample", name, "vmicsink")
+            playback = MicPlayback(time.monotonic(), duration, None)
         else:
-            path = self.dir / f"mic-{time.monotonic_ns()}.wav"
-            write_wav(path, load_audio(audio, self.rate), self.rate)
-        proc = subprocess.Popen(
-            ["paplay", "-d", "vmicsink", "--latency-msec=20", str(path)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
-        )
-        self._children.append(proc)
+            proc = subprocess.Popen(
+                ["paplay", "-d", "vmicsink", "--latency-msec=200", str(path)],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+            self._children.append(proc)
+            playback = MicPlayback(time.monotonic(), duration, proc)
         if wait:
-            _, err = proc.communicate(timeout=600)
-            if proc.returncode != 0:
-                raise VirtualAudioError(f"paplay failed ({proc.returncode}): {err.decode(errors='replace')}")
-        return proc
+            playback.wait()
+        return playback
 
     def record_speaker(self) -> SpeakerRecording:
         """Start recording what the virtual speaker plays; ``.stop()`` returns the samples."""

@@ -65,6 +65,8 @@ class DeviceMic:
         blocksize: Samples per returned block (480 = 20 ms at 24 kHz).
         latency: PortAudio latency: ``"low"``, ``"high"`` or seconds.
         buffer_s: Capture held for a slow reader; beyond it new blocks are dropped (``overflows``).
+        device_rate: Open the device at this rate and resample to ``rate`` in :meth:`read`
+            (default: ``rate`` if the device accepts it, else the device's default rate).
     """
 
     _NCB = 1024  # callback time stamps kept
@@ -76,10 +78,12 @@ class DeviceMic:
         blocksize: int = 480,
         latency: Latency = "low",
         buffer_s: float = 5.0,
+        device_rate: int | None = None,
     ) -> None:
         if blocksize <= 0:
             raise ValueError(f"DeviceMic blocksize must be > 0 samples, got {blocksize}")
         self.device = device
+        self.requested_device_rate = device_rate
         self._rate = rate
         self._blocksize = blocksize
         self.latency = latency
@@ -134,10 +138,12 @@ class DeviceMic:
             return
         sd = devices.sounddevice()
         info = devices.find_device(self.device, "input")
-        dev_rate = self._rate
+        dev_rate = self.requested_device_rate or self._rate
         try:
-            sd.check_input_settings(device=info.index, samplerate=self._rate, channels=1, dtype="int16")
+            sd.check_input_settings(device=info.index, samplerate=dev_rate, channels=1, dtype="int16")
         except Exception:
+            if self.requested_device_rate:
+                raise
             dev_rate = int(info.default_samplerate)
         self._dev_rate = dev_rate
         self._resampler = Resampler(dev_rate, self._rate) if dev_rate != self._rate else None
