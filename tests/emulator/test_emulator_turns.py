@@ -49,9 +49,14 @@ def test_spoken_turn_boundaries_and_full_response(emu: Emulator, turn_speech: Sp
             # speech_stopped: where speech ended (not + silence), within one VAD frame
             assert abs(stopped.audio_end_ms - end_s * 1000) <= FRAME_MS
             assert stopped.item_id == started.item_id
-            # the event came after silence_duration_ms of audio past the end (at most a frame + a chunk later)
+            # decided after silence_duration_ms of audio past the end, within one frame (audio timeline)
+            [conv] = emu.conversations
+            [(_, end_ms, at_ms)] = [v for v in conv.vad_log if v[0] == "stopped"]
+            assert end_ms == pytest.approx(stopped.audio_end_ms, abs=0.5)
+            assert 500 <= at_ms - end_ms <= 500 + FRAME_MS
+            # and the client got it once it had sent that much audio (generous: the client runs ahead)
             arrived = next(r.sent_ms for r in c.received if r.event.type == "input_audio_buffer.speech_stopped")
-            assert 500 <= arrived - stopped.audio_end_ms <= 500 + FRAME_MS + chunk_ms + 8 * chunk_ms
+            assert 500 <= arrived - stopped.audio_end_ms <= 500 + FRAME_MS + 1500
 
             types = [t for t in c.types() if t not in ("response.audio.delta", "response.audio_transcript.delta")]
             assert types[1 : 1 + len(AUDIO_TURN_ORDER)] == AUDIO_TURN_ORDER
@@ -111,7 +116,7 @@ def test_silence_duration_change_moves_speech_stopped(emu: Emulator, turn_speech
         assert abs(end1 - end_s * 1000) <= FRAME_MS
         assert 500 <= at1 - end1 <= 500 + FRAME_MS
         assert 1200 <= at2 - end2 <= 1200 + FRAME_MS
-        assert (rx2 - end2) - (rx1 - end1) >= 600  # as the client saw it, too
+        assert (rx2 - end2) - (rx1 - end1) >= 400  # as the client saw it, too (noisy: the client runs ahead)
 
     asyncio.run(run())
 
