@@ -491,7 +491,7 @@ class VoiceSession:
         finally:
             if emulator is not None:
                 try:
-                    emulator.stop()
+                    emulator.close()  # stop + release its worker threads (it is ours alone)
                 except Exception:
                     log.exception("stopping the embedded emulator failed")
             try:
