@@ -46,6 +46,10 @@ def turn_stages(turn: Any) -> dict[str, float]:
 class LatencyChart:
     """Stacked per-turn latency bars for the last ``last_n`` turns, rendered to PNG bytes.
 
+    The artists (one rectangle per stage and slot, the labels, the legend) are made once;
+    :meth:`render` only moves them and re-rasterises, which keeps a redraw cheap enough
+    to run on the kernel's loop after every turn.
+
     Args:
         last_n: Turns shown.
         size: Figure size in inches.
@@ -55,47 +59,36 @@ class LatencyChart:
     def __init__(self, last_n: int = 12, size: tuple[float, float] = (6.4, 2.6), dpi: int = 90) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.patches import Patch
 
         self.last_n = last_n
-        self.figure = Figure(figsize=size, dpi=dpi, layout="constrained")
+        self.figure = Figure(figsize=size, dpi=dpi)
         FigureCanvasAgg(self.figure)
-        self.ax = self.figure.add_subplot()
-        self.draws = 0
-        """How many times the chart was rendered."""
-
-    def render(self, turns: Sequence[Any]) -> bytes:
-        """Redraw the kept figure for ``turns`` (oldest first) and return it as PNG bytes."""
-        ax = self.ax
-        ax.clear()
-        shown = [t for t in turns if getattr(t, "response_id", None) or getattr(t, "first_delta_rx", None)]
-        shown = shown[-self.last_n :]
-        labels = [str(int(getattr(t, "index", i)) + 1) for i, t in enumerate(shown)]
-        x = list(range(len(shown)))
-        bottoms = [0.0] * len(shown)
-        for key, label, colour in STAGES:
-            heights = [turn_stages(t)[key] for t in shown]
-            ax.bar(x, heights, bottom=bottoms, color=colour, label=label, width=0.7)
-            bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
-        for xi, turn, total in zip(x, shown, bottoms, strict=True):
-            v2v = getattr(turn, "voice_to_voice_ms", None)
-            text = f"{v2v:.0f}" if isinstance(v2v, (int, float)) else f"{total:.0f}"
-            if getattr(turn, "interrupted", False):
-                text += "\ncut"
-            ax.annotate(
-                text, (xi, total), ha="center", va="bottom", fontsize=7, xytext=(0, 1), textcoords="offset points"
-            )
-        ax.set_xticks(x, labels)
-        ax.set_xlim(-0.6, max(len(shown), 4) - 0.4)
-        top = max(bottoms, default=0.0)
-        ax.set_ylim(0, max(500.0, top * 1.18))
-        ax.set_xlabel("turn", fontsize=8)
-        ax.set_ylabel("ms (voice-to-voice on top)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(axis="y", alpha=0.3)
-        ax.set_axisbelow(True)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
+        # A fixed layout: automatic layout engines cost more than the drawing itself.
+        self.figure.subplots_adjust(left=0.12, right=0.98, bottom=0.17, top=0.86)
+        ax = self.ax = self.figure.add_subplot()
+        slots = list(range(last_n))
+        self._bars = {
+            key: ax.bar(slots, [0.0] * last_n, bottom=[0.0] * last_n, color=colour, width=0.7)
+            for key, _label, colour in STAGES
+        }
+        self._labels = [
+            ax.annotate("", (i, 0.0), ha="center", va="bottom", fontsize=7, xytext=(0, 1), textcoords="offset points")
+            for i in slots
+        ]
+        self._empty = ax.text(
+            0.5,
+            0.5,
+            "no turns yet: speak, and each answer adds a bar",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize=8,
+            color="#6b7280",
+        )
+        handles = [Patch(color=colour, label=label) for _key, label, colour in STAGES]
         ax.legend(
+            handles=handles,
             fontsize=7,
             loc="lower left",
             bbox_to_anchor=(0.0, 1.0),
@@ -105,17 +98,42 @@ class LatencyChart:
             handlelength=1.2,
             columnspacing=1.0,
         )
-        if not shown:
-            ax.text(
-                0.5,
-                0.5,
-                "no turns yet: speak, and each answer adds a bar",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-                fontsize=8,
-                color="#6b7280",
-            )
+        ax.set_xlim(-0.6, last_n - 0.4)
+        ax.set_xlabel("turn", fontsize=8, labelpad=1)
+        ax.set_ylabel("ms (voice-to-voice on top)", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        self.draws = 0
+        """How many times the chart was rendered."""
+
+    def render(self, turns: Sequence[Any]) -> bytes:
+        """Redraw the kept figure for ``turns`` (oldest first) and return it as PNG bytes."""
+        shown = [t for t in turns if getattr(t, "response_id", None) or getattr(t, "first_delta_rx", None)]
+        shown = shown[-self.last_n :]
+        stages = [turn_stages(t) for t in shown]
+        totals = [0.0] * self.last_n
+        for key, _label, _colour in STAGES:
+            for i, rect in enumerate(self._bars[key].patches):
+                height = stages[i][key] if i < len(shown) else 0.0
+                rect.set_y(totals[i])
+                rect.set_height(height)
+                totals[i] += height
+        for i, label in enumerate(self._labels):
+            if i < len(shown):
+                v2v = getattr(shown[i], "voice_to_voice_ms", None)
+                text = f"{v2v:.0f}" if isinstance(v2v, (int, float)) else f"{totals[i]:.0f}"
+                if getattr(shown[i], "interrupted", False):
+                    text += "\ncut"
+                label.set_text(text)
+                label.xy = (i, totals[i])
+            else:
+                label.set_text("")
+        self._empty.set_visible(not shown)
+        self.ax.set_xticks(range(len(shown)), [str(int(getattr(t, "index", i)) + 1) for i, t in enumerate(shown)])
+        self.ax.set_ylim(0, max(500.0, max(totals, default=0.0) * 1.18))
         buf = io.BytesIO()
         self.figure.savefig(buf, format="png")
         self.draws += 1

@@ -58,7 +58,9 @@ CSS = """
 .vlnb-partial { color: #6b7280; font-style: italic; }
 .vlnb-log { max-height: 200px; overflow-y: auto; font-family: var(--jp-code-font-family, monospace); font-size: 11px; }
 .vlnb-log table { border-collapse: collapse; width: 100%; }
-.vlnb-log td { padding: 0 6px; vertical-align: top; white-space: nowrap; }
+.vlnb-log td { padding: 1px 6px !important; vertical-align: top; white-space: nowrap; line-height: 1.35;
+  border: none !important; text-align: left !important; }
+.vlnb-log tr:nth-child(even) { background: var(--jp-layout-color2, #f7f7f7); }
 .vlnb-log td.s { white-space: normal; word-break: break-all; color: #4b5563; }
 .vlnb-k-server { color: #1d4ed8; } .vlnb-k-client { color: #7c3aed; } .vlnb-k-local { color: #047857; }
 .vlnb-counters { display: grid; grid-template-columns: repeat(3, auto); gap: 2px 14px; }
@@ -175,13 +177,13 @@ def filter_log(lines: Iterable[LogLine], choice: str) -> list[LogLine]:
 
 
 def log_html(lines: Sequence[LogLine], limit: int = 80) -> str:
-    """The newest ``limit`` rows of the event log, newest at the bottom."""
+    """The newest ``limit`` rows of the event log, newest first (visible without scrolling)."""
     if not lines:
         return '<div class="vlnb vlnb-partial">No events yet.</div>'
     rows = "".join(
         f'<tr><td class="vlnb-num">{line.t:8.3f}</td><td class="vlnb-k-{escape(line.kind)}">'
         f"{escape(line.type)}</td><td class='s'>{escape(line.summary)}</td></tr>"
-        for line in lines[-limit:]
+        for line in reversed(lines[-limit:])
     )
     return f'<div class="vlnb vlnb-log"><table>{rows}</table></div>'
 
