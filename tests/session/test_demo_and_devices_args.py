@@ -59,3 +59,24 @@ def test_mic_and_speaker_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         VoiceSession(config={"voice": "alloy"})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_failures"):
         VoiceSession(max_failures=0)
+
+
+def test_talk_cli_prints_turns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicelive_nb.audio.wav import write_wav
+    from voicelive_nb.cli import main
+
+    from .conftest import clip
+
+    for name in ("AZURE_VOICELIVE_ENDPOINT", "AZURE_VOICELIVE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    pcm, _ = clip(0.3, "Hello there, assistant.", 6.0)
+    wav = write_wav(tmp_path / "in.wav", pcm, 24000)
+    code = main(["talk", "--mic", str(wav), "--speaker", str(tmp_path / "out.wav"), "--seconds", "8"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "[connected]" in out and "[closed]" in out
+    assert "completed" in out  # the turn line with its latencies
+    assert (tmp_path / "out.wav").stat().st_size > 44 + 24000
