@@ -92,11 +92,6 @@ class ResponseRun:
         return self.sent_audio / self.bytes_per_ms
 
     @property
-    def audio_ms_total(self) -> float:
-        """Milliseconds of audio the full reply has."""
-        return len(self.audio) / self.bytes_per_ms
-
-    @property
     def step_audio_ms(self) -> float:
         """Audio duration of one step (the pacing unit)."""
         return self.chunk_bytes / self.bytes_per_ms
@@ -221,6 +216,7 @@ class ResponseRun:
         resp["output"] = [item]
         resp["usage"] = usage(self.input_audio_ms, self.input_text, said, self.audio_ms_sent)
         events.append({"type": "response.done", "response": resp})
+        self.audio = b""  # the heard length (sent_audio) is all truncation needs: free the rest
         return events
 
     def truncate(self, audio_end_ms: float) -> str:

@@ -337,6 +337,8 @@ class Emulator:
             self._thread = None
             raise OSError(f"emulator could not listen on {self.host}:{self.port}: {self._error}") from self._error
         log.info("Voice Live emulator listening at %s", self.endpoint)
+        if self.host not in ("127.0.0.1", "localhost", "::1") and self._api_key is None:
+            log.warning("the emulator listens on %s without an api_key: anyone on the network can use it", self.host)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
