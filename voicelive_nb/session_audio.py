@@ -54,6 +54,10 @@ class AudioPump:
         publish: Where records go.
         poll_s: Pump interval.
         bus_dropped: Reads the bus's dropped-record count (for ``audio.counters``).
+        stall_s: A started mic that delivers nothing, or a speaker that plays nothing
+            while audio is queued, for this long is reported (``local.error``, once per
+            stall, and counted in ``device_stalls``): a device was unplugged or the
+            sound server stopped.  Never fatal: text still works.
     """
 
     protocol: SessionProtocol
@@ -68,6 +72,7 @@ class AudioPump:
         publish: Publish,
         poll_s: float = 0.01,
         bus_dropped: Callable[[], int] = lambda: 0,
+        stall_s: float = 2.0,
     ) -> None:
         self.source = source
         self.sink = sink
@@ -85,6 +90,13 @@ class AudioPump:
         self.counters: dict[str, Any] = {}
         """The latest ``audio.counters`` values."""
         self._silence: np.ndarray | None = None
+        self.stall_s = stall_s
+        self.device_stalls = 0
+        self._mic_last_t = 0.0  # when the mic last delivered a block
+        self._played_last_t = 0.0  # when the player last handed audio to the sink
+        self._queued_since: float | None = None  # since when audio waits for the sink
+        self._mic_stalled = False
+        self._speaker_stalled = False
 
     # ------------------------------------------------------------------ records
 
@@ -123,6 +135,7 @@ class AudioPump:
         if self.mic_started:
             return
         self.mic_started = True
+        self._mic_last_t = time.monotonic()
         try:
             self.source.start(None)
         except Exception as exc:  # a mic that cannot open must not end the session (text still works)
@@ -140,6 +153,7 @@ class AudioPump:
                 now = time.monotonic()
                 if now - last_counters >= 1.0:
                     last_counters = now
+                    self._check_devices(now)
                     self._publish_counters()
             except Exception as exc:  # keep pumping; report each kind of failure once
                 if repr(exc) not in reported:
@@ -155,6 +169,7 @@ class AudioPump:
             if item is None:
                 return
             block, t_capture = item
+            self._mic_last_t = time.monotonic()
             block = np.asarray(block, dtype=np.int16).reshape(-1)
             if self.muted:
                 if self._silence is None or self._silence.shape != block.shape:
@@ -219,6 +234,7 @@ class AudioPump:
                 played_ms = round(mark.offset * 1000.0 / rate, 3)
                 self._emit("local", Local.PLAYBACK_STOPPED, {**ids, "played_ms": played_ms}, t=t)
             elif mark.pcm is not None:
+                self._played_last_t = time.monotonic()
                 rms, peak = levels(np.frombuffer(mark.pcm, dtype="<i2"))
                 data = {
                     **ids,
@@ -229,6 +245,39 @@ class AudioPump:
                     "offset": mark.offset,
                 }
                 self._emit("local", Local.SPEAKER_AUDIO, data, mark.pcm, t=t)
+
+    def _check_devices(self, now: float) -> None:
+        """Report a mic or speaker that stopped moving (unplugged, sound server gone)."""
+        if self.mic_started and not bool(getattr(self.source, "finished", False)):
+            idle = now - self._mic_last_t
+            if idle > self.stall_s and not self._mic_stalled:
+                self._mic_stalled = True
+                self.device_stalls += 1
+                self._error(
+                    f"The mic has delivered no audio for {idle:.1f} s: it was probably unplugged or the sound "
+                    "server stopped. Check it (`voicelive-nb devices`) and restart the session; text still works.",
+                    "mic",
+                )
+            elif idle <= self.stall_s and self._mic_stalled:
+                self._mic_stalled = False
+                log.warning("the mic delivers audio again")
+        if self.player.queued_ms > 0:
+            if self._queued_since is None:
+                self._queued_since = now
+            idle = now - max(self._played_last_t, self._queued_since)
+            if idle > self.stall_s and not self._speaker_stalled:
+                self._speaker_stalled = True
+                self.device_stalls += 1
+                self._error(
+                    f"The speaker has played nothing for {idle:.1f} s although audio is waiting: it was probably "
+                    "unplugged or the sound server stopped. Check it (`voicelive-nb devices`) and restart the session.",
+                    "speaker",
+                )
+        else:
+            self._queued_since = None
+        if self._speaker_stalled and now - self._played_last_t <= self.stall_s:
+            self._speaker_stalled = False
+            log.warning("the speaker plays again")
 
     def _publish_counters(self) -> None:
         sink_underflows = int(getattr(self.sink, "underflows", 0) or 0)
@@ -241,5 +290,6 @@ class AudioPump:
             "late_deltas_dropped": self.protocol.late_deltas_dropped,
             "send_failures": self.send_failures,
             "marks_dropped": int(self.player.marks_dropped),
+            "device_stalls": self.device_stalls,
         }
         self._emit("local", Local.COUNTERS, self.counters)
