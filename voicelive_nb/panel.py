@@ -125,7 +125,8 @@ class Panel:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._syncing = False
-        self._seen = {"tx": -1, "log": -1, "turns": -1, "types": 0}
+        self._seen = {"tx": -1, "log": -1, "turns": -1, "types": 0, "fields": -1}
+        self._seen_connection = ""
         self._seen_server: Any = None
         self._last_log_draw = 0.0
         self._last_chart_draw = 0.0
@@ -309,12 +310,16 @@ class Panel:
             self._last_chart_draw = now
             self._set(self._chart_img, "value", self.chart.render(snap.turns))
         self._set(self._counters, "value", counters_html(self._counter_values(snap)))
-        for name, badge in self.c.badges.items():
-            self._set(badge, "value", field_badge_html(snap.fields.get(name)))
+        if snap.fields_version != self._seen["fields"]:
+            self._seen["fields"] = snap.fields_version
+            for name, badge in self.c.badges.items():
+                self._set(badge, "value", field_badge_html(snap.fields.get(name)))
         if snap.server_session != self._seen_server and snap.server_session and not self._pending:
             self._seen_server = snap.server_session
             self._show_values(values_from_session(snap.server_session))
-        self._update_buttons(snap)
+        if snap.connection != self._seen_connection:
+            self._seen_connection = snap.connection
+            self._update_buttons(snap)
         return snap
 
     def close(self) -> None:

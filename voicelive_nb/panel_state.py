@@ -117,6 +117,7 @@ class PanelSnapshot:
     muted: bool = False
     counters: Mapping[str, float] = field(default_factory=dict)
     fields: Mapping[str, FieldStatus] = field(default_factory=dict)
+    fields_version: int = 0
     server_session: Mapping[str, Any] = field(default_factory=dict)
     transcript: tuple[TranscriptLine, ...] = ()
     transcript_version: int = 0
@@ -169,7 +170,7 @@ class PanelState:
         self._assistant_speaking = False
         self._muted = False
         self._counters: dict[str, float] = {}
-        self._fields: dict[str, FieldStatus] = {}
+        self._fields: _VersionedDict = _VersionedDict()
         self._pending_fields: set[str] = set()
         self._server_session: dict[str, Any] = {}
         self._lines: dict[str, TranscriptLine] = {}
@@ -280,6 +281,7 @@ class PanelState:
                 muted=self._muted,
                 counters=dict(self._counters),
                 fields=dict(self._fields),
+                fields_version=self._fields.version,
                 server_session=dict(self._server_session),
                 transcript=lines,
                 transcript_version=self._transcript_version,
@@ -518,6 +520,16 @@ class PanelState:
         while len(self._lines) > self._max_transcript:
             del self._lines[next(iter(self._lines))]
         self._transcript_version += 1
+
+
+class _VersionedDict(dict[str, FieldStatus]):
+    """A dict that counts its changes (so the panel redraws the badges only when needed)."""
+
+    version = 0
+
+    def __setitem__(self, key: str, value: FieldStatus) -> None:
+        self.version += 1
+        super().__setitem__(key, value)
 
 
 def _db(value: Any) -> float:
