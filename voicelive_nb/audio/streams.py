@@ -323,6 +323,10 @@ class DeviceSpeaker:
         self._desc = f"output device {device!r}"
         self.callback_errors = 0
         """Exceptions raised inside the callback (the block is played as silence)."""
+        self.dac_ahead_s = 0.0
+        """In the last callback: seconds until its first sample is heard (PortAudio's DAC time,
+        else ``output_latency_s``) -- the device's real output delay, often above the latency
+        PortAudio reports for the stream."""
 
     @property
     def rate(self) -> int:
@@ -390,6 +394,7 @@ class DeviceSpeaker:
         if status.output_underflow:
             self._underflows += 1
         ahead = _gap(time_info.outputBufferDacTime, time_info.currentTime, self._fallback)
+        self.dac_ahead_s = ahead
         try:
             self._player.fill(outdata, now + ahead)  # type: ignore[union-attr]
         except Exception:
