@@ -13,7 +13,9 @@
    speech_stopped minus the time the chunk holding
    audio_end_ms + silence_duration_ms was actually sent (so a client that falls behind
    its schedule does not count against the emulator; "behind" is reported apart).  A load
-   "sustains" when the p95 lag stays under 100 ms.
+   "sustains" when the p95 lag stays under 100 ms.  Because the machine may be shared,
+   the emulator's CPU per session is reported too, with the capacity it implies for
+   one core at 80% ("est. cap.": the emulator's event loop runs on one core).
 """
 
 from __future__ import annotations
@@ -262,6 +264,8 @@ def bench_concurrency(counts: list[int], seconds: float) -> None:
                     f"{behind:.0f}",
                     f"{stats['loop_lag_p95_ms']:.0f}/{stats['loop_lag_max_ms']:.0f}",
                     f"{cpu:.0f}%",
+                    f"{cpu / n:.1f}%",
+                    f"{int(80 / (cpu / n)) if cpu > 0 else 0}",
                     f"{client_cpu:.0f}%",
                     f"{os.getloadavg()[0]:.1f}",
                     "yes" if ok else "NO",
@@ -283,6 +287,8 @@ def bench_concurrency(counts: list[int], seconds: float) -> None:
             "client max behind ms",
             "loop lag p95/max",
             "emulator CPU",
+            "CPU/session",
+            "est. cap.",
             "clients CPU",
             "load avg",
             "sustained",
