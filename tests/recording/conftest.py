@@ -17,13 +17,27 @@ API_KEY = "rec-test-key-5ecret-0123456789"
 """The emulator requires this key; tests check it never reaches a recording."""
 
 
+class Responder:
+    """The emulator's responder; a test may set ``reply`` (reset to the default per module)."""
+
+    def __init__(self) -> None:
+        self.reply = "Okay, noted."
+
+    def __call__(self, transcript: str | None, session: dict[str, Any]) -> str:
+        return self.reply
+
+
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Any]:
+def responder() -> Responder:
+    return Responder()
+
+
+@pytest.fixture(scope="module")
+def emulator(responder: Responder) -> Iterator[Any]:
     from voicelive_nb.emulator import Emulator
     from voicelive_nb.emulator.settings import EmulatorSettings
 
-    emu = Emulator(api_key=API_KEY, responder=lambda text, session: "Okay, noted.",
-                   settings=EmulatorSettings(transcribe_for_responder=False))  # fmt: skip
+    emu = Emulator(api_key=API_KEY, responder=responder, settings=EmulatorSettings(transcribe_for_responder=False))
     emu.start()
     try:
         yield emu

@@ -166,3 +166,34 @@ def test_session_killed_midway_still_loads(emulator: Any, tmp_path: Path) -> Non
     assert json.loads((folder / "session.json").read_text())["end"] is None
     for path in folder.iterdir():
         assert API_KEY.encode() not in path.read_bytes()
+
+
+def test_barge_in_is_measured_on_the_interrupted_turn(connection: Any, responder: Any, tmp_path: Path) -> None:
+    responder.reply = "This is a rather long answer that keeps going and going. " * 5
+    pcm, _ = speech_pcm([0.3, "Tell me a long story please.", 3.5, "Stop, wait a moment.", 3.0])
+    session = VoiceSession(connection=connection, mic=WavMic(pcm), speaker=CaptureSpeaker(), record=tmp_path / "b")
+    try:
+        with session:
+            flushed = session.wait_for(Local.PLAYBACK_FLUSHED, timeout=40, since=0,
+                                       predicate=lambda r: r.get("reason") == "speech_started")  # fmt: skip
+            responder.reply = "Okay."  # the second reply (made once the user stops) is short
+            session.wait_for(Local.PLAYBACK_STOPPED, timeout=60, since=flushed.t)  # the second reply played
+    finally:
+        responder.reply = "Okay, noted."
+    rec = Recording.load(tmp_path / "b")
+    first, second = rec.tracker.turns[:2]
+    assert first.interrupted and not second.interrupted
+    started = next(
+        e for e in rec.other_events
+        if e["type"] == "input_audio_buffer.speech_started" and e["data"]["item_id"] == second.item_id
+    )  # fmt: skip
+    assert first.barge_in_rx == started["t"]
+    expected = (flushed.t - started["t"]) * 1000 + flushed.data["stale_ms"]
+    assert first.barge_in_stale_ms == pytest.approx(expected, abs=0.01)  # files keep µs
+    assert 0 <= first.barge_in_stale_ms < 500  # the flush followed speech_started at once
+    assert first.played_ms is not None and 0 < first.played_ms < 60_000
+    # in the assistant track the first reply stops where it was cut (within one 20 ms block)
+    cut = round((flushed.t - rec.t0 + flushed.data["stale_ms"] / 1000) * rec.assistant_rate)  # type: ignore[operator]
+    after = rec.assistant[cut + 480 : cut + 480 + 4800]
+    assert not np.abs(after.astype(np.int32)).max(initial=0) > 0
+    assert np.abs(rec.assistant[max(0, cut - 4800) : cut].astype(np.int32)).max() > 0
