@@ -62,7 +62,8 @@ def mic_gaps(t: Sequence[float], n: Sequence[int], rate: int, block: int, window
     should be.  Scheduling jitter delays a block's stamp for a while (the residual rises,
     then falls back); lost audio shifts every later block for good.  The forward-looking
     minimum of the residual (over ``window`` blocks) ignores the jitter and steps up
-    by the length of each loss.  Returns (number of steps > half a block, total lost ms).
+    by the length of each loss.  Returns (number of steps > 3/4 block, total lost ms): the loss unit is a block, and
+    smaller steps are the device's latency estimate moving, not lost audio.
     """
     if len(t) < 2:
         return 0, 0.0
@@ -72,6 +73,68 @@ def mic_gaps(t: Sequence[float], n: Sequence[int], rate: int, block: int, window
     m = resid.size
     floor = np.array([resid[i : i + window].min() for i in range(m)])
     steps = np.diff(floor)
-    half = 0.5 * block / rate
+    half = 0.75 * block / rate
     big = steps[steps > half]
     return int(big.size), float(big.sum() * 1000.0)
+
+
+def content_gaps(track: np.ndarray, loop: np.ndarray, chunk: int = 2400) -> tuple[int, float, int]:
+    """Gaps in a recorded mic track that captured a looped stimulus, found by content.
+
+    The virtual mic path is bit-exact, so once the track is aligned with the loop every
+    chunk must equal the loop at the predicted position.  A chunk that does not is
+    re-located by cross-correlation; the change of alignment is audio that went missing
+    (or was inserted).  A loud chunk found nowhere in the loop is a dropout spliced into
+    the chunk (one gap per run).  Quiet chunks that cannot be located wait for the next
+    loud chunk.
+
+    Returns (gaps, total ms missing or inserted, chunks checked).
+    """
+    x = np.asarray(track, dtype=np.int16)
+    lp = np.asarray(loop, dtype=np.int16)
+    n_loop = lp.shape[0]
+    ext = np.concatenate([lp, lp[:chunk]])
+    phase: int | None = None  # loop position of track sample 0, modulo the loop
+    gaps = 0
+    moved = 0
+    checked = 0
+    corrupt = False  # inside a run of loud chunks that match nowhere
+    for start in range(0, x.shape[0] - chunk + 1, chunk):
+        c = x[start : start + chunk]
+        if phase is not None:
+            pos = (start + phase) % n_loop
+            if np.array_equal(c, ext[pos : pos + chunk]):
+                checked += 1
+                corrupt = False
+                continue
+        if np.abs(c).max() < 1000:
+            continue  # too quiet to locate; the next loud chunk will tell
+        found = _locate(c, ext, n_loop)
+        if found is None:
+            if phase is not None and not corrupt:
+                gaps += 1  # a dropout or glitch inside the chunk (silence or garbage spliced in)
+                corrupt = True
+            continue
+        new_phase = (found - start) % n_loop
+        if phase is not None and new_phase != phase:
+            d = (new_phase - phase) % n_loop
+            d = d if d <= n_loop // 2 else d - n_loop
+            gaps += 0 if corrupt else 1  # the splice's own chunk already counted it
+            moved += abs(d)
+        corrupt = False
+        phase = new_phase
+        checked += 1
+    return gaps, moved * 1000.0 / 24000.0, checked
+
+
+def _locate(c: np.ndarray, ext: np.ndarray, n_loop: int) -> int | None:
+    """Loop position where chunk ``c`` occurs exactly (FFT correlation, then exact check)."""
+    a = ext.astype(np.float64)
+    b = c.astype(np.float64)
+    size = 1 << int(np.ceil(np.log2(a.shape[0] + b.shape[0])))
+    corr = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)[:n_loop]
+    for pos in np.argsort(corr)[-5:][::-1]:
+        p = int(pos)
+        if np.array_equal(ext[p : p + c.shape[0]], c):
+            return p
+    return None

@@ -11,12 +11,13 @@ was read, never before).
 Parts (all on the PulseAudio virtual devices started by the bench):
 
 * **stimulus** -- an output stream into ``vmicsink`` (what the client's mic hears):
-  short clicks at random 0.35-0.65 s intervals (``clicks``), a looped speech
-  WAV (``speech``) or silence (``idle``).  Each click's DAC time is recorded.
-* **cable** -- a 2 ms-block input stream on ``vmic`` (the client's mic): click
+  short clicks at random 0.35-0.65 s intervals (``clicks``) or silence (``idle``).
+  Each click's DAC time is recorded.  A phase with ``wav`` also loops that speech
+  into ``vmicsink`` through ``pacat`` (:class:`SpeechLoop`).
+* **cable** -- a 4 ms-block input stream on ``vmic`` (the client's mic): click
   arrivals here minus their DAC times are the *floor* of the virtual cable that no
   client can beat.
-* **monitor** -- a 2 ms-block input stream on ``vspeaker.monitor`` (what the client
+* **monitor** -- a 4 ms-block input stream on ``vspeaker.monitor`` (what the client
   played): onsets (first loud sample after >= 50 ms quiet) and offsets (last loud
   sample before >= 50 ms quiet), sample-accurate: a sample ``j`` of an ``n``-frame
   block that arrived at ``t`` is dated ``t - (n - j) / rate``.
@@ -83,8 +84,6 @@ class Probe:
     def __init__(self) -> None:
         self.offset = float("inf")  # monotonic - PortAudio time (smallest seen)
         self.mode = "idle"
-        self.speech = np.zeros(RATE, dtype=np.int16)
-        self.speech_pos = 0
         self.next_click = RATE // 2
         self.pos = 0
         self.clicks_dac = Events()  # PortAudio DAC time of each click
@@ -109,16 +108,6 @@ class Probe:
         if status:
             self.status.add(0, float(int(status.output_underflow)))
         buf = out[:, 0]
-        if self.mode == "speech":
-            s = self.speech
-            done = 0
-            while done < frames:
-                k = min(frames - done, s.shape[0] - self.speech_pos)
-                buf[done : done + k] = s[self.speech_pos : self.speech_pos + k]
-                done += k
-                self.speech_pos = (self.speech_pos + k) % s.shape[0]
-            self.pos += frames
-            return
         buf[:] = 0
         if self.mode == "clicks":
             k = self.next_click - self.pos
@@ -173,11 +162,15 @@ class Probe:
 
         common = {"samplerate": RATE, "channels": 1, "dtype": "int16", "latency": "low"}
         self.streams = [
-            opened({"PULSE_SINK": "vmicsink"}, lambda: sd.OutputStream(blocksize=96, callback=self._out, **common)),
-            opened({"PULSE_SOURCE": "vmic"}, lambda: sd.InputStream(blocksize=48, callback=self._cable_in, **common)),
+            # The stimulus may have a roomy buffer: its DAC time accounts for it.
+            opened(
+                {"PULSE_SINK": "vmicsink"},
+                lambda: sd.OutputStream(blocksize=240, callback=self._out, **{**common, "latency": 0.05}),
+            ),
+            opened({"PULSE_SOURCE": "vmic"}, lambda: sd.InputStream(blocksize=96, callback=self._cable_in, **common)),
             opened(
                 {"PULSE_SOURCE": "vspeaker.monitor"},
-                lambda: sd.InputStream(blocksize=48, callback=self._monitor_in, **common),
+                lambda: sd.InputStream(blocksize=96, callback=self._monitor_in, **common),
             ),
         ]
         for s in self.streams:
@@ -333,6 +326,55 @@ class Server:
         await ws.send_json({"type": "response.done", "response": {"id": rid, "status": status}})
 
 
+class SpeechLoop:
+    """Loops a WAV into ``vmicsink`` through ``pacat`` (C, its own 300 ms buffer, no GIL).
+
+    The glitch run must not blame the client for the stimulus's own underflows, so the
+    speech comes from a separate C client fed through a pipe by a writer thread.
+    """
+
+    def __init__(self, pcm: np.ndarray) -> None:
+        import subprocess
+
+        self.proc = subprocess.Popen(
+            [
+                "pacat",
+                "--playback",
+                "-d",
+                "vmicsink",
+                f"--rate={RATE}",
+                "--channels=1",
+                "--format=s16le",
+                "--raw",
+                "--latency-msec=300",
+            ],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._data = pcm.tobytes()
+        self._halt = threading.Event()
+        self._writer = threading.Thread(target=self._write, name="probe-speech", daemon=True)
+        self._writer.start()
+
+    def _write(self) -> None:
+        assert self.proc.stdin is not None
+        try:
+            while not self._halt.is_set():
+                self.proc.stdin.write(self._data)
+                self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except Exception:
+            self.proc.kill()
+        self._writer.join(5)
+
+
 def _load_wav(path: str) -> np.ndarray:
     with wave.open(path, "rb") as w:
         if w.getframerate() != RATE or w.getnchannels() != 1 or w.getsampwidth() != 2:
@@ -346,12 +388,12 @@ def main() -> None:
     server.start()
     probe.start()
     print(json.dumps({"endpoint": f"http://127.0.0.1:{server.port}"}), flush=True)
+    speech: SpeechLoop | None = None
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd["cmd"] == "phase":
             if cmd.get("wav"):
-                probe.speech = _load_wav(cmd["wav"])
-                probe.speech_pos = 0
+                speech = SpeechLoop(_load_wav(cmd["wav"]))
             server.reset()
             for table in (probe.clicks_dac, probe.cable, probe.onsets, probe.offsets, probe.status):
                 table.take()
@@ -360,6 +402,9 @@ def main() -> None:
             print(json.dumps({"ok": True}), flush=True)
         elif cmd["cmd"] == "end":
             probe.mode = "idle"
+            if speech is not None:
+                speech.stop()
+                speech = None
             server.responses = False
             time.sleep(0.3)
             result = {

@@ -15,9 +15,9 @@ does"), on sounddevice instead of PyAudio, with the same settings:
   taken from the queue still plays;
 * events are read as typed SDK events with ``async for event in connection``.
 
-Two counters were added for the bench (they do not change the behaviour): device
-over/underflows from the callbacks' status flags, and the capture time and size of
-every mic block (a preallocated table) for the gap count.
+Instruments added for the bench (they do not change the behaviour): device
+over/underflows from the callbacks' status flags, the capture time and size of every
+mic block, and a copy of the audio sent (preallocated) for the gap count.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ class ReferenceClient:
         self.cap_t = np.zeros(200_000, dtype=np.float64)  # capture time of each mic block
         self.cap_n = np.zeros(200_000, dtype=np.int64)
         self.blocks = 0
+        self.sent = np.zeros(RATE * 60 * 12, dtype=np.int16)  # what the mic callback sent (12 min)
+        self.sent_n = 0
         self.responses_done = 0
         self.turns = 0
         self._thread: threading.Thread | None = None
@@ -156,6 +158,9 @@ class ReferenceClient:
                 self.cap_t[self.blocks] = time.monotonic()
                 self.cap_n[self.blocks] = frames
                 self.blocks += 1
+            if self.sent_n + frames <= self.sent.shape[0]:  # bench: keep a copy of what is sent
+                self.sent[self.sent_n : self.sent_n + frames] = indata[:, 0]
+                self.sent_n += frames
             audio_base64 = base64.b64encode(indata.tobytes()).decode("utf-8")
             asyncio.run_coroutine_threadsafe(conn.input_audio_buffer.append(audio=audio_base64), loop)  # type: ignore[arg-type]
 
@@ -210,6 +215,10 @@ class ReferenceClient:
             float(self._in.latency) if self._in is not None else 0.0,
             float(self._out.latency) if self._out is not None else 0.0,
         )
+
+    def sent_track(self) -> np.ndarray:
+        """Every mic block sent so far, in order."""
+        return self.sent[: self.sent_n].copy()
 
     def capture_table(self) -> tuple[np.ndarray, np.ndarray]:
         """Capture times (monotonic s) and sizes of the mic blocks so far."""

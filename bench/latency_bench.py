@@ -48,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _figures import Stat, match_after, match_before, mic_gaps  # noqa: E402
+from _figures import Stat, content_gaps, match_after, match_before, mic_gaps  # noqa: E402
 from _reference import ReferenceClient  # noqa: E402
 
 RATE = 24000
@@ -112,6 +112,7 @@ class OurClient:
         settings = ConnectionSettings(endpoint=endpoint, api_key="bench")
         self.session = VoiceSession(SessionConfig(), connection=settings, mic=mic, speaker=speaker, record=record)
         self.capture: list[tuple[float, int]] = []
+        self.sent: list[bytes] = []
         self.state = PanelState(turns=lambda: self.turns())
         self.session.subscribe(self._observe)
 
@@ -119,6 +120,8 @@ class OurClient:
         self.state.feed(record)
         if record.type == "mic.audio":
             self.capture.append((float(record.get("captured_t", record.t)), int(record.get("samples", 0))))
+            if record.audio is not None:
+                self.sent.append(record.audio)
 
     def start(self) -> OurClient:
         self.session.start()
@@ -136,17 +139,27 @@ class OurClient:
         c = dict(self.session.counters)
         t = [x[0] for x in self.capture]
         n = [x[1] for x in self.capture]
-        gaps, lost = mic_gaps(t, n, RATE, n[0] if n else 480)
+        steps, _ = mic_gaps(t, n, RATE, n[0] if n else 480)
         turns = self.turns()
+        spk = self.session.speaker
+        # every device underflow PortAudio reported, start-ups included (as for the reference)
+        device = int(getattr(spk, "_underflows", getattr(spk, "underflows", 0)) or 0)
+        player_starved = int(getattr(getattr(self.session, "_engine", None), "player", None).underflows)
         return {
             "input_overflows": int(c.get("input_overflows", 0)),
-            "output_underflows": int(c.get("output_underflows", 0)),
+            "output_underflows": device,
+            "player_starved": player_starved,
+            "speaker_reopens": int(getattr(spk, "reopens", 0)),
+            "speaker_latency_ms": round(1000 * float(getattr(spk, "output_latency_s", 0.0)), 1),
             "dropped_blocks": int(c.get("dropped_blocks", 0)) + int(c.get("bus_dropped", 0)),
-            "mic_gaps": gaps,
-            "mic_lost_ms": round(lost, 1),
+            "mic_stamp_steps": steps,
             "turns": len(turns),
             "interrupted": sum(1 for x in turns if getattr(x, "interrupted", False)),
         }
+
+    def sent_track(self) -> np.ndarray:
+        """Every mic block appended to the socket, in order."""
+        return np.frombuffer(b"".join(self.sent), dtype="<i2")
 
     def describe(self) -> str:
         mic, spk = self.session.mic, self.session.speaker
@@ -182,16 +195,20 @@ class RefClient:
 
     def counters(self) -> dict[str, Any]:
         t, n = self.client.capture_table()
-        gaps, lost = mic_gaps(list(t), list(n), RATE, int(n[0]) if n.size else 1200)
+        steps, _ = mic_gaps(list(t), list(n), RATE, int(n[0]) if n.size else 1200)
         return {
             "input_overflows": self.client.input_overflows,
             "output_underflows": self.client.output_underflows,
+            "player_starved": None,
             "dropped_blocks": 0,
-            "mic_gaps": gaps,
-            "mic_lost_ms": round(lost, 1),
+            "mic_stamp_steps": steps,
             "turns": self.client.turns,
             "interrupted": None,
         }
+
+    def sent_track(self) -> np.ndarray:
+        """Every mic block the callback handed to the loop, in order."""
+        return self.client.sent_track()
 
     def describe(self) -> str:
         lin, lout = self.client.latencies
@@ -208,10 +225,13 @@ def latency_phase(probe: ProbeProcess, make: Any, seconds: float) -> dict[str, A
     """Run one client against the probe for ``seconds``; return figures 1 and 2."""
     client = make(probe.endpoint).start()
     probe.cmd(cmd="phase", mode="clicks", responses=True)
+    load0 = os.getloadavg()[0]
     time.sleep(seconds)
     res = probe.cmd(cmd="end")
+    load1 = os.getloadavg()[0]
     desc = client.describe()
     client.stop()
+    counters = client.counters()
     mic_rx = [t for t, _ in res["mic_clicks"]]
     mic = match_before(mic_rx, res["clicks_dac"], 0.4)
     floor = match_after(res["clicks_dac"], res["cable"], 0.2)
@@ -225,6 +245,17 @@ def latency_phase(probe: ProbeProcess, make: Any, seconds: float) -> dict[str, A
         "cable_floor": Stat.of(floor),
         "raw": {"mic": mic, "speaker": speaker, "barge_in": barge, "floor": floor},
         "client_events": res["client_events"],
+        "counters": counters,
+        "probe_status": _probe_status(res["probe_status"]),
+        "loadavg": (round(load0, 2), round(load1, 2)),
+    }
+
+
+def _probe_status(rows: list[list[float]]) -> dict[str, int]:
+    """Glitches of the probe's own streams (they would blur its timestamps)."""
+    return {
+        "stimulus_underflows": sum(1 for s, f in rows if s == 0 and f),
+        "monitor_overflows": sum(1 for s, f in rows if s == 1 and f),
     }
 
 
@@ -290,17 +321,28 @@ def glitch_phase(probe: ProbeProcess, make: Any, endpoint: str, wav: Path, minut
     """Run one client against the emulator under a busy kernel; return the glitch counts."""
     from _load import busy_kernel
 
-    probe.cmd(cmd="phase", mode="speech", responses=False, wav=str(wav))
+    probe.cmd(cmd="phase", mode="idle", responses=False, wav=str(wav))
     client = make(endpoint).start()
 
     def progress(elapsed: float) -> None:
         c = client.counters()
         print(f"    {elapsed:5.0f} s: {c}", flush=True)
 
+    load0 = os.getloadavg()[0]
     load = busy_kernel(minutes * 60.0, client.turns, client.state, progress=progress)
     client.stop()
     res = probe.cmd(cmd="end")
-    return {"counters": client.counters(), "load": load, "probe_status": len(res["probe_status"])}
+    counters = client.counters()
+    from voicelive_nb.audio.wav import load_audio
+
+    gaps, moved, checked = content_gaps(client.sent_track(), load_audio(str(wav), RATE))
+    counters.update(mic_gaps=gaps, mic_gap_ms=round(moved, 1), mic_chunks_checked=checked)
+    return {
+        "counters": counters,
+        "load": load,
+        "probe_status": _probe_status(res["probe_status"]),
+        "loadavg": (round(load0, 2), round(os.getloadavg()[0], 2)),
+    }
 
 
 # --------------------------------------------------------------------------- report
@@ -337,10 +379,11 @@ def table(fig: dict[str, dict[str, Any]], glitch: dict[str, dict[str, Any]] | No
         lines.append("-" * 85)
         for key, label in (
             ("input_overflows", "3  input overflows"),
-            ("output_underflows", "3  output underflows"),
+            ("output_underflows", "3  output underflows (device)"),
+            ("player_starved", "   player ran dry mid-response"),
             ("dropped_blocks", "3  mic blocks dropped"),
             ("mic_gaps", "3  gaps in the mic track"),
-            ("mic_lost_ms", "   mic audio lost (ms)"),
+            ("mic_gap_ms", "   audio missing at the gaps (ms)"),
             ("turns", "   turns (committed)"),
         ):
             lines.append(
@@ -365,7 +408,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tune", default="", help="override our device settings, e.g. mic_blocksize=240,spk_latency=0.01"
     )
+    parser.add_argument("--clients", default="ours,reference", help="which clients to run (default: both)")
+    parser.add_argument(
+        "--switch-interval", type=float, default=None, help="sys.setswitchinterval for this process (experiment)"
+    )
     args = parser.parse_args(argv)
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
+    names = [n.strip() for n in args.clients.split(",") if n.strip()]
     tune: dict[str, Any] = {}
     for item in filter(None, args.tune.split(",")):
         key, value = item.split("=", 1)
@@ -382,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("ours", lambda ep: OurClient(ep, tune)),
                 ("reference", lambda ep: RefClient(ep)),
             ):
+                if name not in names:
+                    continue
                 print(f"figures 1-2: {name}, {args.seconds:.0f} s ...", flush=True)
                 fig[name] = latency_phase(probe, make, args.seconds)
             glitch = None
@@ -397,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
                             ("ours", lambda ep: OurClient(ep, tune, record=str(Path(tmp) / "rec"))),
                             ("reference", lambda ep: RefClient(ep, config=vad)),
                         ):
+                            if name not in names:
+                                continue
                             print(
                                 f"figure 3: {name}, {args.minutes:g} min ({loop_s:.1f} s speech loop) ...", flush=True
                             )
@@ -406,6 +460,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             probe.close()
     print()
+    if len(fig) < 2 or (glitch is not None and len(glitch) < 2):
+        print(json.dumps({k: {kk: str(vv) for kk, vv in v.items() if kk != "raw"} for k, v in fig.items()}, indent=1))
+        print(json.dumps(glitch, indent=1, default=str))
+        return 0
     print(table(fig, glitch))
     if args.json is not None:
         out = {

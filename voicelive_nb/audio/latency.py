@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from voicelive_nb.audio.streams import DeviceMic, DeviceSpeaker, Latency
 
 if TYPE_CHECKING:
@@ -116,25 +118,40 @@ def _samples(ms: float, rate: int) -> int:
 
 
 class AdaptiveSpeaker(DeviceSpeaker):
-    """A :class:`DeviceSpeaker` whose buffer grows after output underflows.
+    """A :class:`DeviceSpeaker` that hears the edges at once and grows its buffer after underflows.
+
+    The buffer delays only what is queued behind it.  Two moments matter to the user and
+    both happen at an *edge*: the first sample of an answer (queued behind a buffer of
+    silence) and a barge-in (the rest of the buffer is stale).  At both edges the
+    callback aborts the stream -- PortAudio's abort drops what the device holds (on
+    PulseAudio the server side too) -- and a watcher thread restarts it at once, so
+    the answer starts, and a barge-in ends, within a few ms whatever the buffer size
+    (measured on PulseAudio: abort + start 2-7 ms; onset 3-11 ms with a 20-160 ms
+    buffer instead of the buffer's length).  Between the edges the full buffer covers
+    late callbacks.
+
+    Underflows: the watcher sees the device's underflow count rise and re-opens the
+    stream with a ``grow`` times larger buffer, up to ``max_latency``; after
+    ``shrink_after_s`` without an underflow it steps back down while nothing plays.
 
     Args:
         device: Device index or name, None for the default output.
         rate: Stream rate (the player's).
         blocksize: Samples per callback.
         latency: Buffer to start with (seconds).
-        max_latency: Largest buffer (seconds); each underflow multiplies it by ``grow``.
+        max_latency: Largest buffer (seconds).
         grow: Growth factor per step.
         shrink_after_s: Seconds without an underflow before one step back down
             (taken only while the player is idle, so it is inaudible); 0 never shrinks.
-        grace_s: Underflows this soon after a (re)open are the stream's start-up, ignored.
+        grace_s: Underflows this soon after a (re)start are the stream priming itself:
+            counted in :attr:`startup_underflows`, not acted upon.
         check_s: How often the watcher thread looks at the counters.
+        edges: Restart the stream at answer starts and barge-ins (see above).
 
     Attributes:
-        reopens: How many times the stream was re-opened with a new buffer.
-
-    Barge-in: :meth:`flush` drops what the device has buffered (abort + restart), so
-    a larger buffer costs nothing at barge-in, only at the start of an answer.
+        reopens: Re-opens with a new buffer size.
+        restarts: Restarts at edges (answer starts and barge-ins).
+        startup_underflows: Underflows inside a grace period (included in ``underflows``).
     """
 
     def __init__(
@@ -147,8 +164,9 @@ class AdaptiveSpeaker(DeviceSpeaker):
         *,
         grow: float = 2.0,
         shrink_after_s: float = 60.0,
-        grace_s: float = 0.5,
+        grace_s: float = 0.1,
         check_s: float = 0.05,
+        edges: bool = True,
     ) -> None:
         if not 0 < latency <= max_latency:
             raise ValueError(f"AdaptiveSpeaker needs 0 < latency <= max_latency, got {latency!r}, {max_latency!r}")
@@ -161,19 +179,19 @@ class AdaptiveSpeaker(DeviceSpeaker):
         self.shrink_after_s = shrink_after_s
         self.grace_s = grace_s
         self.check_s = check_s
+        self.edges = edges
         self.reopens = 0
-        self.device_flushes = 0
-        """Barge-ins that dropped the device buffer (:meth:`flush`)."""
+        self.restarts = 0
+        self.startup_underflows = 0
         self._opened_at = 0.0
-        self._ignored = 0  # underflows inside a grace period (start-up), not counted
         self._watch: threading.Thread | None = None
         self._halt = threading.Event()
+        self._restart = threading.Event()  # set by the callback after it aborted at an edge
         self._reopen_lock = threading.Lock()
-
-    @property
-    def underflows(self) -> int:
-        """Output underflows after each (re)open's start-up grace period."""
-        return self._underflows - self._ignored
+        self._seen_flushes = 0
+        self._silent = 0  # frames of silence handed to the device since the last audio
+        self._silent_needed = max(blocksize, round(latency * rate))  # silence that fills the buffer
+        self._abort_exc: type[BaseException] = RuntimeError
 
     @property
     def current_latency_s(self) -> float:
@@ -198,26 +216,75 @@ class AdaptiveSpeaker(DeviceSpeaker):
         with self._reopen_lock:
             super().stop()
 
+    def flush(self) -> bool:
+        """Drop what the device holds now (abort + restart); False if not running.
+
+        Not needed after :meth:`Player.flush <voicelive_nb.audio.player.Player.flush>`
+        with ``edges`` on: the next callback does it.  Calling it right after the
+        player's flush saves waiting for that callback.
+        """
+        player = self._player
+        if player is not None:
+            self._seen_flushes = player.flushes
+        return self._restart_stream(abort=True)
+
+    # ------------------------------------------------------------------ callback side
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        player = self._player
+        if self.edges and player is not None:
+            flushed = player.flushes != self._seen_flushes
+            resumed = self._silent >= self._silent_needed and player.queued_ms > 0
+            if flushed or resumed:
+                # An edge: the device holds stale audio (barge-in) or only silence (an answer
+                # starts).  Abort drops it; the watcher restarts the stream right away.
+                self._seen_flushes = player.flushes
+                self._silent = 0
+                if status.output_underflow:
+                    self._count_underflow()
+                outdata.fill(0)
+                self._restart.set()
+                raise self._abort_exc
+            if player.queued_ms > 0:
+                self._silent = 0
+            else:
+                self._silent += frames
+        if status.output_underflow and time.monotonic() - self._opened_at < self.grace_s:
+            self.startup_underflows += 1
+        super()._callback(outdata, frames, time_info, status)
+
+    def _count_underflow(self) -> None:
+        self._underflows += 1
+        if time.monotonic() - self._opened_at < self.grace_s:
+            self.startup_underflows += 1
+
+    # ------------------------------------------------------------------ watcher thread
+
     def _open(self, player: Player) -> None:
+        from voicelive_nb.audio import devices
+
+        self._abort_exc = devices.sounddevice().CallbackAbort
+        self._seen_flushes = player.flushes
+        self._silent = 0
         super().start(player)
+        self._silent_needed = max(self.blocksize, round(self._latency_s * self.rate))
         self._opened_at = time.monotonic()
 
     def _run(self) -> None:
-        seen = self._underflows
+        seen = self._underflows - self.startup_underflows
         last_event = time.monotonic()
-        while not self._halt.wait(self.check_s):
-            now = time.monotonic()
-            count = self._underflows
-            if now - self._opened_at < self.grace_s:
-                self._ignored += count - seen  # start-up of this (re)open
-                seen = count
+        while not self._halt.is_set():
+            if self._restart.wait(self.check_s):
+                self._restart.clear()
+                self._restart_stream()
                 continue
+            now = time.monotonic()
+            count = self._underflows - self.startup_underflows
             if count > seen:
                 seen = count
                 last_event = now
                 if self.current_latency_s < self.max_latency:
                     self._reopen(min(self.max_latency, self.current_latency_s * self.grow))
-                    seen = self._underflows
             elif (
                 self.shrink_after_s > 0
                 and now - last_event > self.shrink_after_s
@@ -226,24 +293,23 @@ class AdaptiveSpeaker(DeviceSpeaker):
             ):
                 last_event = now
                 self._reopen(max(self.min_latency, self.current_latency_s / self.grow))
-                seen = self._underflows
+            seen = self._underflows - self.startup_underflows
 
-    def flush(self) -> bool:
-        """Drop the audio already handed to the device, at once (barge-in).
+    def _idle(self) -> bool:
+        player = self._player
+        return player is not None and player.queued_ms == 0 and not player.streaming
 
-        Aborts and restarts the stream: PortAudio's abort discards what is buffered (on
-        PulseAudio the server-side buffer too), so the assistant goes quiet within a few
-        ms whatever the buffer size (measured: 2-7 ms for abort + start, 0-6 ms of stale
-        audio with a 20-100 ms buffer).  Call it right after
-        :meth:`Player.flush <voicelive_nb.audio.player.Player.flush>`, from the session
-        thread.  Returns False if the stream is not running or the restart failed.
-        """
+    def _restart_stream(self, abort: bool = False) -> bool:
         with self._reopen_lock:
             stream = self._stream
-            if stream is None:
+            if stream is None or self._halt.is_set():
                 return False
             try:
-                stream.abort()
+                if abort or stream.active:
+                    stream.abort()
+                else:
+                    stream.stop()  # aborted by the callback: only the bookkeeping is left
+                self._opened_at = time.monotonic()
                 stream.start()
             except Exception:  # a device that cannot restart: fall back to a full re-open
                 try:
@@ -254,13 +320,8 @@ class AdaptiveSpeaker(DeviceSpeaker):
                 except Exception:
                     self.callback_errors += 1
                     return False
-            self._opened_at = time.monotonic()  # the restart's priming underflow is not a glitch
-            self.device_flushes += 1
+            self.restarts += 1
             return True
-
-    def _idle(self) -> bool:
-        player = self._player
-        return player is not None and player.queued_ms == 0 and not player.streaming
 
     def _reopen(self, latency: float) -> None:
         with self._reopen_lock:
@@ -273,9 +334,11 @@ class AdaptiveSpeaker(DeviceSpeaker):
             self.reopens += 1
 
     def describe_state(self) -> dict[str, Any]:
-        """Current buffer, re-opens and counted underflows (for counters and logs)."""
+        """Current buffer, re-opens, restarts and underflows (for counters and logs)."""
         return {
             "latency_ms": round(self.current_latency_s * 1000.0, 1),
             "reopens": self.reopens,
+            "restarts": self.restarts,
             "underflows": self.underflows,
+            "startup_underflows": self.startup_underflows,
         }
