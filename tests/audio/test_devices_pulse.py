@@ -20,7 +20,14 @@ RATE = 24000
 
 
 def noise(n: int, seed: int = 1, amp: float = 3000.0) -> np.ndarray:
-    return (np.random.default_rng(seed).standard_normal(n) * amp).clip(-32000, 32000).astype(np.int16)
+    """Noise with no zero sample, so silence a device glitch inserts can be told apart."""
+    x = (np.random.default_rng(seed).standard_normal(n) * amp).clip(-32000, 32000).astype(np.int16)
+    return x | 1
+
+
+def without_inserted_silence(x: np.ndarray) -> np.ndarray:
+    """``x`` minus zero samples: an output underrun on a loaded machine inserts silence."""
+    return x[x != 0]
 
 
 def locate(haystack: np.ndarray, needle: np.ndarray) -> int:
@@ -99,8 +106,8 @@ def test_player_audio_comes_out_of_the_virtual_speaker(virtual_audio: Any) -> No
         speaker.stop()
         heard = rec.stop()
     at = locate(heard, sig)
-    seg = heard[at : at + sig.shape[0]]
-    assert np.abs(seg.astype(np.int32) - sig).max() <= 1
+    seg = without_inserted_silence(heard[at:])[: sig.shape[0]]
+    assert np.array_equal(seg, sig)
     kinds = [m.kind for m in marks]
     assert kinds[0] == "started" and kinds[-1] == "stopped"
     chunks = b"".join(m.pcm or b"" for m in marks if m.kind == "chunk")
@@ -130,15 +137,16 @@ def test_flush_stops_sound_within_one_block_plus_latency(virtual_audio: Any) -> 
     marks = player.drain_marks()
     started = next(m for m in marks if m.kind == "started")
     at = locate(heard, sig)
-    sounding = np.flatnonzero(heard[at:])
-    end = at + int(sounding[-1]) + 1
-    played = end - at
+    span = int(np.flatnonzero(heard[at:])[-1]) + 1
+    content = without_inserted_silence(heard[at : at + span])
+    played = round(info.played_ms * RATE / 1000)
     # exactly what flush() reported as played came out, nothing of the rest
-    assert played == round(info.played_ms * RATE / 1000)
-    assert np.array_equal(heard[at:end], sig[:played])
-    # time from the flush to the last stale sample, on the player's (DAC-mapped) clock
-    stale_s = started.t + played / RATE - t_flush
-    budget = speaker.blocksize / RATE + speaker.output_latency_s
+    assert np.array_equal(content, sig[:played])
+    # time from the flush to the last stale sample, on the player's (DAC-mapped) clock: one
+    # block plus the device's delay (an underrun's inserted silence would add to it)
+    glitch_s = (span - played) / RATE
+    stale_s = started.t + span / RATE - t_flush - glitch_s
+    budget = speaker.blocksize / RATE + max(speaker.output_latency_s, speaker.dac_ahead_s)
     assert stale_s <= budget + 0.03, f"stale {stale_s * 1000:.1f} ms > {budget * 1000:.0f} ms budget"
     assert info.stale_ms / 1000 <= budget + 0.005
     assert player.dropped_late_ms > 0
