@@ -80,56 +80,50 @@ def _drive(lp: LabPage, page: Any, va: Any, speech: Path, shots: Path) -> None:
     assert panel.locator("button", has_text="Disconnect").count() == 1
 
     # Speak into the virtual mic; the mic meter must move and the user indicator light up.
-    player = va.play_into_mic(speech, wait=False)
-    try:
-        page.wait_for_function(
-            "() => { const n = document.querySelector('.vlnb-meter .vlnb-num');"
-            " return n && /dBFS/.test(n.innerText); }",
-            timeout=30_000,
-        )
-        page.wait_for_function("() => !!document.querySelector('.vlnb-speak.on')", timeout=30_000)
-        panel.screenshot(path=str(shots / "2-user-speaking.png"))
+    va.play_into_mic(speech, wait=False)  # the daemon plays it; stopping the daemon ends it
+    page.wait_for_function(
+        "() => { const n = document.querySelector('.vlnb-meter .vlnb-num'); return n && /dBFS/.test(n.innerText); }",
+        timeout=30_000,
+    )
+    page.wait_for_function("() => !!document.querySelector('.vlnb-speak.on')", timeout=30_000)
+    panel.screenshot(path=str(shots / "2-user-speaking.png"))
 
-        # The answer: an assistant line in the transcript, a latency bar, the speaker meter.
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.vlnb-assistant')].some(e => e.innerText.length > 12)",
-            timeout=90_000,
-        )
-        page.wait_for_timeout(1500)
-        panel.screenshot(path=str(shots / "3-first-answer.png"))
-        transcript = page.evaluate(_js_text(".vlnb-tx"))
-        assert "hear" in transcript.lower(), transcript
+    # The answer: an assistant line in the transcript, a latency bar, the speaker meter.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.vlnb-assistant')].some(e => e.innerText.length > 12)",
+        timeout=90_000,
+    )
+    page.wait_for_timeout(1500)
+    panel.screenshot(path=str(shots / "3-first-answer.png"))
+    transcript = page.evaluate(_js_text(".vlnb-tx"))
+    assert "hear" in transcript.lower(), transcript
 
-        # Change the silence duration with the keyboard on the slider handle: 500 -> 800 ms.
-        row = panel.locator(".vlnb-row-silence_duration_ms")
-        handle = row.locator(".noUi-handle").first
-        handle.focus()
-        for _ in range(6):
-            handle.press("ArrowRight")
-        page.wait_for_function(
-            "() => document.querySelector('.vlnb-row-silence_duration_ms').innerText.includes('applied')",
-            timeout=30_000,
-        )
-        assert "800" in row.inner_text()
+    # Change the silence duration with the keyboard on the slider handle: 500 -> 800 ms.
+    row = panel.locator(".vlnb-row-silence_duration_ms")
+    handle = row.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(6):
+        handle.press("ArrowRight")
+    page.wait_for_function(
+        "() => document.querySelector('.vlnb-row-silence_duration_ms').innerText.includes('applied')",
+        timeout=30_000,
+    )
+    assert "800" in row.inner_text()
 
-        # The event log shows the server's acknowledgement with the new value.
-        panel.locator(
-            ".jupyter-widget-Collapse-header, .p-Collapse-header, .lm-Collapse-header", has_text="Event log"
-        ).first.click()
-        page.wait_for_function(
-            "() => { const t = document.querySelector('.vlnb-log'); return t &&"
-            " /session\\.updated[\\s\\S]*silence_duration_ms\\W+800/.test(t.innerText); }",
-            timeout=20_000,
-        )
-        page.wait_for_timeout(300)
-        panel.screenshot(path=str(shots / "4-vad-applied.png"))
+    # The event log shows the server's acknowledgement with the new value.
+    panel.locator(
+        ".jupyter-widget-Collapse-header, .p-Collapse-header, .lm-Collapse-header", has_text="Event log"
+    ).first.click()
+    page.wait_for_function(
+        "() => { const t = document.querySelector('.vlnb-log'); return t &&"
+        " /session\\.updated[\\s\\S]*silence_duration_ms\\W+800/.test(t.innerText); }",
+        timeout=20_000,
+    )
+    page.wait_for_timeout(300)
+    panel.screenshot(path=str(shots / "4-vad-applied.png"))
 
-        # The second prompt is answered under the new setting too.
-        page.wait_for_function("() => document.querySelectorAll('.vlnb-assistant').length >= 2", timeout=90_000)
-    finally:
-        if player.poll() is None:
-            player.terminate()
-            player.wait(5)
+    # The second prompt is answered under the new setting too.
+    page.wait_for_function("() => document.querySelectorAll('.vlnb-assistant').length >= 2", timeout=90_000)
     page.wait_for_timeout(2500)
     panel.screenshot(path=str(shots / "5-two-turns.png"))
     page.screenshot(path=str(shots / "6-lab-page.png"), full_page=True)
