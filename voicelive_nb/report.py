@@ -55,11 +55,13 @@ def summary_text(rec: Recording) -> str:
     s = rec.summary()
     head = (
         f"{rec.path}: {s['duration_s']:.1f} s, {s['turns']} turns, {s['interrupted']} interrupted, "
-        f"{len(rec.events)} events"
+        f"{rec.record_count} records"
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 30):
-        table = turn_summary_table(rec).to_string() if s["turns"] else "(no turns)"
-        stats = summary_frame(s).to_string()
+        table = turn_summary_table(rec).to_string(na_rep="-") if s["turns"] else "(no turns)"
+        frame = summary_frame(s).astype(float).round(1)
+        frame["count"] = frame["count"].astype(int)
+        stats = frame.to_string(na_rep="-")
     return f"{head}\n\n{table}\n\nlatency (ms):\n{stats}\n"
 
 
