@@ -150,7 +150,8 @@ class OurClient:
             "output_underflows": device,
             "player_starved": player_starved,
             "speaker_reopens": int(getattr(spk, "reopens", 0)),
-            "speaker_latency_ms": round(1000 * float(getattr(spk, "output_latency_s", 0.0)), 1),
+            "speaker_buffer_ms": round(1000 * float(getattr(spk, "current_latency_s", spk.output_latency_s)), 1),
+            "speaker_restarts": int(getattr(spk, "restarts", 0)),
             "dropped_blocks": int(c.get("dropped_blocks", 0)) + int(c.get("bus_dropped", 0)),
             "mic_stamp_steps": steps,
             "turns": len(turns),
@@ -167,7 +168,8 @@ class OurClient:
             f"mic {getattr(mic, 'blocksize', '?')} samples, latency {getattr(mic, 'latency', '?')!r} "
             f"(reported {1000 * getattr(mic, 'input_latency_s', 0):.0f} ms); speaker "
             f"{getattr(spk, 'blocksize', '?')} samples, latency {getattr(spk, 'latency', '?')!r} "
-            f"(reported {1000 * getattr(spk, 'output_latency_s', 0):.0f} ms)"
+            f"(reported {1000 * getattr(spk, '_latency_s', 0):.0f} ms)"
+            + (", restarts at answer starts and barge-ins" if getattr(spk, "edges", False) else "")
         )
 
 

@@ -184,6 +184,7 @@ class PanelState:
         self._turns_cache: tuple[Any, ...] = ()
         self._type_counts: dict[str, int] = {}
         self._log_high_rate = False
+        self._first_delta_t: dict[str, float] = {}  # response id -> first audio delta received
 
     # ------------------------------------------------------------------ input
 
@@ -307,6 +308,17 @@ class PanelState:
         offset, samples, rate = r.get("offset"), r.get("samples"), r.get("rate")
         if isinstance(offset, int) and isinstance(samples, int) and isinstance(rate, int) and rate > 0:
             self._recent_mic.append((offset, samples, rate, _db(r.get("rms_db"))))
+            captured = r.get("captured_t")
+            if isinstance(captured, (int, float)):  # client-added: capture -> sent, mean over the block
+                ms = (r.t - float(captured) - 0.5 * samples / rate) * 1000.0
+                self._counters["mic_client_ms"] = _smooth(self._counters.get("mic_client_ms"), ms)
+
+    def _on_audio_delta(self, r: EventRecord) -> None:
+        rid = r.get("response_id")
+        if isinstance(rid, str) and rid not in self._first_delta_t:
+            self._first_delta_t[rid] = r.t
+            if len(self._first_delta_t) > 32:
+                del self._first_delta_t[next(iter(self._first_delta_t))]
 
     def _on_speaker(self, r: EventRecord) -> None:
         self._spk_db = max(self._spk_db, _db(r.get("rms_db")))
@@ -474,6 +486,9 @@ class PanelState:
         latency = r.get("output_latency_s")
         if isinstance(latency, (int, float)):
             self._counters["output_latency_ms"] = round(float(latency) * 1000.0, 1)
+            first = self._first_delta_t.get(str(r.get("response_id")))
+            if first is not None:  # client-added: first delta received -> its first sample heard
+                self._counters["speaker_client_ms"] = round((r.t + float(latency) - first) * 1000.0, 1)
 
     def _on_playback_stopped(self, r: EventRecord) -> None:
         self._assistant_speaking = False
@@ -532,6 +547,11 @@ class _VersionedDict(dict[str, FieldStatus]):
         super().__setitem__(key, value)
 
 
+def _smooth(old: float | None, new: float, weight: float = 0.1) -> float:
+    """Exponential moving average (rounded for display); the first value is taken as is."""
+    return round(new if old is None else old + weight * (new - old), 1)
+
+
 def _db(value: Any) -> float:
     if isinstance(value, (int, float)) and math.isfinite(value):
         return max(FLOOR_DB, min(0.0, float(value)))
@@ -577,6 +597,7 @@ _HANDLERS: dict[str, Callable[[PanelState, EventRecord], None]] = {
     "conversation.item.input_audio_transcription.delta": PanelState._on_user_transcript,
     "conversation.item.input_audio_transcription.failed": PanelState._on_user_transcript,
     "response.output_item.added": PanelState._on_output_item,
+    "response.audio.delta": PanelState._on_audio_delta,
     "response.audio_transcript.delta": PanelState._on_assistant_delta,
     "response.audio_transcript.done": PanelState._on_assistant_done,
     "response.done": PanelState._on_response_done,

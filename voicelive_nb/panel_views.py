@@ -195,6 +195,8 @@ _COUNTER_LABELS = (
     ("bus_dropped", "events dropped", True),
     ("queue_depth_ms", "playback queue ms", False),
     ("output_latency_ms", "device output ms", False),
+    ("mic_client_ms", "client-added mic ms", False),
+    ("speaker_client_ms", "client-added speaker ms", False),
     ("last_barge_in_stale_ms", "last barge-in stale ms", False),
     ("last_response_ms", "last response ms", False),
     ("last_voice_to_voice_ms", "last voice-to-voice ms", False),

@@ -96,9 +96,7 @@ def test_barge_in_drops_the_device_buffer(virtual_audio: Any) -> None:
 
     def stale_ms(edges: bool) -> tuple[float, bool]:
         player = Player(rate=RATE)
-        spk = AdaptiveSpeaker(
-            virtual_audio.output_device, blocksize=240, latency=0.2, max_latency=0.2, edges=edges
-        )
+        spk = AdaptiveSpeaker(virtual_audio.output_device, blocksize=240, latency=0.2, max_latency=0.2, edges=edges)
         rec = virtual_audio.record_speaker()
         spk.start(player)
         try:
@@ -217,3 +215,20 @@ def test_an_answer_starts_without_waiting_behind_the_buffer(virtual_audio: Any) 
     plain = onset_ms(False)
     fast = onset_ms(True)
     assert fast < plain - 80.0, (fast, plain)
+
+
+def test_panel_state_shows_the_client_added_latency_each_way() -> None:
+    from voicelive_nb.events import EventRecord, Local
+    from voicelive_nb.panel_state import PanelState
+
+    state = PanelState()
+    # a 10 ms block captured at t=1.000 s, sent at 1.017 s: 12 ms on average per sample
+    state.feed(EventRecord.now("local", Local.MIC_AUDIO, {"samples": 240, "rate": RATE, "offset": 0,
+                                                          "captured_t": 1.000, "rms_db": -30.0}, t=1.017))  # fmt: skip
+    state.feed(EventRecord.now("server", "response.audio.delta", {"response_id": "r1", "item_id": "i1"}, t=2.000))
+    state.feed(EventRecord.now("server", "response.audio.delta", {"response_id": "r1", "item_id": "i1"}, t=2.050))
+    state.feed(EventRecord.now("local", Local.PLAYBACK_STARTED, {"response_id": "r1", "item_id": "i1",
+                                                                 "output_latency_s": 0.006}, t=2.010))  # fmt: skip
+    counters = state.snapshot(3.0).counters
+    assert counters["mic_client_ms"] == pytest.approx(12.0, abs=0.05)
+    assert counters["speaker_client_ms"] == pytest.approx(16.0, abs=0.05)

@@ -192,6 +192,16 @@ class AdaptiveSpeaker(DeviceSpeaker):
         self._silent = 0  # frames of silence handed to the device since the last audio
         self._silent_needed = max(blocksize, round(latency * rate))  # silence that fills the buffer
         self._abort_exc: type[BaseException] = RuntimeError
+        self._ahead: float | None = None  # DAC time - current time of the last callback
+
+    @property
+    def output_latency_s(self) -> float:
+        """How far ahead of the listener the last callback wrote (seconds).
+
+        Not the buffer size: right after an edge restart the device holds almost
+        nothing, so an answer's first sample is heard within a few ms.
+        """
+        return self._ahead if self._ahead is not None else self._latency_s
 
     @property
     def current_latency_s(self) -> float:
@@ -251,6 +261,9 @@ class AdaptiveSpeaker(DeviceSpeaker):
                 self._silent += frames
         if status.output_underflow and time.monotonic() - self._opened_at < self.grace_s:
             self.startup_underflows += 1
+        dac, now = time_info.outputBufferDacTime, time_info.currentTime
+        if dac > 0.0 and now > 0.0 and 0.0 <= dac - now < 2.0:
+            self._ahead = dac - now
         super()._callback(outdata, frames, time_info, status)
 
     def _count_underflow(self) -> None:
