@@ -103,7 +103,7 @@ async def session(endpoint: str, key: str = "test-key", rate: int = 24000, **kwa
         client = Client(conn, rate=rate)
         reader = asyncio.create_task(client._reader())
         try:
-            await client.wait_for("session.created", timeout=10)
+            await client.wait_for("session.created", timeout=30)
             yield client
         finally:
             reader.cancel()

@@ -22,21 +22,19 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from voicelive_nb.emulator.audio_formats import decode_input
+from voicelive_nb.emulator.effects import Generate, Output, Transcribe
+from voicelive_nb.emulator.input_audio import InputAudio
 from voicelive_nb.emulator.responses import ResponseRun
 from voicelive_nb.emulator.session_config import SessionError, default_session, merge_session, validate_response_params
 from voicelive_nb.emulator.settings import EmulatorSettings
-from voicelive_nb.emulator.turns import TurnDetector, VadParams
-from voicelive_nb.emulator.vad import FRAME_MS, EnergyModel, Framer, SpeechModel
+from voicelive_nb.emulator.vad import SpeechModel
 from voicelive_nb.emulator.wire import Ids, error_event, user_audio_item
-
-_BLOCK_MS = 4.0
-_FLOOR = 10 ** (-55 / 20)
 
 MAX_ITEMS = 64
 """Conversation items kept; older ones (and their responses' audio) are forgotten, so a
@@ -44,38 +42,6 @@ long session's memory stays flat.  Truncating or retrieving a forgotten item is 
 
 FILLER_WORDS = ("ah", "umm", "um", "mm", "uh", "huh", "oh", "yeah", "hmm")
 _FILLER_RE = re.compile(r"\b(" + "|".join(FILLER_WORDS) + r")\b[,.!?]*\s*", re.IGNORECASE)
-
-
-@dataclass
-class Transcribe:
-    """Effect: transcribe ``pcm`` (int16 at ``rate``) of user item ``item_id``."""
-
-    item_id: str
-    pcm: np.ndarray
-    rate: int
-    report: bool
-    """Send ``input_audio_transcription`` events (the session asked for them)."""
-
-
-@dataclass
-class Generate:
-    """Effect: make the reply of response ``response_id``."""
-
-    response_id: str
-    input_item_id: str | None
-    """The user item whose transcript the responder should get (None: no user turn)."""
-    known_text: str | None
-    """The user's words when they came as text (``conversation.item.create``)."""
-    input_audio_ms: float
-    audio: bool
-    """The reply needs audio (TTS)."""
-    output_format: str
-    rate_factor: float
-    """Speaking-rate factor from an Azure voice's ``rate``."""
-    session: dict[str, Any] = field(default_factory=dict)
-
-
-Output = dict[str, Any] | Transcribe | Generate
 
 
 @dataclass
@@ -110,7 +76,6 @@ class Conversation:
     ) -> None:
         self.settings = settings or EmulatorSettings()
         self.ids = ids or Ids()
-        self.vad_model = vad_model
         version = api_version or self.settings.api_version
         self.session = default_session(self.ids.new("sess"), model or self.settings.model, version)
         self._default_padding = int(self.session["turn_detection"]["prefix_padding_ms"])
@@ -118,23 +83,14 @@ class Conversation:
         self.items: list[_Item] = []
         self.active: ResponseRun | None = None
         self.runs: dict[str, ResponseRun] = {}
-        self.audio_ms = 0.0
-        """Appended-audio timeline: milliseconds of input audio received so far."""
-        self._detector: TurnDetector | None = None
-        self._framer: Framer | None = None
-        self._frame_clock = 0.0
-        self._buf: list[np.ndarray] = []
-        self._buf_len = 0
-        self._buf_start_ms = 0.0
+        self.input = InputAudio(vad_model)
+        """The input buffer and its turn detection."""
         self._turn_item: str | None = None
         self._turn_start_ms = 0.0
-        self._turn_onset_ms = 0.0
         self._pending_commit: dict[str, bool] = {}
         self._configure_vad()
         self.last_client_type = ""
         """Type of the last client event received (for logging)."""
-        self.vad_log: list[tuple[str, float, float]] = []
-        """``(kind, audio_ms, at_ms)`` of each VAD decision, for tests and benches."""
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -152,19 +108,17 @@ class Conversation:
         return int(self.session.get("input_audio_sampling_rate", 24000))
 
     def _configure_vad(self) -> None:
-        td = self.session.get("turn_detection")
-        if td is None:
-            self._detector = None
-            self._framer = None
-            return
-        params = VadParams.from_turn_detection(td)
-        if self._detector is None:
-            self._detector = TurnDetector(params, refine_end=self._refine_end)
-        else:
-            self._detector.params = params  # takes effect on the next frame
-        if self._framer is None or self._framer.rate != self.input_rate:
-            self._framer = Framer(self.input_rate)
-            self._frame_clock = self.audio_ms
+        self.input.configure(self.session.get("turn_detection"), self.input_rate, self.settings.max_buffer_s)
+
+    @property
+    def audio_ms(self) -> float:
+        """Appended-audio timeline: milliseconds of input audio received so far."""
+        return self.input.audio_ms
+
+    @property
+    def vad_log(self) -> list[tuple[str, float, float]]:
+        """``(kind, audio_ms, at_ms)`` of each VAD decision, for tests and benches."""
+        return self.input.vad_log
 
     # --- entry points ------------------------------------------------------------------------
 
@@ -242,82 +196,13 @@ class Conversation:
 
     def append_audio(self, pcm: np.ndarray) -> list[Output]:
         """Append int16 samples at :attr:`input_rate` (what ``input_audio_buffer.append`` does)."""
-        rate = self.input_rate
-        self._buf.append(pcm)
-        self._buf_len += len(pcm)
-        self.audio_ms += len(pcm) * 1000.0 / rate
         out: list[Output] = []
-        if self._detector is not None and self._framer is not None:
-            if self.vad_model is None:
-                self.vad_model = EnergyModel()
-            for frame in self._framer.frames_after(pcm):
-                prob = self.vad_model.prob(frame)
-                ev = self._detector.feed(prob, self._frame_clock, FRAME_MS)
-                self._frame_clock += FRAME_MS
-                if ev is not None and ev.kind == "started":
-                    onset = self._refine_onset(ev.onset_ms, ev.at_ms)
-                    start = max(0.0, onset - self._detector.params.prefix_padding_ms)
-                    self._turn_onset_ms = onset
-                    self.vad_log.append(("started", start, ev.at_ms))
-                    out += self._speech_started(start)
-                elif ev is not None:  # audio_ms was refined by the detector's refine_end hook
-                    self.vad_log.append(("stopped", ev.audio_ms, ev.at_ms))
-                    out += self._speech_stopped(ev.audio_ms, ev.at_ms)
-            if not self._detector.speaking:
-                td = self.session["turn_detection"]
-                self._trim_buffer(float(td.get("prefix_padding_ms", 400)) + 2000.0)
-        else:
-            self._trim_buffer(self.settings.max_buffer_s * 1000.0)
+        for ev in self.input.push(pcm):
+            if ev.kind == "started":
+                out += self._speech_started(ev.audio_ms)
+            else:
+                out += self._speech_stopped(ev.audio_ms, ev.at_ms)
         return out
-
-    # Silero decides per 32 ms frame and smooths over a frame or two; the exact edges are
-    # placed with 4 ms energy blocks near the model's decision (at most 3 frames earlier,
-    # 1 frame later), relative to the turn's loudest block (-30 dB, floor -55 dBFS).
-    def _blocks(self, start_ms: float, end_ms: float) -> tuple[np.ndarray, float]:
-        rate = self.input_rate
-        x = self._buffer_slice(start_ms, end_ms).astype(np.float32) * (1.0 / 32768.0)
-        n = max(1, int(rate * _BLOCK_MS / 1000))
-        k = len(x) // n
-        rms = np.sqrt(np.mean(x[: k * n].reshape(k, n) ** 2, axis=1)) if k else np.zeros(0, np.float32)
-        return rms, max(start_ms, self._buf_start_ms)
-
-    def _loud(self, peak_from: float, peak_to: float, start_ms: float, end_ms: float) -> tuple[np.ndarray, float]:
-        peak_rms, _ = self._blocks(peak_from, peak_to)
-        threshold = max(_FLOOR, 0.03 * float(peak_rms.max())) if len(peak_rms) else _FLOOR
-        rms, t0 = self._blocks(start_ms, end_ms)
-        return np.flatnonzero(rms >= threshold), t0
-
-    def _refine_onset(self, onset_ms: float, at_ms: float) -> float:
-        loud, t0 = self._loud(onset_ms, at_ms, onset_ms - 3 * FRAME_MS, onset_ms + FRAME_MS)
-        return t0 + float(loud[0]) * _BLOCK_MS if len(loud) else onset_ms
-
-    def _refine_end(self, end_ms: float) -> float:
-        loud, t0 = self._loud(self._turn_onset_ms, end_ms, end_ms - 3 * FRAME_MS, end_ms + FRAME_MS)
-        return t0 + float(loud[-1] + 1) * _BLOCK_MS if len(loud) else end_ms
-
-    def _trim_buffer(self, keep_ms: float) -> None:
-        rate = self.input_rate
-        keep = int(keep_ms * rate / 1000)
-        if self._buf_len > 2 * keep and self._buf_len > rate:
-            data = np.concatenate(self._buf)[-keep:]
-            self._buf_start_ms += (self._buf_len - len(data)) * 1000.0 / rate
-            self._buf = [data]
-            self._buf_len = len(data)
-
-    def _buffer_slice(self, start_ms: float, end_ms: float) -> np.ndarray:
-        rate = self.input_rate
-        data = np.concatenate(self._buf) if self._buf else np.zeros(0, np.int16)
-        a = max(0, int((start_ms - self._buf_start_ms) * rate / 1000))
-        b = max(a, int((end_ms - self._buf_start_ms) * rate / 1000))
-        return data[a:b]
-
-    def _drop_buffer_before(self, ms: float) -> None:
-        rate = self.input_rate
-        data = np.concatenate(self._buf) if self._buf else np.zeros(0, np.int16)
-        cut = min(len(data), max(0, int((ms - self._buf_start_ms) * rate / 1000)))
-        self._buf = [data[cut:]]
-        self._buf_len = len(data) - cut
-        self._buf_start_ms += cut * 1000.0 / rate
 
     def _speech_started(self, audio_start_ms: float) -> list[Output]:
         self._turn_item = self.ids.new("item")
@@ -342,8 +227,8 @@ class Conversation:
         out = self._stamp(
             [{"type": "input_audio_buffer.speech_stopped", "audio_end_ms": round(audio_end_ms), "item_id": item_id}]
         )
-        pcm = self._buffer_slice(self._turn_start_ms, min(at_ms, audio_end_ms + 200.0))
-        self._drop_buffer_before(at_ms)
+        pcm = self.input.slice(self._turn_start_ms, min(at_ms, audio_end_ms + 200.0))
+        self.input.drop_before(at_ms)
         out += self._commit(item_id, pcm, audio_end_ms - self._turn_start_ms)
         td = self.session.get("turn_detection") or {}
         if td.get("create_response", True) and self.active is None:
@@ -367,10 +252,10 @@ class Conversation:
         return out
 
     def _commit_event(self, event: dict[str, Any], cid: str | None) -> list[Output]:
-        start = self._buf_start_ms
-        if self._detector is not None and self._detector.speaking:
+        start = self.input.start_ms
+        if self.input.speaking:
             start = max(start, self._turn_start_ms)
-        ms = self.audio_ms - start if self._buf_len else 0.0
+        ms = self.audio_ms - start if self.input.buffered_ms > 0 else 0.0
         if ms < 100.0:
             return [
                 self._error(
@@ -383,17 +268,15 @@ class Conversation:
             ]
         item_id = self._turn_item or self.ids.new("item")
         self._turn_item = None
-        pcm = self._buffer_slice(start, self.audio_ms)
-        self._drop_buffer_before(self.audio_ms)
-        if self._detector is not None:
-            self._detector.reset()
+        pcm = self.input.slice(start, self.audio_ms)
+        self.input.drop_before(self.audio_ms)
+        self.input.reset_turn()
         return self._commit(item_id, pcm, ms)
 
     def _clear(self, event: dict[str, Any], cid: str | None) -> list[Output]:
-        self._drop_buffer_before(self.audio_ms)
+        self.input.drop_before(self.audio_ms)
         self._turn_item = None
-        if self._detector is not None:
-            self._detector.reset()
+        self.input.reset_turn()
         return self._stamp([{"type": "input_audio_buffer.cleared"}])
 
     def transcription_result(self, item_id: str, text: str | None, error: str | None = None) -> list[Output]:
