@@ -7,7 +7,8 @@
 
 Pieces: :mod:`.core` (sans-I/O conversation: client events in, server events and
 effects out), :mod:`.server` (aiohttp shell, pacing, thread pools, :class:`Emulator`),
-:mod:`.turns` + :mod:`.vad` (turn detection), :mod:`.responses` (one response's event
+:mod:`.effects` (work the core hands to the shell), :mod:`.input_audio` + :mod:`.turns` +
+:mod:`.vad` (input buffer and turn detection), :mod:`.responses` (one response's event
 sequence), :mod:`.session_config` (session defaults and ``session.update`` validation),
 :mod:`.tts` (eSpeak NG), :mod:`.asr` (faster-whisper), :mod:`.faults`, :mod:`.cli`.
 Importing this package is cheap: aiohttp and the speech engines load on first use.
