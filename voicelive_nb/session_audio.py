@@ -16,9 +16,13 @@ recording shows the gap as silence and both tracks stay aligned);
 ``connection_offset`` is the offset at which the current connection's audio began,
 i.e. the server's 0 ms (its ``audio_start_ms``/``audio_end_ms`` are relative to it).
 
-Clocks: the player's mark times are when a sample is *heard* (sinks map PortAudio's
-DAC time); records carry when it was *handed to the device*, as
-:class:`voicelive_nb.events.Local` documents, with the device latency alongside.
+Clocks: playback records (``playback.*``, ``speaker.audio``) carry the player's mark
+times, which are when a sample is *heard*: sinks pass PortAudio's DAC time of each
+callback (a capture sink, the nominal play time).  So ``playback.started`` reports
+``output_latency_s = 0.0`` (the device delay is already in ``t``; metrics must not add
+it again) and the stream's reported latency as ``device_latency_s``, for display.
+Converting back to "handed to the device" is not possible reliably: the delay varies
+per callback (a stream primes its buffer in a burst; adaptive speakers re-open).
 """
 
 from __future__ import annotations
@@ -204,7 +208,7 @@ class AudioPump:
             )
             self.offset += int(block.size)
 
-    def _output_latency(self) -> float:
+    def _device_latency(self) -> float:
         try:
             return max(0.0, float(getattr(self.sink, "output_latency_s", 0.0) or 0.0))
         except (TypeError, ValueError):
@@ -221,15 +225,12 @@ class AudioPump:
 
     def _drain_marks(self) -> None:
         rate = self.player.rate
-        # The player's mark times are when a sample is *heard* (the sink maps PortAudio's
-        # DAC time); records carry when it was *handed to the device*, as events.Local
-        # documents, with the device latency alongside (metrics add it back once).
-        latency = self._output_latency()
         for mark in self.player.drain_marks():
             ids = {"response_id": mark.response_id, "item_id": mark.item_id}
-            t = mark.t - latency
+            t = mark.t  # when the sample is heard (see the module docstring)
             if mark.kind == "started":
-                self._emit("local", Local.PLAYBACK_STARTED, {**ids, "output_latency_s": latency}, t=t)
+                data = {**ids, "output_latency_s": 0.0, "device_latency_s": self._device_latency()}
+                self._emit("local", Local.PLAYBACK_STARTED, data, t=t)
             elif mark.kind == "stopped":
                 played_ms = round(mark.offset * 1000.0 / rate, 3)
                 self._emit("local", Local.PLAYBACK_STOPPED, {**ids, "played_ms": played_ms}, t=t)

@@ -359,7 +359,6 @@ class SessionEngine(AudioPump):
         self._drain_marks()
         if info is None:
             return
-        latency_ms = self._output_latency() * 1000.0
         self._emit(
             "local",
             Local.PLAYBACK_FLUSHED,
@@ -368,11 +367,9 @@ class SessionEngine(AudioPump):
                 "item_id": info.item_id,
                 "played_ms": round(info.played_ms, 3),
                 "dropped_ms": round(info.dropped_ms, 3),
-                # handed to the device after the flush (at most the block in flight) ...
-                "stale_ms": round(max(0.0, info.stale_ms - latency_ms), 3),
-                # ... and still heard after it (plus the device's output latency)
-                "stale_heard_ms": round(info.stale_ms, 3),
-                "output_latency_s": round(latency_ms / 1000.0, 6),
+                # still heard after the flush: the rest of the block in flight plus what
+                # the device buffer held (speakers that drop their buffer at a flush: ~0)
+                "stale_ms": round(info.stale_ms, 3),
                 "reason": info.reason,
             },
             t=info.t,
