@@ -52,16 +52,21 @@ class Local:
     MIC_AUDIO = "mic.audio"
     """One block of mic audio appended to the input buffer.  ``audio``: PCM16 mono at
     ``data["rate"]``; ``data``: ``samples``, ``rate``, ``rms_db``, ``peak_db``,
-    ``offset`` (samples sent before this block, the input-audio timeline)."""
+    ``offset`` (samples sent before this block, the input-audio timeline),
+    ``connection_offset`` (the offset where the current connection's audio began: the
+    server's 0 ms), ``captured_t`` (monotonic capture time of the first sample), ``muted``."""
 
     SPEAKER_AUDIO = "speaker.audio"
-    """Audio handed to the output device.  ``t`` = when its first sample was handed
-    over; ``audio``: PCM16 mono; ``data``: ``samples``, ``rate``, ``rms_db``,
-    ``peak_db``, ``response_id`` (None for silence is never published)."""
+    """Audio handed to the output device.  ``t`` = when its first sample is heard
+    (the sink's DAC time; see :mod:`voicelive_nb.session_audio`); ``audio``: PCM16 mono;
+    ``data``: ``samples``, ``rate``, ``rms_db``, ``peak_db``, ``response_id``,
+    ``item_id``, ``offset`` (position in the item's audio; silence is never published)."""
 
     PLAYBACK_STARTED = "playback.started"
-    """First sample of a response handed to the device.  ``data``: ``response_id``,
-    ``item_id``, ``output_latency_s`` (the device's reported output latency)."""
+    """First sample of a response handed to the device; ``t`` = when it is heard.
+    ``data``: ``response_id``, ``item_id``, ``output_latency_s`` (delay still to add to
+    ``t`` to get the heard time: 0.0 from the session, whose ``t`` already includes it),
+    ``device_latency_s`` (the stream's reported output latency, for display)."""
 
     PLAYBACK_STOPPED = "playback.stopped"
     """The last queued sample of a response was played.  ``data``: ``response_id``,
@@ -70,8 +75,8 @@ class Local:
     PLAYBACK_FLUSHED = "playback.flushed"
     """Barge-in or cancel dropped queued audio.  ``data``: ``response_id``, ``item_id``,
     ``played_ms`` (audio of the item actually played), ``dropped_ms`` (queued audio
-    discarded), ``stale_ms`` (audio still played after the flush was requested,
-    at most one device block), ``reason`` (``"speech_started"`` | ``"cancel"``)."""
+    discarded), ``stale_ms`` (audio still heard after the flush was requested: the
+    rest of the block in flight plus the device buffer), ``reason`` (``"speech_started"`` | ``"cancel"``)."""
 
     CONNECTION = "connection.state"
     """``data``: ``state`` (``connecting`` | ``connected`` | ``reconnecting`` |
