@@ -368,9 +368,7 @@ class SessionProtocol:
 
     # ------------------------------------------------------------------ playback facts
 
-    def playback_flushed(
-        self, item_id: str | None, played_ms: float, response_id: str | None = None
-    ) -> list[Action]:
+    def playback_flushed(self, item_id: str | None, played_ms: float, response_id: str | None = None) -> list[Action]:
         """The player dropped queued audio; ``played_ms`` of ``item_id`` had been played.
 
         Returns the ``conversation.item.truncate`` to send, if one is useful: some of
@@ -449,7 +447,11 @@ class SessionProtocol:
                 del self._pending_updates[event_id]
 
     def connection_reset(self) -> list[Action]:
-        """The socket was replaced: forget per-connection state; fail pending commands."""
+        """The socket was replaced: forget per-connection state; fail pending commands.
+
+        Audio of a response cut off by the drop will never be completed: its items are
+        finished (:class:`FinishAudio`), so what arrived plays out and ends normally.
+        """
         actions: list[Action] = [
             CommandDone(cid, False, "The connection dropped before the server answered.")
             for cid in self._pending_updates.values()
@@ -457,8 +459,13 @@ class SessionProtocol:
         self._pending_updates.clear()
         self._pending_cancels = 0
         self.audio_enabled = False
-        if self.active_response_id is not None:
-            self._interrupted.add(self.active_response_id)
+        rid = self.active_response_id
+        if rid is not None:
+            for iid, item in self._items.items():
+                if item.response_id == rid and not item.audio_done:
+                    item.audio_done = True
+                    actions.append(FinishAudio(rid, iid))
+            self._interrupted.add(rid)
         self.active_response_id = None
         return actions
 

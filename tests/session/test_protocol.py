@@ -205,8 +205,10 @@ def test_connection_reset_fails_pending_and_regates_audio() -> None:
     p = configured()
     start_response(p)
     p.update_session({}, "c")
-    (done,) = p.connection_reset()
+    p.receive(delta("r1", "i1", 480))
+    done, finish = p.connection_reset()
     assert isinstance(done, CommandDone) and not done.ok
+    assert finish == FinishAudio("r1", "i1")  # what arrived of the cut response plays out
     assert not p.audio_enabled and p.active_response_id is None
     assert p.receive({"type": "session.updated", "session": {}}) == [StartAudio()]
     assert p.receive(delta("r1", "i1", 10)) == []  # the old response never plays again

@@ -213,3 +213,42 @@ def test_embedded_emulator_when_no_endpoint(caplog: pytest.LogCaptureFixture) ->
     info = session.wait_for(Local.SESSION_INFO, timeout=0.1, since=0)
     assert info.data["connection"]["endpoint"].startswith("http://127.0.0.1:")
     assert info.data["connection"]["api_key"] in (None, "****")
+
+
+def test_mute_sends_silence_and_keeps_the_timeline(connection: ConnectionSettings) -> None:
+    tone = (np.sin(np.arange(24000) * 2 * np.pi * 440 / 24000) * 8000).astype(np.int16)
+    session = VoiceSession(connection=connection, mic=WavMic(tone, loop=True), speaker=CaptureSpeaker())
+    with session:
+        session.wait_for("session.updated", timeout=10, since=0)
+        loud = session.wait_for(Local.MIC_AUDIO, timeout=5)
+        session.mute()
+        muted = session.wait_for(Local.MIC_AUDIO, timeout=5, predicate=lambda r: r.get("muted"))
+        session.unmute()
+        back = session.wait_for(Local.MIC_AUDIO, timeout=5, predicate=lambda r: not r.get("muted"))
+    assert loud.get("peak_db") > -20 and not loud.get("muted")
+    assert muted.audio == bytes(len(muted.audio)) and muted.get("peak_db") == -120.0
+    assert back.get("peak_db") > -20
+    offsets = [r.get("offset") for r in session.records(Local.MIC_AUDIO)]
+    assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
+
+
+def test_socket_dropped_mid_response_recovers(
+    emulator: Any, connection: ConnectionSettings, responder: SwitchableResponder
+) -> None:
+    responder.reply = "An answer long enough to be cut in the middle of its audio."
+    session = VoiceSession(
+        connection=connection, mic=WavMic(np.zeros(4800, dtype=np.int16), loop=True), speaker=CaptureSpeaker()
+    )
+    with session:
+        session.wait_for("session.updated", timeout=10, since=0)
+        emulator.faults.drop_mid_response = True
+        t = time.monotonic()
+        session.send_text("first")
+        session.wait_for(Local.CONNECTION, timeout=10, since=t, predicate=lambda r: r.get("state") == "reconnecting")
+        ready = session.wait_for("session.updated", timeout=15, since=t)
+        # what arrived of the cut answer plays out and ends like any other
+        session.wait_for(Local.PLAYBACK_STOPPED, timeout=10, since=t)
+        session.send_text("second")
+        done = session.wait_for("response.done", timeout=15, since=ready.t)
+    assert done.data["response"]["status"] == "completed"
+    assert "drop_mid_response" in emulator.faults.fired
