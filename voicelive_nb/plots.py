@@ -57,18 +57,23 @@ def _turns(data: TurnsLike) -> pd.DataFrame:
     )
 
 
-def _envelope(ax: Axes, audio: np.ndarray, rate: int, y: float, color: str, label: str, width: int) -> None:
-    """Min/max envelope of ``audio`` in about ``width`` buckets, centred at ``y``, scaled to ±0.9."""
-    n = len(audio)
-    if n == 0:
+def _envelope(
+    ax: Axes, audio: np.ndarray, rate: int, y: float, color: str, label: str, width: int, lo_s: float, hi_s: float
+) -> None:
+    """Min/max envelope of ``audio`` between ``lo_s`` and ``hi_s`` in about ``width`` buckets,
+    centred at ``y`` and scaled to ±0.9 (only the visible part is read: cheap on long tracks)."""
+    first = max(0, int(lo_s * rate))
+    last = min(len(audio), int(np.ceil(hi_s * rate)))
+    n = last - first
+    if n <= 0:
         return
     step = max(1, n // width)
     usable = n // step * step
-    blocks = np.asarray(audio[:usable]).reshape(-1, step)
+    blocks = np.asarray(audio[first : first + usable]).reshape(-1, step)
     lo = blocks.min(axis=1).astype(np.float32) / 32768.0
     hi = blocks.max(axis=1).astype(np.float32) / 32768.0
     peak = max(float(np.abs(lo).max()), float(np.abs(hi).max()), 1e-3)
-    x = (np.arange(len(lo)) * step + step / 2) / rate
+    x = (first + np.arange(len(lo)) * step + step / 2) / rate
     ax.fill_between(x, y + lo / peak * 0.9, y + hi / peak * 0.9, color=color, lw=0, label=label)
 
 
@@ -85,44 +90,52 @@ def timeline(
     end: float | None = None,
     transcripts: bool = True,
     width: int = 3000,
+    max_labels: int = 60,
 ) -> Figure:
     """Both tracks on one time axis (seconds from ``t0``) with what happened on them.
 
     Mic (sent) above, assistant (played) below; shaded: the user's speech as the
     server's VAD saw it, and the spans where assistant audio played; dashed red lines:
-    barge-ins; labels: the transcripts.  ``start``/``end`` zoom in (seconds).
+    barge-ins; labels: the transcripts (when at most ``max_labels`` turns are in view).
+    ``start``/``end`` zoom in (seconds); only the part in view is drawn.
     """
     fig, ax = _fig_ax(ax, (12, 3.6))
-    _envelope(ax, rec.mic, rec.rate, 1.0, "#1f77b4", "mic (sent)", width)
-    _envelope(ax, rec.assistant, rec.assistant_rate, -1.0, "#ff7f0e", "assistant (played)", width)
-    for i, span in enumerate(speech_spans(rec.turns)):
-        ax.axvspan(
-            span.start, span.end, ymin=0.5, ymax=1.0, color="#1f77b4", alpha=0.15, lw=0,
-            label="user speech (VAD)" if i == 0 else None,
-        )  # fmt: skip
-    t0 = rec.t0 or 0.0
-    for i, span in enumerate(playback_spans(rec.blocks("speaker"))):
-        ax.axvspan(
-            span.start, span.end, ymin=0.0, ymax=0.5, color="#ff7f0e", alpha=0.15, lw=0,
-            label="assistant playing" if i == 0 else None,
-        )  # fmt: skip
-    for i, x in enumerate(barge_ins(rec.other_events, t0)):
-        ax.axvline(x, color="red", ls="--", lw=1, label="barge-in" if i == 0 else None)
-    if transcripts and len(rec.turns):
-        table = rec.turns
-        for _, row in table.iterrows():
-            if row.get("start_s") is not None and not pd.isna(row.get("start_s")):
+    duration = max(len(rec.mic) / rec.rate, len(rec.assistant) / rec.assistant_rate, 1e-3)
+    lo_s = 0.0 if start is None else float(start)
+    hi_s = duration if end is None else float(end)
+    if hi_s <= lo_s:
+        raise ValueError(f"timeline: end ({end}) must be after start ({start})")
+    _envelope(ax, rec.mic, rec.rate, 1.0, "#1f77b4", "mic (sent)", width, lo_s, hi_s)
+    _envelope(ax, rec.assistant, rec.assistant_rate, -1.0, "#ff7f0e", "assistant (played)", width, lo_s, hi_s)
+
+    def visible(spans: list[Any]) -> list[tuple[float, float]]:
+        return [(sp.start, max(sp.end - sp.start, 1e-3)) for sp in spans if sp.end >= lo_s and sp.start <= hi_s]
+
+    speech = visible(speech_spans(rec.turns))
+    if speech:  # one collection each: thousands of spans stay cheap
+        ax.broken_barh(speech, (0.0, 2.4), color="#1f77b4", alpha=0.15, lw=0, label="user speech (VAD)")
+    played = visible(playback_spans(rec.blocks("speaker")))
+    if played:
+        ax.broken_barh(played, (-2.4, 2.4), color="#ff7f0e", alpha=0.15, lw=0, label="assistant playing")
+    cuts = [x for x in barge_ins(rec.other_events, rec.t0 or 0.0) if lo_s <= x <= hi_s]
+    if cuts:
+        ax.vlines(cuts, -2.4, 2.4, color="red", ls="--", lw=1, label="barge-in")
+    table = rec.turns
+    if transcripts and len(table):
+        starts = pd.to_numeric(table["start_s"], errors="coerce")
+        shown = table[(starts >= lo_s) & (starts <= hi_s)]
+        if 0 < len(shown) <= max_labels:
+            for _, row in shown.iterrows():
                 ax.text(row["start_s"], 1.95, _short(row.get("user_transcript")), fontsize=7, va="bottom",
                         color="#1f4e79", clip_on=True)  # fmt: skip
-            played = row.get("first_played_s")
-            if played is not None and not pd.isna(played):
-                ax.text(played, -1.95, _short(row.get("assistant_transcript")), fontsize=7, va="top",
-                        color="#7f3f00", clip_on=True)  # fmt: skip
+                at = row.get("first_played_s")
+                if at is not None and not pd.isna(at) and lo_s <= at <= hi_s:
+                    ax.text(at, -1.95, _short(row.get("assistant_transcript")), fontsize=7, va="top",
+                            color="#7f3f00", clip_on=True)  # fmt: skip
     ax.set_ylim(-2.4, 2.4)
     ax.set_yticks([1.0, -1.0], ["mic", "assistant"])
     ax.set_xlabel("seconds")
-    duration = max(len(rec.mic) / rec.rate, len(rec.assistant) / rec.assistant_rate, 1e-3)
-    ax.set_xlim(start if start is not None else 0.0, end if end is not None else duration)
+    ax.set_xlim(lo_s, hi_s)
     ax.legend(loc="upper right", fontsize=7, ncols=5)
     ax.set_title("Session timeline")
     return fig
@@ -142,16 +155,27 @@ def latency_breakdown(turns: TurnsLike, *, ax: Axes | None = None) -> Figure:
     parts["output_ms"] = pd.to_numeric(df["output_latency_s"], errors="coerce") * 1000.0 * has_played
     x = np.arange(len(parts))
     bottom = np.zeros(len(parts))
-    for name, label, color in BREAKDOWN:
-        values = parts[name].fillna(0.0).clip(lower=0.0).to_numpy()
-        ax.bar(x, values, bottom=bottom, color=color, label=label, width=0.8)
-        bottom += values
+    many = len(x) > 80  # hundreds of bars cost seconds to lay out: stacked areas instead
+    layers = [parts[name].fillna(0.0).clip(lower=0.0).to_numpy() for name, _, _ in BREAKDOWN]
+    if many:
+        ax.stackplot(x, *layers, colors=[c for _, _, c in BREAKDOWN], labels=[lb for _, lb, _ in BREAKDOWN],
+                     step="mid", lw=0)  # fmt: skip
+        bottom = np.sum(layers, axis=0)
+    else:
+        for values, (_, label, color) in zip(layers, BREAKDOWN, strict=True):
+            ax.bar(x, values, bottom=bottom, color=color, label=label, width=0.8)
+            bottom += values
     v2v = pd.to_numeric(df["voice_to_voice_ms"], errors="coerce").to_numpy()
-    ax.plot(x, v2v, "k_", ms=14, mew=2, label="voice-to-voice")
+    ax.plot(x, v2v, "k." if many else "k_", ms=3 if many else 14, mew=2, label="voice-to-voice")
     interrupted = df["interrupted"].astype(bool).to_numpy()
     if interrupted.any():
         ax.plot(x[interrupted], bottom[interrupted] * 1.04 + 5, "rv", label="interrupted")
-    ax.set_xticks(x, [str(i) for i in df.index])
+    if len(x) <= 40:
+        ax.set_xticks(x, [str(i) for i in df.index])
+    else:  # hundreds of turns: let matplotlib pick a few integer ticks (a label each is slow and unreadable)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
     top = float(np.nanmax(np.concatenate([bottom, np.nan_to_num(v2v)]))) if len(bottom) else 0.0
     ax.set_ylim(0, max(top, 1.0) * 1.45)  # headroom for the legend
     ax.set_xlabel("turn")
@@ -208,7 +232,9 @@ def level_meters(rec: Recording, *, ax: Axes | None = None, floor_db: float = -9
         if len(part):
             x = part["seconds"].to_numpy(dtype=float)
             level = pd.to_numeric(part["rms_db"], errors="coerce").clip(lower=floor_db).to_numpy(dtype=float)
-            gaps = np.flatnonzero(np.diff(x) > 0.2) + 1  # no line across silence
+            steps = np.diff(x)
+            limit = max(0.2, 3.0 * float(np.median(steps))) if len(steps) else 0.2  # decimated: wider
+            gaps = np.flatnonzero(steps > limit) + 1  # no line across silence
             x = np.insert(x, gaps, np.nan)
             level = np.insert(level, gaps, np.nan)
             ax.plot(x, level, color=color, lw=0.7, label=f"{track} rms")

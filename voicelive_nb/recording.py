@@ -328,6 +328,7 @@ class Recording:
             feed(ev["t"], ev["type"], ev.get("data") or {})
         self._turns: Any = None
         self._events: list[dict[str, Any]] | None = None
+        self._blocks: dict[tuple[str, int], Any] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> Recording:
@@ -395,10 +396,13 @@ class Recording:
         """
         import pandas as pd
 
-        cols = self.file.blocks("mic" if track == "mic" else "speaker", step)
-        df = pd.DataFrame(cols)
-        df.insert(0, "seconds", df["t"] - (self.t0 or 0.0))
-        return df
+        key = ("mic" if track == "mic" else "speaker", max(1, int(step)))
+        cached = self._blocks.get(key)
+        if cached is None:
+            cached = pd.DataFrame(self.file.blocks(*key))
+            cached.insert(0, "seconds", cached["t"] - (self.t0 or 0.0))
+            self._blocks[key] = cached
+        return cached.copy()
 
     @property
     def turns(self) -> Any:

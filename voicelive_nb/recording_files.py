@@ -234,6 +234,7 @@ AUDIO_LINE = re.compile(
     rb'(?:"connection_offset":' + _NUM + rb',?)?(?:"captured_t":' + _NUM + rb",?)?"
     rb'(?:"rms_db":' + _NUM + rb',?)?(?:"peak_db":' + _NUM + rb",?)?"
 )
+_AUDIO_LINES = re.compile(b"(?m)^" + AUDIO_LINE.pattern)
 _AUDIO_TYPE = re.compile(rb'"type"\s*:\s*"(mic|speaker)\.audio"')
 AUDIO_DATA_ORDER = ("rate", "samples", "offset", "connection_offset", "captured_t", "rms_db", "peak_db")
 """Data keys written first, in this order, on audio lines (see :data:`AUDIO_LINE`)."""
@@ -291,17 +292,26 @@ class EventFile:
         """
         numbers = self.mic_lines if track == "mic" else self.speaker_lines
         numbers = numbers[:: max(1, step)]
+        chosen = numbers.tolist()
+        # fast path: one regex pass over the joined lines, when every line has the canonical layout
+        found = _AUDIO_LINES.findall(b"\n".join([self.lines[i] for i in chosen]))
+        if len(found) == len(chosen):
+            cols = {"line": np.asarray(chosen, dtype=np.int64)}
+            columns = list(zip(*found, strict=True)) if found else [() for _ in range(12)]
+            for name, k in zip(BLOCK_FIELDS, (0, 1, 3, 4, 5, 7, 8, 9, 10, 11), strict=True):
+                cols[name] = _floats(columns[k])
+            return cols
         rows: list[tuple] = []
         kept: list[int] = []
-        for i in numbers.tolist():
+        for i in chosen:
             row = self.block(i)
             if row is not None:
                 rows.append(row)
                 kept.append(i)
         cols = {"line": np.asarray(kept, dtype=np.int64)}
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in BLOCK_FIELDS]
-        for name, values in zip(BLOCK_FIELDS, columns, strict=True):
-            cols[name] = _floats(values)
+        values = list(zip(*rows, strict=True)) if rows else [() for _ in BLOCK_FIELDS]
+        for name, column in zip(BLOCK_FIELDS, values, strict=True):
+            cols[name] = _floats(column)
         return cols
 
     def all_events(self) -> list[dict]:
@@ -474,8 +484,10 @@ def _num(v: object) -> float | None:
 
 
 def _floats(values: tuple) -> np.ndarray:
-    try:  # the common case: every value present, parsed by numpy in C
-        return np.asarray(values, dtype="S40").astype(np.float64)
+    try:  # the common case: numbers as bytes (missing ones empty or null), parsed by numpy in C
+        raw = np.asarray(values, dtype="S40")
+        raw[(raw == b"") | (raw == b"null") | (raw == b"None")] = b"nan"
+        return raw.astype(np.float64)
     except (ValueError, TypeError):
         pass
     out = np.empty(len(values), dtype=np.float64)
