@@ -407,6 +407,7 @@ def pulse_barge_in(trials: int = 12) -> None:
                 runs.append((sig, info, time.monotonic()))
                 aheads.append(speaker.dac_ahead_s)
                 time.sleep(0.3)
+            rec.wait_until(time.monotonic())
         finally:
             speaker.stop()
             heard = rec.stop()

@@ -113,6 +113,20 @@ class SpeakerRecording:
         """Samples received so far (cheap progress check)."""
         return sum(len(c) for c in list(self._chunks)) // 2
 
+    def wait_until(self, t: float, timeout: float = 10.0) -> bool:
+        """Block until the recording reaches monotonic time ``t`` (what was heard then is in it).
+
+        Counts samples received since ``t_start``: parec may lag behind on a loaded machine,
+        and stopping it early loses what it has not read yet.  True if reached in time.
+        """
+        need = (t - self.t_start) * self.rate
+        deadline = time.monotonic() + timeout
+        while self.samples_so_far < need:
+            if time.monotonic() > deadline or self._proc.poll() is not None:
+                return False
+            time.sleep(0.01)
+        return True
+
     def stop(self) -> np.ndarray:
         """Stop recording; return everything recorded (int16, mono)."""
         if self._proc.poll() is None:

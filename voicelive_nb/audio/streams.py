@@ -161,6 +161,7 @@ class DeviceMic:
         self._pending = np.zeros(0, dtype=np.int16)  # resampled, not yet returned
         self._emitted = 0  # output samples returned so far
         self._fallback = dev_block / dev_rate
+        self._anchor = -1.0  # monotonic time of device sample 0 (see _callback)
         self._stopping = False
         if notify is not None:
             self._wake_r, self._wake_w = os.pipe()
@@ -200,10 +201,20 @@ class DeviceMic:
         self._ring[start : start + first] = indata[:first, 0]
         if first < frames:
             self._ring[: frames - first] = indata[first:frames, 0]
-        ago = _gap(time_info.currentTime, time_info.inputBufferAdcTime, self._fallback)
+        # Capture time of the block's first sample, on the device's sample clock: each estimate
+        # (now - PortAudio's "captured ago") is late by scheduling jitter, never early, so track
+        # the earliest one; creep toward later estimates to follow clock drift; re-anchor after
+        # gaps (lost blocks, suspended machine).
+        est = now - _gap(time_info.currentTime, time_info.inputBufferAdcTime, self._fallback) - w / self._dev_rate
+        anchor = self._anchor
+        if anchor < 0.0 or est < anchor or est - anchor > 0.25:
+            anchor = est
+        else:
+            anchor += (est - anchor) * 0.0005
+        self._anchor = anchor
         j = self._ncb % self._NCB
         self._cb_pos[j] = w
-        self._cb_t[j] = now - ago
+        self._cb_t[j] = anchor + w / self._dev_rate
         self._ncb += 1
         self._w = w + frames
         if self._wake_w >= 0:
