@@ -66,3 +66,21 @@ def test_report_cli_prints_table_and_writes_html_and_png(
     assert png_out.read_bytes()[:4] == b"\x89PNG"
     assert cli_main(["report", str(tmp_path / "missing")]) == 2
     assert cli_main(["report", str(recording.path), "--out", str(tmp_path / "r.txt")]) == 2
+
+
+def test_long_sessions_draw_only_what_is_in_view(tmp_path: Path) -> None:
+    utterances = [(2.0 + 3.0 * i, 3.0 + 3.0 * i) for i in range(90)]
+    synth = SyntheticSession(utterances, duration=275.0, reply_s=0.5).build()
+    with Recorder(tmp_path / "long") as rec:
+        for r in synth.records:
+            rec(r)
+    long = Recording.load(tmp_path / "long")
+    assert len(long.turns) == 90
+    fig = plots.latency_breakdown(long)
+    assert len(fig.axes[0].patches) == 0 and fig.axes[0].collections  # stacked areas, not 360 bars
+    zoom = plots.timeline(long, start=30.0, end=45.0)
+    labels = [t.get_text() for t in zoom.axes[0].texts]
+    assert "user says 10" in labels and "user says 20" not in labels
+    assert len(plots.timeline(long).axes[0].texts) == 0  # 90 turns in view: too many labels to read
+    with pytest.raises(ValueError, match="must be after start"):
+        plots.timeline(long, start=10, end=5)
