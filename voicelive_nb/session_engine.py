@@ -183,7 +183,12 @@ class SessionEngine(AudioPump):
             self._stop.set()
         pump = asyncio.get_running_loop().create_task(self._pump(), name="voicelive-pump")
         try:
-            self.sink.start(self.player)
+            try:
+                self.sink.start(self.player)
+            except Exception as exc:  # no device, PortAudio missing ...: a plain message, no traceback
+                self._error(f"The speaker could not be started: {exc}", "speaker")
+                self._set_state("failed", detail=f"speaker: {exc}")
+                return
             if self.on_sink_started is not None:
                 self.on_sink_started()
             await self._connect_loop()
@@ -356,6 +361,9 @@ class SessionEngine(AudioPump):
 
     async def _flush(self, reason: str) -> None:
         info = self.player.flush(reason)
+        drop = getattr(self.sink, "drop_buffered", None)
+        if info is not None and callable(drop):
+            drop()  # also drop what the device holds (AdaptiveSpeaker: abort + restart, 2-7 ms)
         self._drain_marks()
         if info is None:
             return
