@@ -67,6 +67,17 @@ def _require_ipywidgets() -> Any:
     return ipywidgets
 
 
+def _close_tree(widget: Any) -> None:
+    """Close a widget and everything inside it (only ours: ``Widget.close_all`` would close every widget)."""
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    for name in ("layout", "style"):
+        part = getattr(widget, name, None)
+        if part is not None and hasattr(part, "close"):
+            part.close()
+    widget.close()
+
+
 class Panel:
     """A control panel for one live Voice Live session.
 
@@ -230,13 +241,23 @@ class Panel:
         self.mute(False)
 
     def record(self, on: bool = True) -> Path | None:
-        """Start (or stop) recording into a new folder under ``record_dir``; returns the folder."""
-        self._set(self.c.record, "value", on)
+        """Start (or stop) recording into a new folder under ``record_dir``.
+
+        Returns the folder being recorded (or just finalised, with ``on=False``); None when
+        recording was asked for before connecting (the folder is made on connect).
+        """
+        self._syncing = True  # the toggle follows; it must not call back into record()
+        try:
+            self._set(self.c.record, "value", on)
+        finally:
+            self._syncing = False
+        folder = Path(self._recorder.folder) if self._recorder is not None else None
         if on and self._recorder is None and self._connected():
             self._start_recorder()
+            folder = Path(self._recorder.folder) if self._recorder is not None else None
         elif not on:
             self._stop_recorder()
-        return Path(self._recorder.folder) if self._recorder is not None else None
+        return folder
 
     def set_vad(self, **changes: Any) -> Any:
         """Change turn-detection / audio-processing settings now (what the controls do).
@@ -333,7 +354,7 @@ class Panel:
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.chart.close()
-        self.widget.close_all() if hasattr(self.widget, "close_all") else self.widget.close()
+        _close_tree(self.widget)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -357,6 +378,10 @@ class Panel:
             self._unsubscribe()
         self._session = session
         self._unsubscribe = session.subscribe(self.state.feed)
+        if getattr(session, "running", False):  # attached to a live session: show where it stands
+            from voicelive_nb.events import EventRecord, Local
+
+            self.state.feed(EventRecord.now("local", Local.CONNECTION, {"state": session.state}))
         recorder = getattr(session, "recorder", None)
         if recorder is not None:
             self.c.record_folder.value = f"recording to <code>{recorder.folder}</code>"
@@ -410,7 +435,11 @@ class Panel:
             self._unsub_recorder = None
         recorder.close()
         self.c.record_folder.value = f"saved <code>{recorder.folder}</code>"
-        self._set(self.c.record, "value", False)
+        self._syncing = True
+        try:
+            self._set(self.c.record, "value", False)
+        finally:
+            self._syncing = False
 
     def _connected(self) -> bool:
         return self.state.connection in ("connected", "connecting", "reconnecting")

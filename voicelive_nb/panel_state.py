@@ -328,10 +328,11 @@ class PanelState:
         self._connection = state
         self._endpoint = str(r.get("endpoint") or self._endpoint)
         detail = str(r.get("detail") or "")
+        where = f" to {self._endpoint}" if self._endpoint else ""
         if state == "connected":
-            self._status, self._error = f"Connected to {self._endpoint}.", ""
+            self._status, self._error = f"Connected{where}.", ""
         elif state == "connecting":
-            self._status = f"Connecting to {self._endpoint}…"
+            self._status = f"Connecting{where}…"
         elif state == "reconnecting":
             attempt = r.get("attempt")
             self._status = f"Connection lost; reconnecting (attempt {attempt})…"

@@ -62,7 +62,7 @@ def test_quickstart_runs_headless(tmp_path: Path, headless_env: dict[str, str]) 
     text = outputs(nb)
     assert "connected: first answer after" in text
     assert "accepted" in text and "silence_duration_ms=800" in text
-    assert "recorded to" in text
+    assert "recorded to recordings/" in text
     folders = list((tmp_path / "work" / "recordings").glob("*/events.jsonl"))
     assert len(folders) == 1, "the quickstart records one session"
     # The panel widget was displayed (its model is in the outputs).
