@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -84,6 +86,14 @@ raw_messages = st.one_of(
     st.binary(max_size=40),
     values.map(lambda v: json.dumps(v, default=str)),
 )
+
+
+@pytest.fixture(scope="module")
+def fuzz_emulator() -> Iterator[Any]:
+    from voicelive_nb.emulator import Emulator
+
+    with Emulator(settings=EmulatorSettings(max_message_bytes=256 * 1024, vad="energy"), asr=False) as emu:
+        yield emu
 
 
 def new_conversation() -> Conversation:
@@ -183,7 +193,7 @@ def test_an_hour_of_appended_noise_keeps_memory_bounded() -> None:
     block = base64.b64encode(np.zeros(24000, dtype=np.int16).tobytes()).decode()
     for _ in range(120):  # two minutes of audio, in one-second appends
         conv.receive({"type": "input_audio_buffer.append", "audio": block})
-    buffered = sum(len(b) for b in conv._buf) / 24000
+    buffered = conv.input.buffered_ms / 1000
     assert buffered <= 6.0, f"{buffered:.1f} s buffered with max_buffer_s=5"
 
 
@@ -210,3 +220,54 @@ def test_a_long_conversation_keeps_a_bounded_history() -> None:
         {"type": "conversation.item.truncate", "item_id": last.id, "content_index": 0, "audio_end_ms": 10}
     )
     assert ok["type"] == "conversation.item.truncated", ok
+
+
+# --------------------------------------------------------------------------- over a real socket
+
+
+async def _fuzz_connection(endpoint: str, messages: list[Any]) -> list[dict[str, Any]]:
+    """Send ``messages`` on one WebSocket, then a valid update; return every event received."""
+    import asyncio
+
+    import aiohttp
+
+    url = endpoint.replace("http", "ws") + "/voice-live/realtime?model=gpt-realtime"
+    events: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, headers={"api-key": "x"}) as ws:
+        for message in messages:
+            if isinstance(message, bytes):
+                await ws.send_bytes(message)
+            else:
+                await ws.send_str(message if isinstance(message, str) else json.dumps(message, default=str))
+        await ws.send_str(json.dumps({"type": "session.update", "event_id": "final", "session": {"voice": "echo"}}))
+        while True:
+            msg = await asyncio.wait_for(ws.receive(), 30)
+            assert msg.type == aiohttp.WSMsgType.TEXT, f"the emulator closed the socket: {msg}"
+            event = json.loads(msg.data)
+            assert isinstance(event.get("type"), str)
+            events.append(event)
+            if event["type"] == "session.updated" and "echo" in json.dumps(event["session"].get("voice")):
+                return events
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(client_events, raw_messages), min_size=1, max_size=12))
+def test_random_client_messages_over_a_socket_never_kill_the_emulator(fuzz_emulator: Any, messages: list[Any]) -> None:
+    import asyncio
+
+    events = asyncio.run(_fuzz_connection(fuzz_emulator.endpoint, messages))
+    assert events[0]["type"] == "session.created"
+    for ev in events:
+        if ev["type"] == "error":
+            assert ev["error"]["code"] and ev["error"]["message"], ev
+
+
+def test_oversized_and_binary_frames_get_error_events_and_the_socket_stays(fuzz_emulator: Any) -> None:
+    import asyncio
+
+    huge = json.dumps({"type": "input_audio_buffer.append", "audio": "A" * (fuzz_emulator.settings.max_message_bytes)})
+    events = asyncio.run(_fuzz_connection(fuzz_emulator.endpoint, [huge, b"\x00\x01binary", "{", "[]"]))
+    codes = [ev["error"]["code"] for ev in events if ev["type"] == "error"]
+    assert codes == ["message_too_large", "invalid_json", "invalid_json", "invalid_json"], codes
+    # and it still serves new connections
+    assert asyncio.run(_fuzz_connection(fuzz_emulator.endpoint, []))[0]["type"] == "session.created"
