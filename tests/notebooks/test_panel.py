@@ -164,3 +164,21 @@ def test_records_from_a_recording_replay_into_the_state() -> None:
     st = PanelState()
     st.feed_many(EventRecord(r.t, r.wall, r.kind, r.type, r.data) for r in one_turn())
     assert len(st.snapshot(20).transcript) == 2
+
+
+@pytest.mark.timeout(120)
+def test_panel_attached_to_a_running_session_shows_it(no_azure: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session started in code first, the panel made afterwards: it shows the live state and controls it."""
+    from voicelive_nb.session import VoiceSession
+
+    monkeypatch.setenv("VOICELIVE_NB_HEADLESS", "1")
+    with VoiceSession() as session:
+        session.wait_for("session.updated", timeout=30, since=0)
+        panel = make_panel(session=session, debounce_s=0)
+        snap = panel.refresh()
+        assert snap.connection == "connected" and panel.c.connect.description == "Disconnect"
+        future = panel.set_vad(threshold=0.6)
+        assert future.result(timeout=10).ok
+        assert session.config.turn_detection.threshold == 0.6
+        panel.close()  # closing the panel leaves a session it did not build running
+        assert session.running
