@@ -43,6 +43,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -279,7 +280,7 @@ def receive_reference(lt: LoopThread, frames: list[str], n_samples: int, out_blo
 
     async def recv_all() -> None:
         for _ in range(len(frames)):
-            event = await conn.recv()
+            event: Any = await conn.recv()  # a typed ServerEventResponseAudioDelta
             ref.queue_audio(event.delta)
 
     def run() -> None:
@@ -315,7 +316,7 @@ def capture_floor(block: int, src: np.ndarray) -> Callable[[], None]:
 
 
 # --------------------------------------------------------------------------- stale audio
-def stale_ours(pcm: np.ndarray, delta: int, t_barge: float, late: bool) -> float:
+def stale_ours(pcm: np.ndarray, delta: int, t_barge: float, *, late: bool) -> float:
     """ms of the old response heard at or after ``t_barge`` (ours, 20 ms blocks)."""
     player = Player(RATE, capacity_s=30)
     pieces = [pcm[i : i + delta] for i in range(0, pcm.shape[0], delta)]
@@ -344,7 +345,7 @@ def stale_ours(pcm: np.ndarray, delta: int, t_barge: float, late: bool) -> float
             return stale * 1000 / RATE
 
 
-def stale_reference(pcm: np.ndarray, delta: int, t_barge: float, late: bool, out_block: int) -> float:
+def stale_reference(pcm: np.ndarray, delta: int, t_barge: float, *, late: bool, out_block: int) -> float:
     ref = ReferencePlayback()
     pieces = [pcm[i : i + delta].tobytes() for i in range(0, pcm.shape[0], delta)]
     stale = 0
@@ -457,13 +458,13 @@ def main() -> int:
             size = RATE * ms // 1000
             frames = delta_frames(speech, size)
             setups: dict[str, Callable[[], Callable[[], None]]] = {
-                "cap_ours": lambda size=size: capture_ours(lt, size, speech),
-                "cap_ref": lambda size=size: capture_reference(lt, size, speech),
-                "cap_floor": lambda size=size: capture_floor(size, speech),
-                "rx_ours": lambda frames=frames: receive_ours(lt, frames, n),
-                "rx_ref20": lambda frames=frames: receive_reference(lt, frames, n, 480),
-                "rx_ref50": lambda frames=frames: receive_reference(lt, frames, n, 1200),
-                "rx_floor": lambda frames=frames: receive_floor(lt, frames),
+                "cap_ours": partial(capture_ours, lt, size, speech),
+                "cap_ref": partial(capture_reference, lt, size, speech),
+                "cap_floor": partial(capture_floor, size, speech),
+                "rx_ours": partial(receive_ours, lt, frames, n),
+                "rx_ref20": partial(receive_reference, lt, frames, n, 480),
+                "rx_ref50": partial(receive_reference, lt, frames, n, 1200),
+                "rx_floor": partial(receive_floor, lt, frames),
             }
             best = dict.fromkeys(setups, float("inf"))
             for _ in range(REPEATS):  # interleaved, so a burst of load hits every variant alike
@@ -472,12 +473,12 @@ def main() -> int:
             cap_ours, cap_ref, cap_floor = best["cap_ours"], best["cap_ref"], best["cap_floor"]
             rx_ours, rx_floor = best["rx_ours"], best["rx_floor"]
             rx_ref = min(best["rx_ref20"], best["rx_ref50"])
-            st = {}
+            st: dict[tuple[str, bool], tuple[float, float]] = {}
             for late in (False, True):
-                st[("ours", late)] = stale_stats(lambda t, size=size, late=late: stale_ours(response, size, t, late))
+                st[("ours", late)] = stale_stats(partial(stale_ours, response, size, late=late))
                 st[("ref", late)] = min(
                     (
-                        stale_stats(lambda t, size=size, late=late, b=b: stale_reference(response, size, t, late, b))
+                        stale_stats(partial(stale_reference, response, size, late=late, out_block=b))
                         for b in (480, 1200)
                     ),
                     key=lambda mm: mm[1],

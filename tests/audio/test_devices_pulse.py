@@ -62,7 +62,8 @@ def test_wav_into_virtual_mic_comes_out_of_devicemic_bit_exact(virtual_audio: An
     mic = DeviceMic(virtual_audio.input_device)
     assert isinstance(mic, AudioSource)
     mic.start(arrived.release)
-    blocks, stamps = [], []
+    blocks: list[np.ndarray] = []
+    stamps: list[float] = []
     try:
         playback = virtual_audio.play_into_mic(sig, wait=False)
         deadline = time.monotonic() + 10
@@ -225,7 +226,7 @@ def test_devicemic_resamples_when_the_device_runs_at_another_rate(virtual_audio:
     sig = (8000 * np.sin(2 * np.pi * 440 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.int16)
     mic = DeviceMic(virtual_audio.input_device, device_rate=48000)
     mic.start()
-    blocks = []
+    blocks: list[np.ndarray] = []
     try:
         assert mic.device_rate == 48000 and "resampled from 48000" in mic.description
         virtual_audio.play_into_mic(sig, wait=True)

@@ -90,7 +90,7 @@ def test_wavmic_realtime_paces_and_notifies() -> None:
     arrived = threading.Semaphore(0)
     t0 = time.monotonic()
     mic.start(arrived.release)
-    got = []
+    got: list[tuple[np.ndarray, float]] = []
     try:
         while len(got) < 5:
             assert arrived.acquire(timeout=5)
