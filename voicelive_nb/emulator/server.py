@@ -211,6 +211,7 @@ class _Connection:
                     level = logging.DEBUG if self.conv.last_client_type == "input_audio_buffer.append" else logging.INFO
                     log.log(level, "<- %s", self.conv.last_client_type)
                     self.dispatch(outputs)
+                    await asyncio.sleep(0)  # a backlog of appends must not starve the other sessions
                 elif msg.type == WSMsgType.ERROR:
                     break
         finally:
