@@ -244,3 +244,20 @@ def test_devicemic_resamples_when_the_device_runs_at_another_rate(virtual_audio:
     seg = got[at : at + sig.shape[0]]
     corr = float(np.corrcoef(seg, sig)[0, 1])
     assert corr > 0.99, f"correlation {corr:.4f} after 24k -> 48k -> 24k"
+
+
+def test_a_second_daemon_coexists_and_leaves_nothing(virtual_audio: Any) -> None:
+    from voicelive_nb.audio.pulse import VirtualAudio
+
+    first = os.environ["PULSE_SERVER"]
+    with VirtualAudio(settle_s=0) as other:
+        assert other.server != first and os.environ["PULSE_SERVER"] == other.server
+        pid, folder = other.pid, other.dir
+        assert pid is not None and folder is not None and os.path.exists(f"/proc/{pid}")
+        assert "vspeaker" in other.pactl("list", "short", "sinks")
+    assert not os.path.exists(f"/proc/{pid}")  # our child, reaped: no zombie either
+    assert not folder.exists()
+    assert os.environ["PULSE_SERVER"] == first == virtual_audio.server
+    assert "vspeaker" in virtual_audio.pactl("list", "short", "sinks")  # the first one is untouched
+    devices.reinitialize()
+    assert devices.find_device(virtual_audio.output_device, "output")

@@ -17,7 +17,8 @@ blocks (without a low-latency client a null sink renders in 2 s blocks and new s
 
 PortAudio reaches the daemon through ALSA's ``pulse`` plugin (``libasound2-plugins``): its
 devices are named ``"pulse"`` and ``"default"``; which sink/source they use is the daemon's
-default, so no per-stream routing is needed.  :class:`VirtualAudio` sets ``PULSE_SERVER`` for
+default (and ``PULSE_SINK``/``PULSE_SOURCE`` name them explicitly, in case a stray setting or
+another client changed it).  :class:`VirtualAudio` sets ``PULSE_SERVER`` and those two for
 this process (restored on exit) and re-initialises PortAudio so the devices appear.
 
 Isolation: every instance uses its own runtime directory (``XDG_RUNTIME_DIR``, ``HOME``,
@@ -204,7 +205,7 @@ class VirtualAudio:
         self.dir: Path | None = None
         self.server = ""
         self._proc: subprocess.Popen[bytes] | None = None
-        self._old_server: str | None = None
+        self._old_env: dict[str, str | None] = {}
         self._children: list[subprocess.Popen[bytes]] = []
         self._n_played = 0
 
@@ -267,8 +268,9 @@ class VirtualAudio:
         except BaseException:
             self.stop()
             raise
-        self._old_server = os.environ.get("PULSE_SERVER")
-        os.environ["PULSE_SERVER"] = self.server
+        ours = {"PULSE_SERVER": self.server, "PULSE_SINK": "vspeaker", "PULSE_SOURCE": "vmic"}
+        self._old_env = {k: os.environ.get(k) for k in ours}
+        os.environ.update(ours)
         try:
             from voicelive_nb.audio import devices
 
@@ -361,7 +363,7 @@ class VirtualAudio:
             raise VirtualAudioError("VirtualAudio is not running: call start() or use it as a context manager")
 
     def stop(self) -> None:
-        """Stop clients we started and the daemon; restore ``PULSE_SERVER``; remove the temp dir."""
+        """Stop clients we started and the daemon; restore ``PULSE_*`` variables; remove the temp dir."""
         for child in self._children:
             if child.poll() is None:
                 child.terminate()
@@ -382,11 +384,12 @@ class VirtualAudio:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(5)
-            if os.environ.get("PULSE_SERVER") == self.server:
-                if self._old_server is None:
-                    os.environ.pop("PULSE_SERVER", None)
-                else:
-                    os.environ["PULSE_SERVER"] = self._old_server
+            if os.environ.get("PULSE_SERVER") == self.server:  # not if a later instance took over
+                for key, old in self._old_env.items():
+                    if old is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = old
             try:
                 from voicelive_nb.audio import devices
 
