@@ -86,7 +86,7 @@ class Client:
         """session.update and wait for its session.updated (or error)."""
         start = len(self.received)
         await self.conn.session.update(session=session)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             for rec in self.received[start:]:
                 if rec.event.type in ("session.updated", "error"):
