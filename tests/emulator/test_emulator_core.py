@@ -329,3 +329,14 @@ def test_g711_input_is_decoded_at_8khz(fmt: str) -> None:
     assert abs(started["audio_start_ms"] - (start_s * 1000 - 400)) <= 32
     assert abs(stopped["audio_end_ms"] - end_s * 1000) <= 32
     assert abs(conv.audio_ms - len(codes) / 8) < 1
+
+
+def test_audio_start_clamped_at_zero(conv: Conversation) -> None:
+    from tests.speech import speech_pcm
+
+    pcm, [(start_s, _)] = speech_pcm([0.1, "hello there how are you", 1.0])
+    assert start_s < 0.4  # speech begins before the 400 ms of prefix padding would
+    d = Driver(conv)
+    d.stream(pcm)
+    started = next(e for e in d.events if e["type"] == "input_audio_buffer.speech_started")
+    assert started["audio_start_ms"] == 0
