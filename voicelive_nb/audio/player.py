@@ -463,12 +463,18 @@ class Player:
         self._mark_w += 1
 
     def _segment_serial(self, pos: int) -> int:
-        """Serial of the segment holding absolute position ``pos`` (-1 if none; lock held)."""
-        lo = max(0, self._seg_w - self._nseg)
-        for i in range(self._seg_w - 1, lo - 1, -1):
-            if self._seg_pos[i % self._nseg] <= pos:
-                return self._seg_serial[i % self._nseg]
-        return -1
+        """Serial of the segment holding absolute position ``pos`` (-1 if none; lock held).
+
+        Only called for ``pos`` in {r - 1, r}: the answer is at or just before the segment
+        the device is in (``_seg_r``), so the scan is short -- the audio callback may be
+        waiting for the lock.
+        """
+        found = -1
+        for i in range(max(0, self._seg_w - self._nseg, self._seg_r - 1), self._seg_w):
+            if self._seg_pos[i % self._nseg] > pos:
+                break
+            found = self._seg_serial[i % self._nseg]
+        return found
 
     def _current_serial(self, r: int, w: int, open_serial: int, now: float) -> int:
         """The item a flush cuts (lock held): the one still sounding or streaming, else
