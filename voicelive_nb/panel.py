@@ -37,14 +37,15 @@ from voicelive_nb.panel_controls import (
     EMULATOR_LABEL,
     LIVE_FIELDS,
     build_controls,
+    build_views,
     config_from_values,
     vad_changes,
     values_from_session,
 )
 from voicelive_nb.panel_plot import LatencyChart
+from voicelive_nb.panel_refresh import Refresher
 from voicelive_nb.panel_state import FieldStatus, PanelSnapshot, PanelState
 from voicelive_nb.panel_views import (
-    CSS,
     counters_html,
     field_badge_html,
     filter_log,
@@ -110,7 +111,7 @@ class Panel:
         transcribe: str | None = "azure-speech",
         **session_kwargs: Any,
     ) -> None:
-        w = _require_ipywidgets()
+        _require_ipywidgets()
         from voicelive_nb.connection import read_sources, session_config_from_env
 
         self._session = session
@@ -133,7 +134,6 @@ class Panel:
         self._api_key: str | None = None
         self._pending: dict[str, Any] = {}
         self._debounce: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._syncing = False
         self._seen = {"tx": -1, "log": -1, "turns": -1, "types": 0, "fields": -1}
@@ -141,48 +141,20 @@ class Panel:
         self._seen_server: Any = None
         self._last_log_draw = 0.0
         self._last_chart_draw = 0.0
+        self._chart_job: asyncio.Future[bytes] | None = None
         self.refreshes = 0
         """Snapshots pushed into the widgets so far."""
-        self.widget_updates = 0
-        """Widget values actually changed (each is one comm message to the browser)."""
+        self._refresher = Refresher(self.refresh, self._period, busy=self._connected)
+        self._set = self._refresher.set
 
         src = read_sources()
         env_endpoint = src.get("endpoint") or None
         self.c, conn_box, vad_box = build_controls(self._config, env_endpoint)
         self.chart = LatencyChart(last_n=last_n)
-        self._status = w.HTML(value=status_html(PanelSnapshot()))
-        self._meters = w.HTML(value=meters_html(PanelSnapshot(), self._threshold()))
-        self._chart_img = w.Image(value=self.chart.render([]), format="png", layout=w.Layout(width="100%"))
-        self._transcript = w.HTML(value=transcript_html(()))
-        self._counters = w.HTML(value=counters_html({}))
-        self._log = w.HTML(value=log_html(()))
-        log_box = w.VBox([w.HBox([self.c.log_filter, self.c.log_audio]), self._log])
-        self._log_acc = w.Accordion(children=[log_box], selected_index=None, layout=w.Layout(width="100%"))
-        self._log_acc.set_title(0, "Event log")
-
-        def section(text: str) -> Any:
-            return w.HTML(f'<div class="vlnb vlnb-section">{text}</div>')
-
-        right = w.VBox(
-            [
-                section("Levels"),
-                self._meters,
-                section("Latency"),
-                self._chart_img,
-                section("Transcript"),
-                self._transcript,
-                section("Audio and client"),
-                self._counters,
-            ],
-            layout=w.Layout(flex="1 1 auto", min_width="420px", padding="0 0 0 14px"),
-        )
-        header = w.VBox(
-            [w.HTML(CSS + '<div class="vlnb vlnb-title"><span class="vlnb-logo"></span>Voice Live</div>'), self._status]
-        )
-        self.widget = w.VBox(
-            [header, w.HBox([w.VBox([conn_box, vad_box]), right]), self._log_acc],
-            layout=w.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="8px 10px", width="100%"),
-        )
+        v = build_views(self.c, conn_box, vad_box, self.chart.render([]), self._threshold())
+        self._status, self._meters, self._chart_img = v.status, v.meters, v.chart
+        self._transcript, self._counters, self._log, self._log_acc = v.transcript, v.counters, v.log, v.log_box
+        self.widget = v.root
         """The root widget (display it, or put it in your own layout)."""
         self.widget.add_class("vlnb-panel")
         self._wire()
@@ -191,6 +163,11 @@ class Panel:
             self._lock_connection_fields(True)
 
     # ------------------------------------------------------------------ public API
+
+    @property
+    def widget_updates(self) -> int:
+        """Widget values actually changed so far (each is one comm message to the browser)."""
+        return self._refresher.updates
 
     @property
     def session(self) -> Any:
@@ -215,7 +192,7 @@ class Panel:
         except Exception as exc:  # shown in plain words; the traceback goes to the log
             log.exception("connect failed")
             self.state.set_status(f"Could not connect: {exc}", error=True)
-        self._ensure_refresher()
+        self._refresher.ensure_running()
         self.refresh()
 
     def disconnect(self) -> None:
@@ -326,10 +303,14 @@ class Panel:
             self._seen["types"] = len(snap.type_counts)
             base = ["all", "server", "client", "local", "errors"]
             self._set(self.c.log_filter, "options", [*base, *sorted(snap.type_counts)])
-        if snap.turns_version != self._seen["turns"] and now - self._last_chart_draw >= 0.25:
+        if (
+            snap.turns_version != self._seen["turns"]
+            and now - self._last_chart_draw >= 0.25
+            and self._chart_job is None
+        ):
             self._seen["turns"] = snap.turns_version
             self._last_chart_draw = now
-            self._set(self._chart_img, "value", self.chart.render(snap.turns))
+            self._draw_chart(snap.turns)
         self._set(self._counters, "value", counters_html(self._counter_values(snap)))
         if snap.fields_version != self._seen["fields"]:
             self._seen["fields"] = snap.fields_version
@@ -346,8 +327,7 @@ class Panel:
     def close(self) -> None:
         """Stop refreshing, stop a session the panel built, and close the widgets."""
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
+        self._refresher.close()
         if self._own_session and self._session is not None:
             self.disconnect()
         self._stop_recorder()
@@ -360,7 +340,7 @@ class Panel:
         from IPython.display import display
 
         display(self.widget)
-        self._ensure_refresher()
+        self._refresher.ensure_running()
 
     def __repr__(self) -> str:
         snap = self.state.snapshot(time.monotonic())
@@ -546,40 +526,24 @@ class Panel:
             for widget in (self.c.endpoint, self.c.auth, self.c.api_key, self.c.model, self.c.mic, self.c.speaker):
                 self._set(widget, "disabled", live)
 
+    def _draw_chart(self, turns: tuple[Any, ...]) -> None:
+        """Redraw the latency chart in a worker thread (~0.1 s of CPU; the meters keep moving).
+
+        One job at a time touches the figure; the PNG reaches the widget on the loop.
+        """
+
+        def deliver(png: bytes) -> None:
+            self._chart_job = None
+            self._set(self._chart_img, "value", png)
+
+        self._chart_job = self._refresher.off_loop(lambda: self.chart.render(turns), deliver)
+        if self._chart_job is not None:
+            self._chart_job.add_done_callback(lambda _f: setattr(self, "_chart_job", None))
+
     def _redraw_log(self) -> None:
         self._seen["log"] = -1
         self._last_log_draw = 0.0
         self.refresh()
-
-    # ------------------------------------------------------------------ refresher
-
-    def _ensure_refresher(self) -> None:
-        """Start the refresh task on the kernel's running loop (no-op without one)."""
-        if self._closed or (self._task is not None and not self._task.done()):
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # a plain script: call refresh() yourself
-        self._task = loop.create_task(self._refresh_loop())
-
-    async def _refresh_loop(self) -> None:
-        idle_period = 0.25
-        while not self._closed:
-            try:
-                snap = self.refresh()
-            except Exception:  # never let a display bug kill the loop silently
-                log.exception("panel refresh failed")
-                await asyncio.sleep(1.0)
-                continue
-            live = snap.connection in ("connected", "connecting", "reconnecting")
-            await asyncio.sleep(self._period if live else idle_period)
-
-    def _set(self, widget: Any, name: str, value: Any) -> None:
-        """Assign a trait only when it changes (each assignment is a comm message)."""
-        if getattr(widget, name) != value:
-            setattr(widget, name, value)
-            self.widget_updates += 1
 
     # ------------------------------------------------------------------ helpers
 

@@ -21,7 +21,16 @@ from voicelive_nb.config import (
     Voice,
 )
 
-__all__ = ["LIVE_FIELDS", "VAD_FIELDS", "Controls", "build_controls", "config_from_values", "values_from_config"]
+__all__ = [
+    "LIVE_FIELDS",
+    "VAD_FIELDS",
+    "Controls",
+    "Views",
+    "build_controls",
+    "build_views",
+    "config_from_values",
+    "values_from_config",
+]
 
 EMULATOR_LABEL = "local emulator"
 DEFAULT_DEVICE = "default"
@@ -239,6 +248,67 @@ def build_controls(config: SessionConfig, env_endpoint: str | None) -> tuple[Con
         layout=w.Layout(width="400px"),
     )
     return controls, connection_box, vad_box
+
+
+@dataclass
+class Views:
+    """The panel's output widgets and its root."""
+
+    status: Any
+    meters: Any
+    chart: Any
+    transcript: Any
+    counters: Any
+    log: Any
+    log_box: Any
+    """The collapsible event-log section (an Accordion; open when ``selected_index == 0``)."""
+    root: Any
+
+
+def build_views(controls: Controls, conn_box: Any, vad_box: Any, chart_png: bytes, threshold: float | None) -> Views:
+    """The read-only views, empty, and the whole panel laid out around the controls."""
+    import ipywidgets as w
+
+    from voicelive_nb.panel_snapshot import PanelSnapshot
+    from voicelive_nb.panel_views import CSS, counters_html, log_html, meters_html, status_html, transcript_html
+
+    empty = PanelSnapshot()
+    status = w.HTML(value=status_html(empty))
+    meters = w.HTML(value=meters_html(empty, threshold))
+    chart = w.Image(value=chart_png, format="png", layout=w.Layout(width="100%"))
+    transcript = w.HTML(value=transcript_html(()))
+    counters = w.HTML(value=counters_html({}))
+    log = w.HTML(value=log_html(()))
+    log_box = w.Accordion(
+        children=[w.VBox([w.HBox([controls.log_filter, controls.log_audio]), log])],
+        selected_index=None,
+        layout=w.Layout(width="100%"),
+    )
+    log_box.set_title(0, "Event log")
+
+    def section(text: str) -> Any:
+        return w.HTML(f'<div class="vlnb vlnb-section">{text}</div>')
+
+    right = w.VBox(
+        [
+            section("Levels"),
+            meters,
+            section("Latency"),
+            chart,
+            section("Transcript"),
+            transcript,
+            section("Audio and client"),
+            counters,
+        ],
+        layout=w.Layout(flex="1 1 auto", min_width="420px", padding="0 0 0 14px"),
+    )
+    title = w.HTML(CSS + '<div class="vlnb vlnb-title"><span class="vlnb-logo"></span>Voice Live</div>')
+    root = w.VBox(
+        [w.VBox([title, status]), w.HBox([w.VBox([conn_box, vad_box]), right]), log_box],
+        layout=w.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="8px 10px", width="100%"),
+    )
+    root.add_class("vlnb-panel")
+    return Views(status, meters, chart, transcript, counters, log, log_box, root)
 
 
 def _device_pickers(desc: dict[str, str], layout: Any) -> tuple[Any, Any]:
