@@ -152,6 +152,7 @@ class OurClient:
             "speaker_reopens": int(getattr(spk, "reopens", 0)),
             "speaker_buffer_ms": round(1000 * float(getattr(spk, "current_latency_s", spk.output_latency_s)), 1),
             "speaker_restarts": int(getattr(spk, "restarts", 0)),
+            "jitter_ms": round(1000 * float(getattr(spk, "jitter_s", 0.0)), 1),
             "dropped_blocks": int(c.get("dropped_blocks", 0)) + int(c.get("bus_dropped", 0)),
             "mic_stamp_steps": steps,
             "turns": len(turns),

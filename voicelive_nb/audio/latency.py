@@ -1,33 +1,33 @@
-"""The latency/robustness knob: block sizes and device buffers, and a speaker that adapts.
+"""The latency/robustness knob: block sizes and device buffers, and a speaker that hears the edges.
 
-Every millisecond of device buffer is a millisecond the user waits -- for the mic to
-reach the socket, for the answer to come out, for the assistant to go quiet after a
+Every millisecond queued in a device is a millisecond the user waits -- for the mic to
+reach the socket, for an answer to come out, for the assistant to go quiet after a
 barge-in.  But a buffer is also what covers an audio callback that runs late, and in a
 notebook the callbacks share the GIL with the kernel (plots, widgets, the user's cells)
-and the CPU with everything else.  :data:`PROFILES` names the trade-off:
+and the CPU with everything else.
 
-============  ==========================  ============================  =========================
-profile       mic                         speaker                       when
-============  ==========================  ============================  =========================
-``"low"``     10 ms blocks, ``"low"``     10 ms blocks, 20 ms buffer    a quiet machine, a demo
-``"auto"``    10 ms blocks, ``"low"``     starts like ``low``; each     the default
-                                          underflow grows the buffer
-                                          (up to 160 ms); quiet spells
-                                          shrink it back while idle
-``"robust"``  20 ms blocks, ``"low"``     20 ms blocks, 100 ms buffer   a loaded machine, no
-                                                                        glitch allowed
-============  ==========================  ============================  =========================
+The speaker side of that trade-off is mostly dissolved by :class:`AdaptiveSpeaker`: the
+two moments a user hears -- an answer's first sample and the silence after a barge-in --
+are *edges*, and at each edge it aborts and restarts its stream, which drops what the
+device holds; so those two latencies are a few ms whatever the buffer, and the buffer
+only has to be big enough to ride out late callbacks.  It starts small and grows after
+an underflow.  Its jitter buffer (audio an answer waits for before it starts) is zero
+until the player runs dry in the middle of an answer, then grows in 50 ms steps.
+:data:`PROFILES` names the remaining choices:
 
-Figures behind the choice: ``bench/latency_bench.py`` (our bench; the report that came
-with this module has the table).  On PulseAudio, the buffer a stream gets is about
+============  ==========================  ===============================================
+profile       mic                         speaker
+============  ==========================  ===============================================
+``"auto"``    10 ms blocks, ``"low"``     10 ms blocks, 20 ms buffer doubling after each
+(default)                                 underflow up to 160 ms, back down after 60 s
+                                          without one (while idle); edge restarts
+``"low"``     10 ms blocks, ``"low"``     10 ms blocks, 20 ms buffer, never grows
+``"robust"``  20 ms blocks, ``"low"``     20 ms blocks, 100 ms buffer, up to 320 ms
+============  ==========================  ===============================================
+
+The figures behind these choices come from ``bench/latency_bench.py`` (the report that
+came with this module has the table).  On PulseAudio a stream's buffer is about
 ``latency`` (PortAudio's suggested latency), never less than two blocks.
-
-:class:`AdaptiveSpeaker` is a :class:`~voicelive_nb.audio.streams.DeviceSpeaker` whose
-buffer grows only after an output underflow: a small watcher thread (not the audio
-callback) sees the device's underflow count rise and re-opens the stream with a larger
-buffer (the player keeps its queue, so nothing is lost: the re-open costs one gap of
-a few ms, and only when a glitch just happened anyway).  After ``shrink_after_s`` without
-an underflow it steps back down, but only while nothing is playing, so the step is silent.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class LatencyProfile:
 PROFILES: dict[str, LatencyProfile] = {
     "low": LatencyProfile("low", 10.0, "low", 10.0, 0.02, 0.02),
     "auto": LatencyProfile("auto", 10.0, "low", 10.0, 0.02, 0.16),
-    "robust": LatencyProfile("robust", 20.0, "low", 20.0, 0.1, 0.1),
+    "robust": LatencyProfile("robust", 20.0, "low", 20.0, 0.1, 0.32),
 }
 """The named profiles (see the module table); ``"auto"`` is the default."""
 
@@ -147,6 +147,10 @@ class AdaptiveSpeaker(DeviceSpeaker):
             counted in :attr:`startup_underflows`, not acted upon.
         check_s: How often the watcher thread looks at the counters.
         edges: Restart the stream at answer starts and barge-ins (see above).
+        jitter_step_s: Jitter buffer: each time the player runs dry in the middle of an
+            answer (the audio arrived late), answers start only once this much more audio
+            is queued (on top of a buffer's worth) ...
+        max_jitter_s: ... up to this much; it shrinks with the buffer.
 
     Attributes:
         reopens: Re-opens with a new buffer size.
@@ -167,6 +171,8 @@ class AdaptiveSpeaker(DeviceSpeaker):
         grace_s: float = 0.1,
         check_s: float = 0.05,
         edges: bool = True,
+        jitter_step_s: float = 0.05,
+        max_jitter_s: float = 0.3,
     ) -> None:
         if not 0 < latency <= max_latency:
             raise ValueError(f"AdaptiveSpeaker needs 0 < latency <= max_latency, got {latency!r}, {max_latency!r}")
@@ -193,6 +199,10 @@ class AdaptiveSpeaker(DeviceSpeaker):
         self._silent_needed = max(blocksize, round(latency * rate))  # silence that fills the buffer
         self._abort_exc: type[BaseException] = RuntimeError
         self._ahead: float | None = None  # DAC time - current time of the last callback
+        self.jitter_step_s = jitter_step_s
+        self.max_jitter_s = max_jitter_s
+        self.jitter_s = 0.0
+        """Extra audio an answer waits for before it starts (grows after the player ran dry)."""
 
     @property
     def output_latency_s(self) -> float:
@@ -226,7 +236,7 @@ class AdaptiveSpeaker(DeviceSpeaker):
         with self._reopen_lock:
             super().stop()
 
-    def flush(self) -> bool:
+    def drop_buffered(self) -> bool:
         """Drop what the device holds now (abort + restart); False if not running.
 
         Not needed after :meth:`Player.flush <voicelive_nb.audio.player.Player.flush>`
@@ -244,7 +254,17 @@ class AdaptiveSpeaker(DeviceSpeaker):
         player = self._player
         if self.edges and player is not None:
             flushed = player.flushes != self._seen_flushes
-            resumed = self._silent >= self._silent_needed and player.queued_ms > 0
+            queued = player.queued_ms
+            # An answer resumes once a buffer's worth is queued (or all of it is): then the
+            # restarted stream fills its buffer with audio, not with a gap of silence.
+            resumed = (
+                self._silent >= self._silent_needed
+                and queued > 0
+                and (
+                    queued * self.rate >= 1000.0 * (self._silent_needed + self.jitter_s * self.rate)
+                    or not player.streaming
+                )
+            )
             if flushed or resumed:
                 # An edge: the device holds stale audio (barge-in) or only silence (an answer
                 # starts).  Abort drops it; the watcher restarts the stream right away.
@@ -255,7 +275,15 @@ class AdaptiveSpeaker(DeviceSpeaker):
                 outdata.fill(0)
                 self._restart.set()
                 raise self._abort_exc
-            if player.queued_ms > 0:
+            if queued > 0 and self._silent >= self._silent_needed:
+                # Waiting for a buffer's worth before the restart: hold the answer back
+                # (it would only queue behind the silence) and keep playing silence.
+                self._silent += frames
+                if status.output_underflow:
+                    self._count_underflow()
+                outdata.fill(0)
+                return
+            if queued > 0:
                 self._silent = 0
             else:
                 self._silent += frames
@@ -285,6 +313,8 @@ class AdaptiveSpeaker(DeviceSpeaker):
 
     def _run(self) -> None:
         seen = self._underflows - self.startup_underflows
+        player = self._player
+        starved = player.underflows if player is not None else 0
         last_event = time.monotonic()
         while not self._halt.is_set():
             if self._restart.wait(self.check_s):
@@ -292,20 +322,22 @@ class AdaptiveSpeaker(DeviceSpeaker):
                 self._restart_stream()
                 continue
             now = time.monotonic()
+            player = self._player
+            if player is not None and player.underflows > starved:
+                starved = player.underflows  # an answer ran dry: its audio came late
+                last_event = now
+                self.jitter_s = min(self.max_jitter_s, self.jitter_s + self.jitter_step_s)
             count = self._underflows - self.startup_underflows
             if count > seen:
                 seen = count
                 last_event = now
                 if self.current_latency_s < self.max_latency:
                     self._reopen(min(self.max_latency, self.current_latency_s * self.grow))
-            elif (
-                self.shrink_after_s > 0
-                and now - last_event > self.shrink_after_s
-                and self.current_latency_s > self.min_latency
-                and self._idle()
-            ):
+            elif self.shrink_after_s > 0 and now - last_event > self.shrink_after_s and self._idle():
                 last_event = now
-                self._reopen(max(self.min_latency, self.current_latency_s / self.grow))
+                self.jitter_s = max(0.0, self.jitter_s - self.jitter_step_s)
+                if self.current_latency_s > self.min_latency:
+                    self._reopen(max(self.min_latency, self.current_latency_s / self.grow))
             seen = self._underflows - self.startup_underflows
 
     def _idle(self) -> bool:
@@ -354,4 +386,5 @@ class AdaptiveSpeaker(DeviceSpeaker):
             "restarts": self.restarts,
             "underflows": self.underflows,
             "startup_underflows": self.startup_underflows,
+            "jitter_ms": round(self.jitter_s * 1000.0, 1),
         }
