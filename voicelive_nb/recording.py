@@ -410,8 +410,25 @@ class Recording:
         if self._turns is None:
             from voicelive_nb.analysis import turn_table
 
-            self._turns = turn_table(self.tracker.turns, t0=self.t0)
+            table = turn_table(self.tracker.turns, t0=self.t0)
+            shift = self._mic_shift_s()
+            if shift and len(table):  # mic.wav starts later than t0: move the audio-clock columns onto it
+                table["start_s"] = table["start_s"] + shift
+                table["end_s"] = table["end_s"] + shift
+            self._turns = table
         return self._turns
+
+    def _mic_shift_s(self) -> float:
+        """Seconds of silence before mic sample 0 in mic.wav (non-zero only if audio played first)."""
+        if not len(self.file.mic_lines):
+            return 0.0
+        row = self.file.block(int(self.file.mic_lines[0]))
+        if row is None:
+            return 0.0
+        placed, rate, offset = _num(row[2]), _num(row[4]), _num(row[5])
+        if placed is None or offset is None or not rate:
+            return 0.0
+        return (placed - offset) / rate
 
     def summary(self) -> dict[str, Any]:
         """Key figures: duration, turns, interruptions and p50/p90/max of each latency."""

@@ -211,3 +211,21 @@ def test_compare_puts_two_recordings_side_by_side(tmp_path: Path) -> None:
     assert table.loc["turns", "fast"] == 1 and table.loc["turns", "slow"] == 2
     assert table.loc["response_latency_ms p50", "fast"] == pytest.approx(100.0)
     assert table.loc["response_latency_ms p50", "slow"] == pytest.approx(400.0)
+
+
+def test_assistant_audio_before_any_mic_audio_keeps_tracks_aligned(tmp_path: Path) -> None:
+    reply = np.full(BLOCK, 1000, dtype=np.int16).tobytes()
+    mic = np.full(BLOCK, 7, dtype=np.int16).tobytes()
+    with Recorder(tmp_path) as rec:  # e.g. send_text answered before the mic started
+        rec(EventRecord(10.0, 0.0, "local", Local.SPEAKER_AUDIO, {"samples": BLOCK, "rate": RATE}, reply))
+        for i in range(3):
+            rec(EventRecord(10.52 + i * 0.02, 0.0, "local", Local.MIC_AUDIO,
+                            {"samples": BLOCK, "rate": RATE, "offset": i * BLOCK, "captured_t": 10.5 + i * 0.02},
+                            mic))  # fmt: skip
+    loaded = Recording.load(tmp_path)
+    assert loaded.t0 == pytest.approx(10.0)
+    assert loaded.assistant[0] == 1000 and len(loaded.assistant) == BLOCK
+    shift = round(0.5 * RATE)  # mic sample 0 was captured 0.5 s after t0
+    assert not loaded.mic[:shift].any() and (loaded.mic[shift : shift + 3 * BLOCK] == 7).all()
+    assert loaded.blocks("mic")["placed"].tolist() == [shift, shift + BLOCK, shift + 2 * BLOCK]
+    assert loaded._mic_shift_s() == pytest.approx(0.5)
