@@ -23,6 +23,7 @@ process leaves files that still load (:func:`recording_files.read_wav` and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -135,6 +136,8 @@ class Recorder:
         """Monotonic time of sample 0 of both tracks (None until audio arrives)."""
         self.records = 0
         """Records written."""
+        self.skipped_audio = 0
+        """Audio records whose audio could not be placed (malformed fields); their lines are kept."""
         self.closed = False
         self.error: str | None = None
         """Set (and recording stopped) if writing failed."""
@@ -209,7 +212,12 @@ class Recorder:
             src = record.data
             data = {k: src[k] for k in AUDIO_DATA_ORDER if k in src}
             data.update((k, v) for k, v in src.items() if k not in data)
-            line["audio"] = self._place_audio(record, data)
+            try:
+                line["audio"] = self._place_audio(record, data)
+            except (TypeError, ValueError) as exc:  # a field of the wrong type: keep the line, skip the audio
+                self.skipped_audio += 1
+                if self.skipped_audio == 1:
+                    log.warning("recording to %s: skipped audio of a malformed %s record: %s", self.folder, rtype, exc)
             line["data"] = scrub(data)
         else:
             line["data"] = scrub(record.data)
@@ -282,6 +290,9 @@ class Recorder:
             log.error("recording to %s stopped: %s", self.folder, exc)
         self.error = str(exc)
         self.closed = True
+        for closer in (self._mic.close, self._assistant.close, self._events.close):
+            with contextlib.suppress(OSError):  # release the files; what reached the disk still loads
+                closer()
 
 
 def _iso(wall: float) -> str:

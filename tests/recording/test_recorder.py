@@ -229,3 +229,13 @@ def test_assistant_audio_before_any_mic_audio_keeps_tracks_aligned(tmp_path: Pat
     assert not loaded.mic[:shift].any() and (loaded.mic[shift : shift + 3 * BLOCK] == 7).all()
     assert loaded.blocks("mic")["placed"].tolist() == [shift, shift + BLOCK, shift + 2 * BLOCK]
     assert loaded._mic_shift_s() == pytest.approx(0.5)
+
+
+def test_malformed_audio_record_keeps_its_line_and_the_recording_goes_on(tmp_path: Path) -> None:
+    pcm = bytes(2 * BLOCK)
+    with Recorder(tmp_path) as rec:
+        rec(EventRecord(1.0, 0.0, "local", Local.MIC_AUDIO, {"samples": BLOCK, "rate": RATE, "offset": "x"}, pcm))
+        rec(EventRecord(1.02, 0.0, "local", Local.MIC_AUDIO, {"samples": BLOCK, "rate": RATE, "offset": 0}, pcm))
+    assert rec.skipped_audio == 1 and rec.records == 2
+    loaded = Recording.load(tmp_path)
+    assert loaded.record_count == 2 and len(loaded.mic) == BLOCK
