@@ -124,7 +124,7 @@ def carry_out(conv: Conversation, outputs: list[Any], depth: int = 0) -> list[di
     return events
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(client_events, raw_messages), min_size=1, max_size=15))
 def test_random_client_events_never_kill_the_conversation(messages: list[Any]) -> None:
     conv = new_conversation()

@@ -55,7 +55,7 @@ values = st.recursive(
     lambda inner: st.one_of(
         st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.sampled_from(FIELDS), st.text(max_size=6)), inner)
     ),
-    max_leaves=15,
+    max_leaves=10,
 )
 events = st.fixed_dictionaries(
     {"type": st.one_of(st.sampled_from(KNOWN_TYPES), st.text(max_size=30), values)},
@@ -71,8 +71,8 @@ def _check(actions: Any) -> None:
             assert action.message.strip()
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(events, values), min_size=1, max_size=12))
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(events, values), min_size=1, max_size=10))
 def test_any_sequence_of_server_messages_never_raises(messages: list[Any]) -> None:
     proto = SessionProtocol()
     for message in messages:
@@ -84,7 +84,7 @@ def test_any_sequence_of_server_messages_never_raises(messages: list[Any]) -> No
     _check(proto.connection_reset())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.one_of(values, st.dictionaries(st.sampled_from(["code", "message", "param", "event_id", "type"]), values)))
 def test_any_error_payload_explains_itself_in_words(error: Any) -> None:
     text = explain_error(error)
