@@ -141,6 +141,7 @@ class Panel:
         self._seen_server: Any = None
         self._last_log_draw = 0.0
         self._last_chart_draw = 0.0
+        self._last_counters_draw = 0.0
         self._chart_job: asyncio.Future[bytes] | None = None
         self.refreshes = 0
         """Snapshots pushed into the widgets so far."""
@@ -311,7 +312,9 @@ class Panel:
             self._seen["turns"] = snap.turns_version
             self._last_chart_draw = now
             self._draw_chart(snap.turns)
-        self._set(self._counters, "value", counters_html(self._counter_values(snap)))
+        if now - self._last_counters_draw >= 0.25:  # numbers people read: 4 Hz is plenty
+            self._last_counters_draw = now
+            self._set(self._counters, "value", counters_html(self._counter_values(snap)))
         if snap.fields_version != self._seen["fields"]:
             self._seen["fields"] = snap.fields_version
             for name, badge in self.c.badges.items():

@@ -208,7 +208,12 @@ def counters_html(counters: Mapping[str, float]) -> str:
     cells = []
     for key, label, bad_if_nonzero in _COUNTER_LABELS:
         value = counters.get(key)
-        text = "—" if value is None else (f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}")
+        # Whole numbers above 10: a smoothed latency must not change the text every frame.
+        text = (
+            "—"
+            if value is None
+            else (f"{value:.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:.1f}")
+        )
         cls = ' class="vlnb-bad"' if bad_if_nonzero and value else ""
         cells.append(f"<span{cls}>{label}: <b>{text}</b></span>")
     return f'<div class="vlnb vlnb-counters">{"".join(cells)}</div>'
