@@ -136,7 +136,6 @@ class VoiceSession:
         self._recorder: Recorder | None = None
         self._recorder_unsub: Callable[[], None] | None = None
         self._tracker: TurnTracker | None = None
-        self._state = "idle"
         self._muted = False
         self._cond = threading.Condition()
         self._history: deque[tuple[int, EventRecord]] = deque(maxlen=history)
@@ -149,8 +148,12 @@ class VoiceSession:
 
     @property
     def state(self) -> str:
-        """``idle``, ``connecting``, ``connected``, ``reconnecting``, ``closed`` or ``failed``."""
-        return self._state
+        """``idle``, ``connecting``, ``connected``, ``reconnecting``, ``closed`` or ``failed``.
+
+        Set by the session thread as it happens (the ``connection.state`` records follow).
+        """
+        engine = self._engine
+        return engine.state if engine is not None else "idle"
 
     @property
     def running(self) -> bool:
@@ -230,8 +233,8 @@ class VoiceSession:
                 bus_dropped=lambda: self.bus.dropped,
             )
             engine.muted = self._muted
+            engine.state = "connecting"
             self._engine = engine
-            self._state = "connecting"
             self.started_at = time.monotonic()
             ready = threading.Event()
             self._thread = threading.Thread(
@@ -357,7 +360,7 @@ class VoiceSession:
                 seen = self._seq
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"no {type!r} record within {timeout:g} s (state: {self._state})")
+                    raise TimeoutError(f"no {type!r} record within {timeout:g} s (state: {self.state})")
                 self._cond.wait(remaining)
 
     def records(self, type: str | None = None) -> list[EventRecord]:
@@ -368,8 +371,6 @@ class VoiceSession:
     # ------------------------------------------------------------------ internals
 
     def _observe(self, record: EventRecord) -> None:
-        if record.type == Local.CONNECTION:
-            self._state = str(record.get("state", self._state))
         with self._cond:
             self._seq += 1
             self._history.append((self._seq, record))
@@ -384,8 +385,8 @@ class VoiceSession:
 
     def _submit(self, make: Callable[[SessionEngine], Any], what: str) -> concurrent.futures.Future[Any]:
         engine, loop = self._engine, self._loop
-        if engine is None or loop is None or not self.running or self._state in ("failed", "closed"):
-            raise RuntimeError(f"{what}(): the session is not running (state: {self._state}); call start() first")
+        if engine is None or loop is None or not self.running or engine.state in ("failed", "closed"):
+            raise RuntimeError(f"{what}(): the session is not running (state: {engine and engine.state}); call start()")
         return asyncio.run_coroutine_threadsafe(make(engine), loop)
 
     def _update(self, command: str, config: SessionConfig, timeout: float) -> concurrent.futures.Future[CommandResult]:
@@ -481,6 +482,7 @@ class VoiceSession:
             loop.run_until_complete(engine.run())
         except BaseException as exc:  # nothing escapes the session thread
             log.exception("the session thread failed")
+            engine.state = "failed"
             self.bus.publish(
                 EventRecord.now("local", Local.ERROR, {"message": f"The session failed: {exc!r}", "where": "session"})
             )

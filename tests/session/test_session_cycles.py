@@ -49,6 +49,7 @@ def test_100_start_stop_cycles_leave_nothing_behind(emulator: Any, connection: C
     for _ in range(CYCLES):
         session = _one_cycle(connection)
         assert session.state == "closed"
+        assert session.records(Local.CONNECTION)[-1].get("state") == "closed"
         assert not session.running
     elapsed = time.monotonic() - t0
     print(f"\n{CYCLES} start/stop cycles in {elapsed:.1f} s ({elapsed / CYCLES * 1000:.0f} ms each)")
