@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 import threading
@@ -68,11 +69,19 @@ def session_threads() -> list[threading.Thread]:
 
 
 @pytest.fixture
-def no_leaks() -> Iterator[None]:
-    """Fail if the test leaves threads or file descriptors behind (waits for them to finish)."""
+def no_leaks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail if the test leaves threads, file descriptors or pending asyncio tasks behind.
+
+    Waits (up to 10 s) for threads to finish; asyncio reports a task destroyed while
+    pending, or an exception nobody retrieved, on its logger at ERROR.
+    """
+    caplog.set_level(logging.WARNING, logger="asyncio")
     before = {t.ident for t in session_threads()}
     fds = len(os.listdir("/proc/self/fd"))
     yield
+    gc.collect()
+    complaints = [r.getMessage() for r in caplog.records if r.name == "asyncio" and r.levelno >= logging.ERROR]
+    assert not complaints, f"asyncio tasks leaked or failed unseen: {complaints}"
     deadline = time.monotonic() + 10.0
     while True:
         extra = [t for t in session_threads() if t.ident not in before]
