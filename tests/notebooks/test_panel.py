@@ -183,3 +183,15 @@ def test_panel_attached_to_a_running_session_shows_it(no_azure: None, monkeypatc
         assert session.config.turn_detection.threshold == 0.6
         panel.close()  # closing the panel leaves a session it did not build running
         assert session.running
+
+
+def test_connect_without_a_key_for_azure_says_what_to_do(no_azure: None) -> None:
+    """A typed Azure endpoint with no key: nothing starts, and the status line names the fix."""
+    panel = make_panel()
+    panel.c.endpoint.value = "https://example.services.ai.azure.com"
+    panel.connect()
+    snap = panel.refresh()
+    assert panel.session is None
+    assert "no API key" in snap.error and "AZURE_VOICELIVE_API_KEY" in snap.error
+    assert "Could not connect" in panel._status.value
+    panel.close()
