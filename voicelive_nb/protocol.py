@@ -58,6 +58,7 @@ __all__ = [
     "StartAudio",
     "explain_error",
     "explain_exception",
+    "is_fatal_exception",
     "output_rate",
 ]
 
@@ -173,6 +174,11 @@ def explain_exception(exc: BaseException) -> str:
     """Plain words for a failure to connect or a dropped connection."""
     text = str(exc) or type(exc).__name__
     low = text.lower()
+    if _is_credential_error(exc):
+        return (
+            f"Could not get a sign-in token ({text}). Run `az login` (auth='azure-cli' needs the Azure CLI), "
+            "check DefaultAzureCredential's sources, or use an API key (AZURE_VOICELIVE_API_KEY)."
+        )
     if "401" in low or "unauthorized" in low or "403" in low or "forbidden" in low:
         return (
             "The service refused the credentials (HTTP 401/403). Check the API key or run `az login`, "
@@ -185,6 +191,26 @@ def explain_exception(exc: BaseException) -> str:
     if "timeout" in low or "timed out" in low:
         return f"The connection timed out. ({text})"
     return f"Connection problem: {text}"
+
+
+_CREDENTIAL_ERRORS = ("CredentialUnavailableError", "ClientAuthenticationError")
+
+
+def _is_credential_error(exc: BaseException) -> bool:
+    """True for azure-identity's "no token" errors (matched by class name: no import needed)."""
+    return any(cls.__name__ in _CREDENTIAL_ERRORS for cls in type(exc).__mro__)
+
+
+def is_fatal_exception(exc: BaseException) -> bool:
+    """True when retrying the connection cannot help: refused or unavailable credentials."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if getattr(e, "status", None) in (401, 403) or _is_credential_error(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def output_rate(session: Mapping[str, Any] | None) -> int:

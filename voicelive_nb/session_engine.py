@@ -41,6 +41,7 @@ from voicelive_nb.protocol import (
     SessionProtocol,
     StartAudio,
     explain_exception,
+    is_fatal_exception,
 )
 from voicelive_nb.session_audio import AudioPump, Publish
 
@@ -50,18 +51,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.connection import ConnectionSettings
 
 log = logging.getLogger(__name__)
-
-
-def _is_fatal(exc: BaseException) -> bool:
-    """A refused credential will not get better by retrying."""
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if getattr(e, "status", None) in (401, 403):
-            return True
-        e = e.__cause__ or e.__context__
-    return False
 
 
 class SessionEngine(AudioPump):
@@ -257,7 +246,7 @@ class SessionEngine(AudioPump):
                         detail = self._lost_reason or "the server closed the connection"
                 except Exception as exc:
                     detail = explain_exception(exc)
-                    fatal = _is_fatal(exc)
+                    fatal = is_fatal_exception(exc)
                 finally:
                     self._conn = None
                     await self._run(self.protocol.connection_reset())
@@ -358,6 +347,10 @@ class SessionEngine(AudioPump):
             if not self._player_full_reported:
                 self._player_full_reported = True
                 self._error(str(exc), "speaker")
+            return
+        queued = getattr(self.sink, "audio_queued", None)
+        if callable(queued):
+            queued()  # AdaptiveSpeaker: an answer starts now, not behind the device's silence
 
     async def _flush(self, reason: str) -> None:
         info = self.player.flush(reason)

@@ -19,6 +19,7 @@ from voicelive_nb.protocol import (
     StartAudio,
     explain_error,
     explain_exception,
+    is_fatal_exception,
     output_rate,
 )
 
@@ -236,6 +237,15 @@ def test_explain_error_plain_words() -> None:
     assert explain_error("weird")
     assert "credentials" in explain_exception(RuntimeError("401 Unauthorized"))
     assert "reach" in explain_exception(OSError("Cannot connect to host"))
+
+    class CredentialUnavailableError(Exception):  # azure-identity's, matched by name
+        pass
+
+    assert "az login" in explain_exception(CredentialUnavailableError("Azure CLI not found on path"))
+    assert is_fatal_exception(RuntimeError("wrapped")) is False
+    wrapped = RuntimeError("connect failed")
+    wrapped.__cause__ = CredentialUnavailableError("no token")
+    assert is_fatal_exception(wrapped)
 
 
 json_values = st.recursive(

@@ -252,3 +252,17 @@ def test_socket_dropped_mid_response_recovers(
         done = session.wait_for("response.done", timeout=15, since=ready.t)
     assert done.data["response"]["status"] == "completed"
     assert "drop_mid_response" in emulator.faults.fired
+
+
+def test_unavailable_sign_in_fails_at_once_with_advice(emulator: Any) -> None:
+    settings = ConnectionSettings(endpoint=emulator.endpoint, auth="azure-cli")
+    mic = WavMic(np.zeros(480, dtype=np.int16))
+    session = VoiceSession(connection=settings, mic=mic, speaker=CaptureSpeaker(), max_failures=5)
+    with session:
+        final = session.wait_for(
+            Local.CONNECTION, timeout=60, since=0, predicate=lambda r: r.get("state") in ("failed", "connected")
+        )
+    if final.get("state") == "connected":  # an Azure CLI signed in on this machine: the emulator takes any token
+        return
+    assert final.get("attempt") == 1  # no pointless retries
+    assert "az login" in final.get("detail")
