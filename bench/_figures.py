@@ -78,7 +78,7 @@ def mic_gaps(t: Sequence[float], n: Sequence[int], rate: int, block: int, window
     return int(big.size), float(big.sum() * 1000.0)
 
 
-def content_gaps(track: np.ndarray, loop: np.ndarray, chunk: int = 2400) -> tuple[int, float, int]:
+def content_gaps(track: np.ndarray, loop: np.ndarray, chunk: int = 2400) -> tuple[int, float, int, float]:
     """Gaps in a recorded mic track that captured a looped stimulus, found by content.
 
     The virtual mic path is bit-exact, so once the track is aligned with the loop every
@@ -88,7 +88,8 @@ def content_gaps(track: np.ndarray, loop: np.ndarray, chunk: int = 2400) -> tupl
     the chunk (one gap per run).  Quiet chunks that cannot be located wait for the next
     loud chunk.
 
-    Returns (gaps, total ms missing or inserted, chunks checked).
+    Returns (gaps, ms missing, chunks checked, ms inserted).  Inserted audio (the track
+    runs *behind* the loop) means the stimulus itself stalled, not the client.
     """
     x = np.asarray(track, dtype=np.int16)
     lp = np.asarray(loop, dtype=np.int16)
@@ -97,6 +98,7 @@ def content_gaps(track: np.ndarray, loop: np.ndarray, chunk: int = 2400) -> tupl
     phase: int | None = None  # loop position of track sample 0, modulo the loop
     gaps = 0
     moved = 0
+    inserted = 0
     checked = 0
     corrupt = False  # inside a run of loud chunks that match nowhere
     for start in range(0, x.shape[0] - chunk + 1, chunk):
@@ -120,11 +122,13 @@ def content_gaps(track: np.ndarray, loop: np.ndarray, chunk: int = 2400) -> tupl
             d = (new_phase - phase) % n_loop
             d = d if d <= n_loop // 2 else d - n_loop
             gaps += 0 if corrupt else 1  # the splice's own chunk already counted it
-            moved += abs(d)
+            moved += d  # > 0: audio missing from the track; < 0: inserted (the stimulus stalled)
+            inserted += max(0, -d)
         corrupt = False
         phase = new_phase
         checked += 1
-    return gaps, moved * 1000.0 / 24000.0, checked
+    missing = moved + inserted
+    return gaps, missing * 1000.0 / 24000.0, checked, inserted * 1000.0 / 24000.0
 
 
 def _locate(c: np.ndarray, ext: np.ndarray, n_loop: int) -> int | None:

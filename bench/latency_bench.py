@@ -338,8 +338,10 @@ def glitch_phase(probe: ProbeProcess, make: Any, endpoint: str, wav: Path, minut
     counters = client.counters()
     from voicelive_nb.audio.wav import load_audio
 
-    gaps, moved, checked = content_gaps(client.sent_track(), load_audio(str(wav), RATE))
-    counters.update(mic_gaps=gaps, mic_gap_ms=round(moved, 1), mic_chunks_checked=checked)
+    gaps, missing, checked, inserted = content_gaps(client.sent_track(), load_audio(str(wav), RATE))
+    counters.update(
+        mic_gaps=gaps, mic_gap_ms=round(missing, 1), mic_inserted_ms=round(inserted, 1), mic_chunks_checked=checked
+    )
     return {
         "counters": counters,
         "load": load,
@@ -387,6 +389,7 @@ def table(fig: dict[str, dict[str, Any]], glitch: dict[str, dict[str, Any]] | No
             ("dropped_blocks", "3  mic blocks dropped"),
             ("mic_gaps", "3  gaps in the mic track"),
             ("mic_gap_ms", "   audio missing at the gaps (ms)"),
+            ("mic_inserted_ms", "   silence inserted (stimulus) (ms)"),
             ("turns", "   turns (committed)"),
         ):
             lines.append(

@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _figures import Stat, match_after, match_before, mic_gaps  # noqa: E402
+from _figures import Stat, content_gaps, match_after, match_before, mic_gaps  # noqa: E402
 
 from voicelive_nb.audio.latency import PROFILES, AdaptiveSpeaker, LatencyProfile, profile  # noqa: E402
 
@@ -55,6 +55,20 @@ def test_mic_gaps_ignores_jitter_and_finds_a_lost_block() -> None:
     lost[200:] += block / RATE  # one block missing from the stream
     gaps, ms = mic_gaps(list(lost), n, RATE, block)
     assert gaps == 1 and ms == pytest.approx(10.0, abs=0.01)
+
+
+def test_content_gaps_tell_missing_audio_from_inserted_silence() -> None:
+    rng = np.random.default_rng(1)
+    loop = (rng.standard_normal(RATE * 5) * 3000).astype(np.int16)
+    loop[30000:50000] = 0  # a pause, as between utterances
+    track = np.concatenate([loop[7000:], loop, loop, loop])
+    assert content_gaps(track, loop)[:2] == (0, 0.0)
+    lost = np.concatenate([track[:100000], track[100480:200000], track[200240:]])
+    gaps, missing, _, inserted = content_gaps(lost, loop)
+    assert (gaps, missing, inserted) == (2, pytest.approx(30.0), 0.0)
+    stalled = np.concatenate([track[:100000], np.zeros(480, np.int16), track[100000:]])
+    gaps, missing, _, inserted = content_gaps(stalled, loop)
+    assert (gaps, missing, inserted) == (1, 0.0, pytest.approx(20.0))
 
 
 # ------------------------------------------------------------------ the knob

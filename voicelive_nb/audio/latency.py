@@ -18,12 +18,20 @@ until the player runs dry in the middle of an answer, then grows in 50 ms steps.
 ============  ==========================  ===============================================
 profile       mic                         speaker
 ============  ==========================  ===============================================
-``"auto"``    10 ms blocks, ``"low"``     10 ms blocks, 20 ms buffer doubling after each
-(default)                                 underflow up to 160 ms, back down after 60 s
+``"auto"``    10 ms blocks, ``"low"``     40 ms blocks, 80 ms buffer doubling after each
+(default)                                 underflow up to 320 ms, back down after 60 s
                                           without one (while idle); edge restarts
 ``"low"``     10 ms blocks, ``"low"``     10 ms blocks, 20 ms buffer, never grows
-``"robust"``  20 ms blocks, ``"low"``     20 ms blocks, 100 ms buffer, up to 320 ms
+``"robust"``  20 ms blocks, ``"low"``     50 ms blocks, 150 ms buffer, up to 600 ms
 ============  ==========================  ===============================================
+
+Why 40 ms speaker blocks: each callback needs the GIL, and when the kernel runs pure
+Python a thread waits up to a switch interval (5 ms) for it, more with several threads
+wanting it.  At 100 callbacks a second that waiting alone could exceed real time on a
+busy machine however large the buffer; at 25 a second it cannot.  With edge restarts the
+block size no longer shows in the answer's onset or the barge-in.  The mic keeps 10 ms
+blocks: its block is its latency, and a late mic callback loses nothing (PulseAudio and
+the mic's 5 s ring hold the audio).
 
 The figures behind these choices come from ``bench/latency_bench.py`` (the report that
 came with this module has the table).  On PulseAudio a stream's buffer is about
@@ -91,8 +99,8 @@ class LatencyProfile:
 
 PROFILES: dict[str, LatencyProfile] = {
     "low": LatencyProfile("low", 10.0, "low", 10.0, 0.02, 0.02),
-    "auto": LatencyProfile("auto", 10.0, "low", 10.0, 0.02, 0.16),
-    "robust": LatencyProfile("robust", 20.0, "low", 20.0, 0.1, 0.32),
+    "auto": LatencyProfile("auto", 10.0, "low", 40.0, 0.08, 0.32),
+    "robust": LatencyProfile("robust", 20.0, "low", 50.0, 0.15, 0.6),
 }
 """The named profiles (see the module table); ``"auto"`` is the default."""
 
@@ -248,6 +256,28 @@ class AdaptiveSpeaker(DeviceSpeaker):
             self._seen_flushes = player.flushes
         return self._restart_stream(abort=True)
 
+    def audio_queued(self) -> bool:
+        """The session queued answer audio: start it now if the device holds only silence.
+
+        Called by the session after each ``Player.push`` (any thread but the callback's).
+        Without it the callback notices at its next invocation (up to one block later).
+        Returns True if the stream was restarted.
+        """
+        player = self._player
+        if not self.edges or player is None or self._silent < self._silent_needed:
+            return False
+        if not self._ready(player, player.queued_ms):
+            return False
+        return self._restart_stream(abort=True)
+
+    def _ready(self, player: Player, queued_ms: float) -> bool:
+        """An answer may start once a buffer's worth (plus the jitter allowance) is queued,
+        or all of it is: then the restarted stream fills its buffer with audio, not a gap."""
+        if queued_ms <= 0:
+            return False
+        need = self._silent_needed + self.jitter_s * self.rate
+        return queued_ms * self.rate >= 1000.0 * need or not player.streaming
+
     # ------------------------------------------------------------------ callback side
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
@@ -255,16 +285,7 @@ class AdaptiveSpeaker(DeviceSpeaker):
         if self.edges and player is not None:
             flushed = player.flushes != self._seen_flushes
             queued = player.queued_ms
-            # An answer resumes once a buffer's worth is queued (or all of it is): then the
-            # restarted stream fills its buffer with audio, not with a gap of silence.
-            resumed = (
-                self._silent >= self._silent_needed
-                and queued > 0
-                and (
-                    queued * self.rate >= 1000.0 * (self._silent_needed + self.jitter_s * self.rate)
-                    or not player.streaming
-                )
-            )
+            resumed = self._silent >= self._silent_needed and self._ready(player, queued)
             if flushed or resumed:
                 # An edge: the device holds stale audio (barge-in) or only silence (an answer
                 # starts).  Abort drops it; the watcher restarts the stream right away.
@@ -355,6 +376,10 @@ class AdaptiveSpeaker(DeviceSpeaker):
                 else:
                     stream.stop()  # aborted by the callback: only the bookkeeping is left
                 self._opened_at = time.monotonic()
+                self._silent = 0  # the device holds nothing now
+                player = self._player
+                if player is not None:
+                    self._seen_flushes = player.flushes
                 stream.start()
             except Exception:  # a device that cannot restart: fall back to a full re-open
                 try:
