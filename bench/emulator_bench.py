@@ -15,7 +15,8 @@
    its schedule does not count against the emulator; "behind" is reported apart).  A load
    "sustains" when the p95 lag stays under 100 ms.  Because the machine may be shared,
    the emulator's CPU per session is reported too, with the capacity it implies for
-   one core at 80% ("est. cap.": the emulator's event loop runs on one core).
+   one core at 80% (conservative: VAD runs in a thread pool beside the event loop and
+   can use the second core).
 """
 
 from __future__ import annotations
@@ -288,7 +289,7 @@ def bench_concurrency(counts: list[int], seconds: float) -> None:
             "loop lag p95/max",
             "emulator CPU",
             "CPU/session",
-            "est. cap.",
+            "est. cap. 1 core",
             "clients CPU",
             "load avg",
             "sustained",

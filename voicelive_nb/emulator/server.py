@@ -4,9 +4,11 @@
 ``ws://HOST:PORT/voice-live/realtime`` (any query string), so the unmodified SDK
 connects with ``connect(endpoint=emu.endpoint, credential=AzureKeyCredential(...))``.
 Per connection: a reader feeds client messages to the sans-I/O core; a sender task
-writes server events (applying :class:`Faults`); ASR and TTS run in thread pools so
-the socket stays responsive; responses are paced here (time to first audio,
-faster-than-real-time factor).
+writes server events (applying :class:`Faults`); responses are paced here (time to
+first audio, faster-than-real-time factor).  Nothing slow runs on the event loop: calls
+into the core (VAD included) run in a small "core" thread pool, one at a time per
+session and in order (Silero releases the GIL, so VAD uses the second core); ASR and
+TTS run in their own pools.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from aiohttp import WSMsgType, web
@@ -36,6 +39,7 @@ from voicelive_nb.emulator.vad import acquire_model, release_model
 log = logging.getLogger("voicelive_nb.emulator")
 
 PATH = "/voice-live/realtime"
+_T = TypeVar("_T")
 
 
 class _Connection:
@@ -51,6 +55,22 @@ class _Connection:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.transcripts: dict[str, asyncio.Future[str | None]] = {}
         self.closed = False
+        self._core_order = asyncio.Lock()  # calls into the core run in arrival order...
+        self._core_mutex = threading.Lock()  # ...and never two at once, even after a cancel
+
+    async def core(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Call into the sans-I/O core off the event loop, one call at a time per session.
+
+        The core runs in the emulator's core thread pool: the speech model releases the GIL,
+        so VAD for many sessions runs beside the event loop instead of on it.
+        """
+
+        def locked() -> _T:
+            with self._core_mutex:
+                return fn(*args)
+
+        async with self._core_order:
+            return await self.loop.run_in_executor(self.emu._core_pool, locked)
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -154,9 +174,9 @@ class _Connection:
                 error = f"transcription failed: {exc}"
                 log.warning("%s", error)
         if not self.closed:
-            self.dispatch(self.conv.transcription_result(job.item_id, text, error))
+            self.dispatch(await self.core(self.conv.transcription_result, job.item_id, text, error))
         if not fut.done():
-            fut.set_result(self.conv.transcript_of(job.item_id, text))
+            fut.set_result(await self.core(self.conv.transcript_of, job.item_id, text))
 
     async def _respond(self, job: Generate) -> None:
         settings = self.emu.settings
@@ -171,7 +191,7 @@ class _Connection:
                 log.info("transcript of %s not ready in time: replying without it", job.input_item_id)
         message = self.emu.faults.take_fail_next_response()
         if message is not None:
-            self.dispatch(self.conv.fail_response(job.response_id, "server_error", message))
+            self.dispatch(await self.core(self.conv.fail_response, job.response_id, "server_error", message))
             return
         session = {**job.session, "emulator": {"input_audio_ms": job.input_audio_ms, "response_id": job.response_id}}
         try:
@@ -183,16 +203,17 @@ class _Connection:
                 )
         except Exception as exc:
             log.exception("responder/TTS failed")
-            self.dispatch(self.conv.fail_response(job.response_id, "server_error", f"reply generation failed: {exc}"))
+            failure = f"reply generation failed: {exc}"
+            self.dispatch(await self.core(self.conv.fail_response, job.response_id, "server_error", failure))
             return
-        self.conv.set_response_content(job.response_id, str(text), audio)
+        await self.core(self.conv.set_response_content, job.response_id, str(text), audio)
         first = started + settings.time_to_first_audio_ms / 1000
         await asyncio.sleep(max(0.0, first - self.loop.time()))
-        step = self.conv.step_audio_ms(job.response_id) / 1000
+        step = await self.core(self.conv.step_audio_ms, job.response_id) / 1000
         interval = step / settings.realtime_factor if settings.realtime_factor > 0 else 0.0
         due = self.loop.time()
         while not self.closed:
-            events = self.conv.response_step(job.response_id)
+            events = await self.core(self.conv.response_step, job.response_id)
             if events is None:
                 return
             self.dispatch(events)
@@ -207,11 +228,10 @@ class _Connection:
             self.dispatch(self.conv.open())
             async for msg in self.ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    outputs = self.conv.receive_raw(msg.data)
+                    outputs = await self.core(self.conv.receive_raw, msg.data)
                     level = logging.DEBUG if self.conv.last_client_type == "input_audio_buffer.append" else logging.INFO
                     log.log(level, "<- %s", self.conv.last_client_type)
                     self.dispatch(outputs)
-                    await asyncio.sleep(0)  # a backlog of appends must not starve the other sessions
                 elif msg.type == WSMsgType.ERROR:
                     break
         finally:
@@ -296,6 +316,7 @@ class Emulator:
         self._asr: ASR | None = None if asr is False else (asr or WhisperASR())
         self._asr_pool = ThreadPoolExecutor(1, thread_name_prefix="emulator-asr")
         self._work_pool = ThreadPoolExecutor(4, thread_name_prefix="emulator-work")
+        self._core_pool = ThreadPoolExecutor(2, thread_name_prefix="emulator-core")
         self._conns: set[_Connection] = set()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -361,6 +382,7 @@ class Emulator:
         self.stop()
         self._asr_pool.shutdown(wait=False, cancel_futures=True)
         self._work_pool.shutdown(wait=False, cancel_futures=True)
+        self._core_pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> Emulator:
         return self.start()
