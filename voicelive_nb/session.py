@@ -244,7 +244,7 @@ class VoiceSession:
             ready.wait(10.0)
             return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
         """Stop the session: close the socket, stop mic and speaker, join the thread.
 
         Idempotent; safe from any thread except the session thread itself.

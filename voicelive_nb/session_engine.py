@@ -98,6 +98,8 @@ class SessionEngine(AudioPump):
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.configure_timeout_s = configure_timeout_s
+        self.close_timeout_s = 2.0
+        """Longest wait for the server's answer to our close frame."""
         self._lost_reason: str | None = None
         self.on_sink_started = on_sink_started
         self.protocol = SessionProtocol()
@@ -226,6 +228,9 @@ class SessionEngine(AudioPump):
                         credential=credential,
                         endpoint=str(self.settings.endpoint),
                         model=self.config.model,
+                        # a peer that never answers our close frame must not hold stop() for
+                        # aiohttp's default 10 s
+                        connection_options={"close_timeout": self.close_timeout_s},
                         **extra,
                     )
                     async with manager as conn:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import psutil
+import pytest
 
 from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.connection import ConnectionSettings
@@ -38,7 +39,9 @@ def _one_cycle(connection: ConnectionSettings, session: VoiceSession | None = No
     return session
 
 
-def test_100_start_stop_cycles_leave_nothing_behind(emulator: Any, connection: ConnectionSettings) -> None:
+def test_100_start_stop_cycles_leave_nothing_behind(
+    emulator: Any, connection: ConnectionSettings, caplog: pytest.LogCaptureFixture
+) -> None:
     proc = psutil.Process()
     _one_cycle(connection)  # warm-up: lazy imports, PortAudio-free module state
     assert _settle(lambda: emulator.connections == 0)
@@ -53,6 +56,7 @@ def test_100_start_stop_cycles_leave_nothing_behind(emulator: Any, connection: C
         assert not session.running
     elapsed = time.monotonic() - t0
     print(f"\n{CYCLES} start/stop cycles in {elapsed:.1f} s ({elapsed / CYCLES * 1000:.0f} ms each)")
+    assert not [m for m in caplog.messages if "did not finish" in m]
     assert _settle(lambda: emulator.connections == 0)
     assert _settle(lambda: {t.ident for t in threading.enumerate()} <= threads0), [
         t.name for t in threading.enumerate() if t.ident not in threads0
