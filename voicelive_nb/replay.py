@@ -214,10 +214,20 @@ def replay(
 
     session.subscribe(activity)
     with session:
+        caught_up = False
         while time.monotonic() < deadline:
             if session.state == "failed":
                 raise RuntimeError(f"replay of {rec.path}: the session failed; see the log ({session.state})")
-            if mic.finished and time.monotonic() - last[0] >= settle_s and not _busy(session):
+            if mic.finished and not caught_up:
+                # a barrier: the server answers this update only after every append before it,
+                # so a server lagging behind the audio is not taken for a quiet one
+                try:
+                    session.update(session.config).result(max(1.0, deadline - time.monotonic()))
+                except Exception as exc:  # a missed barrier only weakens the wait
+                    log.warning("replay of %s: no answer to the end-of-audio barrier (%s)", rec.path, exc)
+                caught_up = True
+                last[0] = time.monotonic()
+            if caught_up and time.monotonic() - last[0] >= settle_s and not _busy(session):
                 break
             time.sleep(0.05)
         else:
