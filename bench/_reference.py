@@ -76,6 +76,8 @@ class ReferenceClient:
         self._in: Any = None
         self._out: Any = None
         self._active_response = False
+        self._got_audio = False
+        self.starved = 0
 
     # ------------------------------------------------------------- thread shell
     def start(self) -> ReferenceClient:
@@ -136,8 +138,10 @@ class ReferenceClient:
                         await conn.response.cancel()
             elif etype == "response.created":
                 self._active_response = True
+                self._got_audio = False
             elif etype == "response.audio.delta":
                 self._queue_audio(event.delta)
+                self._got_audio = True
             elif etype == "response.done":
                 self._active_response = False
                 self.responses_done += 1
@@ -191,6 +195,8 @@ class ReferenceClient:
                 self._remaining = out[need:]
                 out = out[:need]
             if len(out) < need:
+                if self._active_response and self._got_audio:
+                    self.starved += 1  # bench: ran dry while the answer was still arriving
                 out = out + bytes(need - len(out))
             outdata[:, 0] = np.frombuffer(out, dtype="<i2")
 
@@ -222,4 +228,5 @@ class ReferenceClient:
 
     def capture_table(self) -> tuple[np.ndarray, np.ndarray]:
         """Capture times (monotonic s) and sizes of the mic blocks so far."""
-        return self.cap_t[: self.blocks].copy(), self.cap_n[: self.blocks].copy()
+        n = self.blocks  # the callback keeps counting
+        return self.cap_t[:n].copy(), self.cap_n[:n].copy()

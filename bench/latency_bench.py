@@ -137,8 +137,9 @@ class OurClient:
 
     def counters(self) -> dict[str, Any]:
         c = dict(self.session.counters)
-        t = [x[0] for x in self.capture]
-        n = [x[1] for x in self.capture]
+        cap = list(self.capture)  # the bus thread keeps appending
+        t = [x[0] for x in cap]
+        n = [x[1] for x in cap]
         steps, _ = mic_gaps(t, n, RATE, n[0] if n else 480)
         turns = self.turns()
         spk = self.session.speaker
@@ -202,7 +203,7 @@ class RefClient:
         return {
             "input_overflows": self.client.input_overflows,
             "output_underflows": self.client.output_underflows,
-            "player_starved": None,
+            "player_starved": self.client.starved,
             "dropped_blocks": 0,
             "mic_stamp_steps": steps,
             "turns": self.client.turns,

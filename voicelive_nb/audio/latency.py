@@ -151,6 +151,7 @@ class AdaptiveSpeaker(DeviceSpeaker):
         grow: Growth factor per step.
         shrink_after_s: Seconds without an underflow before one step back down
             (taken only while the player is idle, so it is inaudible); 0 never shrinks.
+            A step down followed by an underflow doubles this wait.
         grace_s: Underflows this soon after a (re)start are the stream priming itself:
             counted in :attr:`startup_underflows`, not acted upon.
         check_s: How often the watcher thread looks at the counters.
@@ -337,6 +338,8 @@ class AdaptiveSpeaker(DeviceSpeaker):
         player = self._player
         starved = player.underflows if player is not None else 0
         last_event = time.monotonic()
+        shrunk_at = -1e9
+        shrink_wait = self.shrink_after_s
         while not self._halt.is_set():
             if self._restart.wait(self.check_s):
                 self._restart.clear()
@@ -351,11 +354,14 @@ class AdaptiveSpeaker(DeviceSpeaker):
             count = self._underflows - self.startup_underflows
             if count > seen:
                 seen = count
+                if now - shrunk_at < shrink_wait:
+                    shrink_wait *= 2  # the last step down was one too many: wait longer next time
                 last_event = now
                 if self.current_latency_s < self.max_latency:
                     self._reopen(min(self.max_latency, self.current_latency_s * self.grow))
-            elif self.shrink_after_s > 0 and now - last_event > self.shrink_after_s and self._idle():
+            elif self.shrink_after_s > 0 and now - last_event > shrink_wait and self._idle():
                 last_event = now
+                shrunk_at = now
                 self.jitter_s = max(0.0, self.jitter_s - self.jitter_step_s)
                 if self.current_latency_s > self.min_latency:
                     self._reopen(max(self.min_latency, self.current_latency_s / self.grow))
