@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	$(PY) -m voicelive_nb.cli demo --out $(OUT)/demo
+	$(PY) -m voicelive_nb.cli demo --notebook notebooks/quickstart.ipynb
 
 lint: setup
 	$(VENV)/bin/ruff check voicelive_nb tests bench

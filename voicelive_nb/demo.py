@@ -48,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     parser.add_argument("--quiet", action="store_true", help="print only the table")
+    parser.add_argument(
+        "--notebook",
+        type=Path,
+        help="run this notebook headless in a Jupyter kernel instead (make demo: notebooks/quickstart.ipynb)",
+    )
 
 
 def format_turns(turns: Iterable[Any]) -> str:
@@ -177,6 +182,11 @@ def _wait_until_done(session: Any, deadline: float) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Entry point of ``voicelive-nb demo``."""
+    if args.notebook is not None:
+        from voicelive_nb.demo_notebook import run_notebook_demo
+
+        out = args.out if args.out is not None else Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
+        return run_notebook_demo(args.notebook, out, timeout=args.timeout * 2.5)
     result = run_demo(
         wav=args.wav,
         out=args.out,
@@ -191,6 +201,13 @@ def main(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"\n{len(replied)}/{len(turns)} turns answered; state {result['state']}; counters {result['counters']}")
         print(f"recording: {result['out'] / 'recording'}   speaker capture: {result['out'] / 'speaker.wav'}")
+    if (result["out"] / "recording" / "events.jsonl").exists():
+        from voicelive_nb.recording import Recording
+        from voicelive_nb.report import report_png
+
+        png = report_png(Recording.load(result["out"] / "recording"), result["out"] / "report.png")
+        if not args.quiet:
+            print(f"report: {png}")
     return 0 if turns and len(replied) == len(turns) else 1
 
 
