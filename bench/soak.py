@@ -58,6 +58,9 @@ class Sample:
     t: float
     rss_mb: float
     threads: int
+    """Threads other than worker-pool threads (those must stay constant)."""
+    pool_threads: int
+    """Worker threads of bounded pools (started lazily, up to each pool's size)."""
     fds: int
     bus_depth: int
     player_queued_ms: float
@@ -84,6 +87,17 @@ def script_pcm() -> np.ndarray:
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+# Bounded thread pools start their workers on demand, so their count rises during warm-up.
+_POOL_PREFIXES = ("emulator-asr", "emulator-work", "emulator-core", "ThreadPoolExecutor-", "asyncio_")
+
+
+def _threads() -> tuple[int, int]:
+    """(threads outside worker pools, pool worker threads)."""
+    names = [t.name for t in threading.enumerate()]
+    pool = sum(1 for n in names if n.startswith(_POOL_PREFIXES))
+    return len(names) - pool, pool
 
 
 def _emulator_queue(emu: Any) -> int:
@@ -141,7 +155,7 @@ def run_soak(
         next_at = t_start
         if echo:
             print(
-                f"{'t_s':>6} {'rss_MB':>7} {'thr':>4} {'fds':>4} {'bus':>5} {'play_ms':>8} {'emuq':>5} "
+                f"{'t_s':>6} {'rss_MB':>7} {'thr':>4} {'pool':>4} {'fds':>4} {'bus':>5} {'play_ms':>8} {'emuq':>5} "
                 f"{'turns':>5} {'mic_s':>7} {'drop':>5} {'ovf':>4} {'undf':>5} {'busdrop':>7} {'cpu_s':>6}",
                 flush=True,
             )
@@ -153,10 +167,12 @@ def run_soak(
                 recorder = session.recorder
                 with lock:
                     mic_s = mic_samples / RATE
+                own, pool = _threads()
                 s = Sample(
                     t=round(now - t_start, 1),
                     rss_mb=round(_rss_mb(), 1),
-                    threads=threading.active_count(),
+                    threads=own,
+                    pool_threads=pool,
                     fds=len(os.listdir("/proc/self/fd")),
                     bus_depth=session.bus.depth,
                     player_queued_ms=float(c.get("queue_depth_ms", 0.0)),
@@ -174,7 +190,7 @@ def run_soak(
                 samples.append(s)
                 if echo:
                     print(
-                        f"{s.t:6.0f} {s.rss_mb:7.1f} {s.threads:4d} {s.fds:4d} {s.bus_depth:5d} "
+                        f"{s.t:6.0f} {s.rss_mb:7.1f} {s.threads:4d} {s.pool_threads:4d} {s.fds:4d} {s.bus_depth:5d} "
                         f"{s.player_queued_ms:8.0f} {s.emulator_queue:5d} {s.turns:5d} {s.mic_seconds:7.1f} "
                         f"{s.dropped_blocks:5d} {s.input_overflows:4d} {s.output_underflows:5d} "
                         f"{s.bus_dropped:7d} {s.cpu_s:6.1f}",
@@ -227,6 +243,7 @@ def summarize(samples: list[Sample], warmup: float = 20.0) -> dict[str, Any]:
         "rss_mb_per_10min": round(slope, 2),
         "threads_min": min(s.threads for s in steady),
         "threads_max": max(s.threads for s in steady),
+        "pool_threads_max": max(s.pool_threads for s in samples),
         "fds_min": min(s.fds for s in steady),
         "fds_max": max(s.fds for s in steady),
         "bus_depth_max": max(s.bus_depth for s in samples),
