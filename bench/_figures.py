@@ -33,12 +33,17 @@ class Stat:
         return f"{self.median:6.1f} / {self.p95:6.1f}"
 
 
-def match_after(causes: Sequence[float], effects: Sequence[float], window: float) -> list[float]:
-    """For each cause, ms to the first effect at or after it within ``window`` seconds."""
+def match_after(causes: Sequence[float], effects: Sequence[float], window: float, lead: float = 0.0) -> list[float]:
+    """For each cause, ms to the first effect at or after it within ``window`` seconds.
+
+    ``lead``: effects up to this many seconds *before* the cause still count (the result
+    is then negative): when the true delay is about as small as the instruments'
+    resolution, a strict "after" would skip the real effect and match the next one.
+    """
     eff = np.sort(np.asarray(effects, dtype=np.float64))
     out: list[float] = []
     for c in causes:
-        j = int(np.searchsorted(eff, c))
+        j = int(np.searchsorted(eff, c - lead))
         if j < eff.size and eff[j] - c <= window:
             out.append(float(eff[j] - c) * 1000.0)
     return out

@@ -96,7 +96,9 @@ class ProbeProcess:
 class OurClient:
     """A :class:`voicelive_nb.VoiceSession` on the default devices (our defaults), or tuned ones."""
 
-    def __init__(self, endpoint: str, tune: dict[str, Any] | None = None, record: str | None = None) -> None:
+    def __init__(
+        self, endpoint: str, tune: dict[str, Any] | None = None, record: str | None = None, latency: str | None = None
+    ) -> None:
         from voicelive_nb.config import SessionConfig
         from voicelive_nb.connection import ConnectionSettings
         from voicelive_nb.panel_state import PanelState
@@ -110,7 +112,9 @@ class OurClient:
             mic = DeviceMic(**{k[4:]: v for k, v in tune.items() if k.startswith("mic_")})
             speaker = DeviceSpeaker(**{k[4:]: v for k, v in tune.items() if k.startswith("spk_")})
         settings = ConnectionSettings(endpoint=endpoint, api_key="bench")
-        self.session = VoiceSession(SessionConfig(), connection=settings, mic=mic, speaker=speaker, record=record)
+        self.session = VoiceSession(
+            SessionConfig(), connection=settings, mic=mic, speaker=speaker, record=record, latency=latency
+        )
         self.capture: list[tuple[float, int]] = []
         self.sent: list[bytes] = []
         self.state = PanelState(turns=lambda: self.turns())
@@ -240,7 +244,9 @@ def latency_phase(probe: ProbeProcess, make: Any, seconds: float) -> dict[str, A
     mic = match_before(mic_rx, res["clicks_dac"], 0.4)
     floor = match_after(res["clicks_dac"], res["cable"], 0.2)
     speaker = match_after(res["marker_sent"], res["onsets"], 1.0)
-    barge = match_after(res["speech_started_sent"], res["offsets"], 3.0)
+    # the server stamps speech_started just before sending it and the monitor dates samples
+    # to within a few ms: a barge-in that fast can come out slightly negative
+    barge = match_after(res["speech_started_sent"], res["offsets"], 3.0, lead=0.01)
     return {
         "describe": desc,
         "mic": Stat.of(mic),
@@ -248,6 +254,7 @@ def latency_phase(probe: ProbeProcess, make: Any, seconds: float) -> dict[str, A
         "barge_in": Stat.of(barge),
         "cable_floor": Stat.of(floor),
         "raw": {"mic": mic, "speaker": speaker, "barge_in": barge, "floor": floor},
+        "timeline": {k: res[k] for k in ("onsets", "offsets", "speech_started_sent", "marker_sent")},
         "client_events": res["client_events"],
         "counters": counters,
         "probe_status": _probe_status(res["probe_status"]),
@@ -416,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         "--tune", default="", help="override our device settings, e.g. mic_blocksize=240,spk_latency=0.01"
     )
     parser.add_argument("--clients", default="ours,reference", help="which clients to run (default: both)")
+    parser.add_argument("--latency", default=None, help="our latency profile: auto (default), low, robust")
     parser.add_argument(
         "--switch-interval", type=float, default=None, help="sys.setswitchinterval for this process (experiment)"
     )
@@ -436,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             fig = {}
             for name, make in (
-                ("ours", lambda ep: OurClient(ep, tune)),
+                ("ours", lambda ep: OurClient(ep, tune, latency=args.latency)),
                 ("reference", lambda ep: RefClient(ep)),
             ):
                 if name not in names:
@@ -453,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                         loop_s = speech_loop(wav)
                         vad = {"turn_detection": {"type": "server_vad"}}
                         for name, make in (
-                            ("ours", lambda ep: OurClient(ep, tune, record=str(Path(tmp) / "rec"))),
+                            ("ours", lambda ep: OurClient(ep, tune, str(Path(tmp) / "rec"), args.latency)),
                             ("reference", lambda ep: RefClient(ep, config=vad)),
                         ):
                             if name not in names:
@@ -470,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(fig) < 2 or (glitch is not None and len(glitch) < 2):
         print(json.dumps({k: {kk: str(vv) for kk, vv in v.items() if kk != "raw"} for k, v in fig.items()}, indent=1))
         print(json.dumps(glitch, indent=1, default=str))
+        if args.json is not None:
+            args.json.write_text(json.dumps({"figures": fig, "glitch": glitch}, indent=1, default=str))
         return 0
     print(table(fig, glitch))
     if args.json is not None:

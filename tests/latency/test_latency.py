@@ -31,6 +31,8 @@ RATE = 24000
 
 def test_match_after_pairs_each_cause_with_the_next_effect_in_the_window() -> None:
     assert match_after([1.0, 2.0, 3.0], [1.010, 2.5, 3.020], window=0.1) == pytest.approx([10.0, 20.0])
+    # an effect dated a hair before its cause (instrument resolution) is not skipped
+    assert match_after([1.0], [0.998, 1.6], window=1.0, lead=0.01) == pytest.approx([-2.0])
 
 
 def test_match_before_pairs_each_effect_with_the_latest_cause() -> None:
