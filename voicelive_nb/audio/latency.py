@@ -11,8 +11,9 @@ two moments a user hears -- an answer's first sample and the silence after a bar
 are *edges*, and at each edge it aborts and restarts its stream, which drops what the
 device holds; so those two latencies are a few ms whatever the buffer, and the buffer
 only has to be big enough to ride out late callbacks.  It starts small and grows after
-an underflow.  Its jitter buffer (audio an answer waits for before it starts) is zero
-until the player runs dry in the middle of an answer, then grows in 50 ms steps.
+an underflow.  Its jitter buffer (audio an answer waits for before it starts, beyond
+what the device takes at once) is 60 ms, and grows in 50 ms steps each time the player
+runs dry in the middle of an answer.
 :data:`PROFILES` names the remaining choices:
 
 ============  ==========================  ===============================================
@@ -156,10 +157,13 @@ class AdaptiveSpeaker(DeviceSpeaker):
             counted in :attr:`startup_underflows`, not acted upon.
         check_s: How often the watcher thread looks at the counters.
         edges: Restart the stream at answer starts and barge-ins (see above).
-        jitter_step_s: Jitter buffer: each time the player runs dry in the middle of an
-            answer (the audio arrived late), answers start only once this much more audio
-            is queued (on top of a buffer's worth) ...
-        max_jitter_s: ... up to this much; it shrinks with the buffer.
+        jitter_s: Jitter buffer: an answer starts once a buffer's worth *plus* this much
+            is queued, so that after the restarted stream has filled its buffer the
+            player still holds this cushion against late deltas (it costs
+            ``jitter_s / speed`` at the start of an answer sent ``speed`` x real time).
+        jitter_step_s: Each time the player runs dry in the middle of an answer (the
+            audio arrived late), the cushion grows by this much ...
+        max_jitter_s: ... up to this much; it shrinks back (not below ``jitter_s``) with the buffer.
 
     Attributes:
         reopens: Re-opens with a new buffer size.
@@ -180,6 +184,7 @@ class AdaptiveSpeaker(DeviceSpeaker):
         grace_s: float = 0.1,
         check_s: float = 0.05,
         edges: bool = True,
+        jitter_s: float = 0.06,
         jitter_step_s: float = 0.05,
         max_jitter_s: float = 0.3,
     ) -> None:
@@ -206,11 +211,13 @@ class AdaptiveSpeaker(DeviceSpeaker):
         self._seen_flushes = 0
         self._silent = 0  # frames of silence handed to the device since the last audio
         self._silent_needed = max(blocksize, round(latency * rate))  # silence that fills the buffer
+        self._held = 0  # frames an answer has been held back waiting for its cushion
         self._abort_exc: type[BaseException] = RuntimeError
         self._ahead: float | None = None  # DAC time - current time of the last callback
         self.jitter_step_s = jitter_step_s
-        self.max_jitter_s = max_jitter_s
-        self.jitter_s = 0.0
+        self.max_jitter_s = max(max_jitter_s, jitter_s)
+        self.min_jitter_s = jitter_s
+        self.jitter_s = jitter_s
         """Extra audio an answer waits for before it starts (grows after the player ran dry)."""
 
     @property
@@ -271,6 +278,9 @@ class AdaptiveSpeaker(DeviceSpeaker):
             return False
         return self._restart_stream(abort=True)
 
+    def _hold_limit(self) -> float:
+        return self._silent_needed + self.jitter_s * self.rate
+
     def _ready(self, player: Player, queued_ms: float) -> bool:
         """An answer may start once a buffer's worth (plus the jitter allowance) is queued,
         or all of it is: then the restarted stream fills its buffer with audio, not a gap."""
@@ -286,7 +296,9 @@ class AdaptiveSpeaker(DeviceSpeaker):
         if self.edges and player is not None:
             flushed = player.flushes != self._seen_flushes
             queued = player.queued_ms
-            resumed = self._silent >= self._silent_needed and self._ready(player, queued)
+            resumed = self._silent >= self._silent_needed and (
+                self._ready(player, queued) or (queued > 0 and self._held >= self._hold_limit())
+            )
             if flushed or resumed:
                 # An edge: the device holds stale audio (barge-in) or only silence (an answer
                 # starts).  Abort drops it; the watcher restarts the stream right away.
@@ -299,8 +311,10 @@ class AdaptiveSpeaker(DeviceSpeaker):
                 raise self._abort_exc
             if queued > 0 and self._silent >= self._silent_needed:
                 # Waiting for a buffer's worth before the restart: hold the answer back
-                # (it would only queue behind the silence) and keep playing silence.
+                # (it would only queue behind the silence) and keep playing silence --
+                # for at most as long as the cushion itself (late or short answers).
                 self._silent += frames
+                self._held += frames
                 if status.output_underflow:
                     self._count_underflow()
                 outdata.fill(0)
@@ -309,6 +323,7 @@ class AdaptiveSpeaker(DeviceSpeaker):
                 self._silent = 0
             else:
                 self._silent += frames
+                self._held = 0
         if status.output_underflow and time.monotonic() - self._opened_at < self.grace_s:
             self.startup_underflows += 1
         dac, now = time_info.outputBufferDacTime, time_info.currentTime
@@ -362,7 +377,7 @@ class AdaptiveSpeaker(DeviceSpeaker):
             elif self.shrink_after_s > 0 and now - last_event > shrink_wait and self._idle():
                 last_event = now
                 shrunk_at = now
-                self.jitter_s = max(0.0, self.jitter_s - self.jitter_step_s)
+                self.jitter_s = max(self.min_jitter_s, self.jitter_s - self.jitter_step_s)
                 if self.current_latency_s > self.min_latency:
                     self._reopen(max(self.min_latency, self.current_latency_s / self.grow))
             seen = self._underflows - self.startup_underflows
@@ -383,6 +398,7 @@ class AdaptiveSpeaker(DeviceSpeaker):
                     stream.stop()  # aborted by the callback: only the bookkeeping is left
                 self._opened_at = time.monotonic()
                 self._silent = 0  # the device holds nothing now
+                self._held = 0
                 player = self._player
                 if player is not None:
                     self._seen_flushes = player.flushes
