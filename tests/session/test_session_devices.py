@@ -48,7 +48,9 @@ def test_spoken_wav_into_virtual_mic_reply_heard_on_virtual_speaker(
     assert started.data["audio_start_ms"] >= 0
     assert _loud_seconds(samples) > 0.5 * stopped.data["played_ms"] / 1000
     started = session.wait_for(Local.PLAYBACK_STARTED, timeout=0.1, since=0)
-    assert started.data["device_latency_s"] > 0  # the open stream's reported latency
+    # How far ahead of the listener the device was writing: right after the adaptive
+    # speaker's edge restart it holds almost nothing, so 0 is a valid reading.
+    assert 0.0 <= started.data["device_latency_s"] < 0.5
     first_delta = session.wait_for("response.audio.delta", timeout=0.1, since=0)
     assert started.t > first_delta.t  # heard after it arrived (times are when heard)
     assert session.counters["input_overflows"] == 0
