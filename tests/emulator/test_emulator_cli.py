@@ -24,7 +24,7 @@ def test_import_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     heavy, seconds = out.stdout.rsplit(" ", 1)
     assert heavy == "[]"
-    assert float(seconds) < 3.0  # generous; typically ~0.3 s (aiohttp + numpy)
+    assert float(seconds) < 20.0  # a bound against pathologies only; typically ~0.3 s (aiohttp + numpy)
 
 
 def test_cli_serves_and_stops_on_ctrl_c() -> None:
