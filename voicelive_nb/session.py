@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from voicelive_nb.config import SessionConfig
-from voicelive_nb.connection import ConnectionSettings
+from voicelive_nb.connection import ConnectionSettings, Secret
 from voicelive_nb.events import EventBus, EventRecord, Local, Observer
 from voicelive_nb.session_devices import check_spec, describe, make_sink, make_source
 from voicelive_nb.session_engine import SessionEngine
@@ -432,7 +432,9 @@ class VoiceSession:
         if self._record is not None:
             from voicelive_nb.recording import Recorder
 
-            recorder = Recorder(self._record, config=config.to_dict())
+            key = self._connection.api_key if self._connection is not None else None
+            secrets = [key.reveal()] if isinstance(key, Secret) else []
+            recorder = Recorder(self._record, config=config.to_dict(), secrets=secrets)
             self._recorder = recorder
             unsub_recorder = self.bus.subscribe(recorder)
         else:

@@ -233,3 +233,23 @@ def test_notebook_outputs_and_widget_state_never_hold_the_key(
     assert not leaks(text), leaks(text)
     for f in sorted((tmp_path / "rec").rglob("*")):
         assert not leaks(f.read_bytes()), f
+
+
+def test_a_key_given_in_code_is_masked_even_if_a_record_echoes_it(locked_emulator: Any, tmp_path: Path) -> None:
+    """Defence in depth: should anything ever put the key into a record (a server echoing a
+    header in an error, a user's observer), the recording masks the key the session was given."""
+    from voicelive_nb.events import EventRecord
+
+    connection = ConnectionSettings(endpoint=locked_emulator.endpoint, api_key=KEY)  # not from the environment
+    session = VoiceSession(
+        connection=connection, mic=WavMic(silence(1.0)), speaker=CaptureSpeaker(max_s=5), record=tmp_path / "rec"
+    )
+    with session:
+        session.wait_for("session.updated", timeout=30, since=0)
+        session.bus.publish(EventRecord.now("local", Local.ERROR, {"message": f"server said: bad key {KEY}"}))
+        session.bus.flush()
+    events = (tmp_path / "rec" / "events.jsonl").read_text()
+    assert "server said: bad key" in events, "the echoing record was recorded"
+    for path in (tmp_path / "rec").rglob("*"):
+        if path.is_file():
+            assert not leaks(path.read_bytes()), f"{path.name} holds the key"
