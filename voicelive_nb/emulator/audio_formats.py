@@ -20,9 +20,6 @@ OUTPUT_FORMATS: dict[str, tuple[int, int]] = {
 }
 """Output format name -> (sample rate, bytes per sample)."""
 
-INPUT_FORMATS = ("pcm16", "g711_ulaw", "g711_alaw")
-INPUT_RATES = (8000, 16000, 24000)
-
 
 def resample(pcm: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     """Band-limited (FFT) resampling of a whole clip; returns float64 samples."""

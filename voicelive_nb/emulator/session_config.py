@@ -17,7 +17,9 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from voicelive_nb.emulator.audio_formats import INPUT_FORMATS, INPUT_RATES, OUTPUT_FORMATS
+from voicelive_nb.config import EOU_MODELS, INPUT_FORMATS, INPUT_RATES, VOICE_TYPES
+from voicelive_nb.config import TURN_DETECTION_TYPES as VAD_TYPES
+from voicelive_nb.emulator.audio_formats import OUTPUT_FORMATS
 
 
 class SessionError(ValueError):
@@ -30,9 +32,6 @@ class SessionError(ValueError):
         self.param = param
 
 
-VAD_TYPES = ("server_vad", "azure_semantic_vad", "azure_semantic_vad_en", "azure_semantic_vad_multilingual")
-EOU_MODELS = ("semantic_detection_v1", "semantic_detection_v1_en", "semantic_detection_v1_multilingual")
-VOICE_TYPES = ("azure-standard", "azure-custom", "azure-personal", "azure-realtime-native", "openai")
 MODALITIES = ("text", "audio", "avatar", "animation")
 
 
