@@ -287,6 +287,9 @@ class Panel:
         now = time.monotonic()
         snap = self.state.snapshot(now)
         self.refreshes += 1
+        if snap.connection != self._seen_connection:  # buttons first: a reader of the status sees them current
+            self._seen_connection = snap.connection
+            self._update_buttons(snap)
         self._set(self._status, "value", status_html(snap, self._record_note()))
         self._set(self._meters, "value", meters_html(snap, self._threshold()))
         if snap.transcript_version != self._seen["tx"]:
@@ -322,9 +325,6 @@ class Panel:
         if snap.server_session != self._seen_server and snap.server_session and not self._pending:
             self._seen_server = snap.server_session
             self._show_values(values_from_session(snap.server_session))
-        if snap.connection != self._seen_connection:
-            self._seen_connection = snap.connection
-            self._update_buttons(snap)
         return snap
 
     def close(self) -> None:

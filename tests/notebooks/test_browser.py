@@ -77,6 +77,8 @@ def _drive(lp: LabPage, page: Any, va: Any, speech: Path, shots: Path) -> None:
         "() => { const s = document.querySelector('.vlnb-status'); return !!s && s.innerText.includes('Connected'); }",
         timeout=60_000,
     )
+    # The button follows in the same refresh; give the browser a moment to draw it.
+    panel.locator("button", has_text="Disconnect").wait_for(timeout=10_000)
     assert panel.locator("button", has_text="Disconnect").count() == 1
 
     # Speak into the virtual mic; the mic meter must move and the user indicator light up.
