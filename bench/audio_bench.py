@@ -1,25 +1,36 @@
 """Audio-path bench: our Player/capture path vs. the reference quickstart's, on a simulated clock.
 
-Run: ``python bench/audio_bench.py`` (well under a minute; no sound card, no sleeping).
+Run: ``python bench/audio_bench.py`` (under a minute; no sound card, no sleeping).
 ``--pulse`` adds a real-time check on a real output stream (a private PulseAudio daemon).
 
-For each delta/block size (20, 50, 200 ms) it measures:
+For each delta/block size (20, 50, 200 ms) it measures CPU per second of audio
+(``time.process_time``, all threads) and stale audio after barge-in:
 
-* **capture -> send**, CPU per second of audio.  *Ours* (as ``session_engine`` does it): the
-  input callback copies the block into a preallocated ring and wakes the loop
-  (``call_soon_threadsafe``); the loop reads the block, base64-encodes it and sends the
-  ``input_audio_buffer.append`` dict through the SDK's ``VoiceLiveConnection.send``.
+* **capture -> send**.  *Ours* (``DeviceMic`` + ``AudioPump``): the input callback copies the
+  block into a preallocated ring and writes one byte into a pipe; the session loop watches the
+  pipe with ``add_reader`` (woken by the kernel, no relay thread), reads the block and sends
+  :func:`voicelive_nb.wire.append_text` (SIMD base64 in a string template, no ``json.dumps``)
+  on the SDK's socket (:func:`voicelive_nb.connection.text_sender`).
   *Reference*: the callback base64-encodes the block and schedules
   ``connection.input_audio_buffer.append(audio=...)`` with ``asyncio.run_coroutine_threadsafe``
   (a coroutine, task and future per block); the SDK builds the typed event and serialises it.
-  Both run a real asyncio loop in a second thread and a real ``VoiceLiveConnection`` whose
-  socket's ``send_str`` is a no-op; CPU is ``time.process_time`` (all threads).
-* **receive -> play**, CPU per second of audio.  *Ours*: ``recv_bytes`` + ``json.loads`` +
-  ``b64decode`` + :meth:`Player.push`, and :meth:`Player.fill` per 20 ms output block into the
-  device's buffer.  *Reference*: ``recv()`` (typed SDK event, delta decoded to bytes), a
-  ``queue.Queue`` of sequence-numbered ``bytes`` packets, and the quickstart's output callback
-  (slicing and concatenating ``bytes`` each callback).  Its output block is the quickstart's
-  50 ms *or* 20 ms, whichever costs less (reported: the cheaper).
+  Both run on a real asyncio loop with a real ``VoiceLiveConnection`` whose socket's
+  ``send_str`` is a no-op.  Blocks arrive one at a time, as in real time: the bench's
+  "callback" runs on the loop thread and waits until the block is sent before the next one
+  (so thread switches, which cost both designs the same, are left out; each block's loop
+  wake-up is in).  Both callbacks get their input ready-made.  Meters and event records
+  (ours only) are left out.
+* **receive -> play**.  *Ours*: ``recv_bytes`` + :func:`voicelive_nb.wire.parse_frame`
+  (``json.loads`` of the frame less its base64, which ``pybase64`` decodes) +
+  :meth:`Player.push`, and :meth:`Player.fill` per 20 ms output block.  *Reference*:
+  ``recv()`` (typed SDK event, delta decoded to bytes), a ``queue.Queue`` of
+  sequence-numbered ``bytes`` packets, and the quickstart's output callback (slicing and
+  concatenating ``bytes`` each callback).  Its output block is the quickstart's 50 ms *or*
+  20 ms, whichever costs less (reported: the cheaper).
+* **the floor** any design pays, reported so the rest can be read as what each design adds:
+  one loop wake-up per captured block (a pipe byte, ``add_reader``, a woken task: the
+  cheapest way there is), and reading each received frame plus one 20 ms block copy per
+  output callback.
 * **stale audio after barge-in**: audio of the interrupted response heard after the barge-in
   request, mean and max over 40 barge-in times spread across block phases.  "burst": the whole
   5 s response was already queued (the server generates faster than real time); "late delta":
@@ -37,7 +48,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import os
 import queue
 import sys
 import threading
@@ -54,10 +67,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from azure.ai.voicelive.aio import VoiceLiveConnection
 
 from voicelive_nb.audio.player import Player
+from voicelive_nb.connection import text_sender
+from voicelive_nb.wire import append_text, parse_frame
 
 RATE = 24000
 OUR_BLOCK = 480  # 20 ms output block
-SECONDS = 20.0  # audio simulated per CPU measurement
+SECONDS = 60.0  # audio simulated per CPU measurement
 REPEATS = 9  # best of, interleaved
 
 
@@ -192,45 +207,67 @@ class ReferencePlayback:
 
 # --------------------------------------------------------------------------- capture
 def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], None]:
-    """DeviceMic-style ring + wake-up per block; the loop pump encodes and sends."""
+    """DeviceMic + AudioPump: the callback writes the ring and one byte into the wake pipe; the
+    loop, woken by the kernel (``add_reader``), drains the ring and sends ready-made append
+    text on the SDK's socket."""
     conn = connection()
+    send_text = text_sender(conn)
+    assert send_text is not None
     cap = 5 * RATE // block * block
-    ring = np.zeros(cap, dtype=np.int16)
-    state = {"w": 0, "r": 0}
-    wake = asyncio.Event()
-    done = threading.Event()
+    ring = np.empty(cap, dtype=np.int16)
+    ring.fill(0)  # DeviceMic touches its ring's pages before the stream starts
     n_blocks = src.shape[0] // block
+    # what PortAudio hands the callback: a (frames, 1) array (the reference gets bytes, also ready-made)
+    inputs = [src[i * block : (i + 1) * block].reshape(-1, 1) for i in range(n_blocks)]
 
-    async def pump() -> None:
-        sent = 0
-        while sent < n_blocks:
-            await wake.wait()
-            wake.clear()
-            while state["w"] - state["r"] >= block:
-                r = state["r"]
-                start = r % cap
-                pcm = ring[start : start + block].copy()
-                state["r"] = r + block
-                await conn.send(
-                    {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm.tobytes()).decode("ascii")}
-                )
-                sent += 1
-        done.set()
+    async def session() -> None:
+        loop = asyncio.get_running_loop()
+        rfd, wfd = os.pipe()
+        os.set_blocking(rfd, False)
+        os.set_blocking(wfd, False)
+        wake = asyncio.Event()
+        state = {"w": 0, "r": 0, "sent": 0}
+        sent: list[asyncio.Future[None]] = []  # the driver waits on it (not part of the design)
 
-    indata = np.zeros((block, 1), dtype=np.int16)
+        def readable() -> None:  # AudioPump._mic_readable
+            with contextlib.suppress(BlockingIOError):
+                while len(os.read(rfd, 4096)) == 4096:
+                    pass
+            wake.set()
 
-    def run() -> None:
-        fut = asyncio.run_coroutine_threadsafe(pump(), lt.loop)
-        for i in range(n_blocks):  # the input callback
-            indata[:, 0] = src[i * block : (i + 1) * block]  # what PortAudio hands over
-            w = state["w"]
-            start = w % cap
-            ring[start : start + block] = indata[:, 0]
-            state["w"] = w + block
-            lt.loop.call_soon_threadsafe(wake.set)
-        fut.result()
+        async def pump() -> None:  # AudioPump._pump + _drain_mic, less the meters and records
+            while state["sent"] < n_blocks:
+                await wake.wait()
+                wake.clear()
+                while state["w"] - state["r"] >= block:
+                    r = state["r"]
+                    start = r % cap
+                    pcm = ring[start : start + block].copy()  # DeviceMic.read hands out a copy
+                    state["r"] = r + block
+                    await send_text(append_text(pcm))
+                    state["sent"] += 1
+                    sent[-1].set_result(None)
 
-    return run
+        loop.add_reader(rfd, readable)
+        task = loop.create_task(pump())
+        try:
+            for indata in inputs:
+                # the input callback (DeviceMic._callback, less its time stamps)
+                w = state["w"]
+                start = w % cap
+                ring[start : start + block] = indata[:, 0]
+                state["w"] = w + block
+                sent.append(loop.create_future())
+                with contextlib.suppress(BlockingIOError):
+                    os.write(wfd, b"\x01")
+                await sent[-1]  # the next block comes 20+ ms later: this one is sent by then
+            await task
+        finally:
+            loop.remove_reader(rfd)
+            os.close(rfd)
+            os.close(wfd)
+
+    return lambda: lt.run(session())
 
 
 def capture_reference(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], None]:
@@ -238,17 +275,16 @@ def capture_reference(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[
     conn = connection()
     blocks = [src[i * block : (i + 1) * block].tobytes() for i in range(src.shape[0] // block)]
 
-    def run() -> None:
-        futures = []
+    async def session() -> None:
+        loop = asyncio.get_running_loop()
         for in_data in blocks:  # PyAudio hands the callback bytes
             audio_base64 = base64.b64encode(in_data).decode("utf-8")
-            futures.append(
-                asyncio.run_coroutine_threadsafe(conn.input_audio_buffer.append(audio=audio_base64), lt.loop)
-            )
-        for f in futures:  # the quickstart drops them; we wait so the work is inside the measurement
-            f.result()
+            future = asyncio.run_coroutine_threadsafe(conn.input_audio_buffer.append(audio=audio_base64), loop)
+            sent = loop.create_future()  # the driver waits on it (not part of the design)
+            future.add_done_callback(lambda _f, sent=sent: sent.set_result(None))
+            await sent  # the next block comes 20+ ms later: this one is sent by then
 
-    return run
+    return lambda: lt.run(session())
 
 
 # --------------------------------------------------------------------------- receive
@@ -260,9 +296,8 @@ def receive_ours(lt: LoopThread, frames: list[str], n_samples: int) -> Callable[
     async def recv_all() -> None:
         for _ in range(len(frames)):
             raw = await conn.recv_bytes()
-            event = json.loads(raw)
-            pcm = base64.b64decode(event["delta"], validate=True)
-            player.push(pcm, event["response_id"], event["item_id"])
+            event = parse_frame(raw)  # audio deltas come decoded
+            player.push(event["delta"], event["response_id"], event["item_id"])
 
     def run() -> None:
         lt.run(recv_all())
@@ -292,27 +327,65 @@ def receive_reference(lt: LoopThread, frames: list[str], n_samples: int, out_blo
     return run
 
 
-def receive_floor(lt: LoopThread, frames: list[str]) -> Callable[[], None]:
-    """The part both designs must do: read the frame, parse the JSON, decode the base64."""
+def receive_floor(lt: LoopThread, frames: list[str], n_samples: int) -> Callable[[], None]:
+    """What any design pays: reading each frame off the socket, and one output callback per
+    20 ms that copies a block out of a buffer (ours; the reference's 50 ms blocks pay less)."""
     conn = connection(frames)
+    buf = np.zeros(n_samples, dtype=np.int16)
+    out = np.zeros((OUR_BLOCK, 1), dtype=np.int16)
 
     async def recv_all() -> None:
         for _ in range(len(frames)):
-            raw = await conn.recv_bytes()
-            base64.b64decode(json.loads(raw)["delta"], validate=True)
-
-    return lambda: lt.run(recv_all())
-
-
-def capture_floor(block: int, src: np.ndarray) -> Callable[[], None]:
-    """The part both designs must do: base64 + JSON text of each append."""
-    blocks = [src[i * block : (i + 1) * block] for i in range(src.shape[0] // block)]
+            await conn.recv_bytes()
 
     def run() -> None:
-        for b in blocks:
-            json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(b.tobytes()).decode("ascii")})
+        lt.run(recv_all())
+        for k in range(n_samples // OUR_BLOCK):
+            out[:, 0] = buf[k * OUR_BLOCK : (k + 1) * OUR_BLOCK]
 
     return run
+
+
+def capture_floor(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], None]:
+    """What any design pays that sends each block as it is captured: one loop wake-up per
+    block, the cheapest way there is (a pipe byte, ``add_reader``, a task woken), and the
+    bench's own wait for it.  No copying, encoding or sending."""
+    n_blocks = src.shape[0] // block
+
+    async def session() -> None:
+        loop = asyncio.get_running_loop()
+        rfd, wfd = os.pipe()
+        os.set_blocking(rfd, False)
+        os.set_blocking(wfd, False)
+        wake = asyncio.Event()
+        sent: list[asyncio.Future[None]] = []
+
+        def readable() -> None:
+            with contextlib.suppress(BlockingIOError):
+                while len(os.read(rfd, 4096)) == 4096:
+                    pass
+            wake.set()
+
+        async def pump() -> None:
+            for _ in range(n_blocks):
+                await wake.wait()
+                wake.clear()
+                sent[-1].set_result(None)
+
+        loop.add_reader(rfd, readable)
+        task = loop.create_task(pump())
+        try:
+            for _ in range(n_blocks):
+                sent.append(loop.create_future())
+                os.write(wfd, b"\x01")
+                await sent[-1]
+            await task
+        finally:
+            loop.remove_reader(rfd)
+            os.close(rfd)
+            os.close(wfd)
+
+    return lambda: lt.run(session())
 
 
 # --------------------------------------------------------------------------- stale audio
@@ -460,11 +533,11 @@ def main() -> int:
             setups: dict[str, Callable[[], Callable[[], None]]] = {
                 "cap_ours": partial(capture_ours, lt, size, speech),
                 "cap_ref": partial(capture_reference, lt, size, speech),
-                "cap_floor": partial(capture_floor, size, speech),
+                "cap_floor": partial(capture_floor, lt, size, speech),
                 "rx_ours": partial(receive_ours, lt, frames, n),
                 "rx_ref20": partial(receive_reference, lt, frames, n, 480),
                 "rx_ref50": partial(receive_reference, lt, frames, n, 1200),
-                "rx_floor": partial(receive_floor, lt, frames),
+                "rx_floor": partial(receive_floor, lt, frames, n),
             }
             best = dict.fromkeys(setups, float("inf"))
             for _ in range(REPEATS):  # interleaved, so a burst of load hits every variant alike
@@ -515,8 +588,8 @@ def main() -> int:
         cpu_ok &= duplex >= 5
         stale_ok &= ob[1] <= 20.0 + 1e-6 and ol[1] <= 20.0 + 1e-6
     print()
-    print("the same CPU minus the floor both designs share (base64 + JSON text of the audio; reading,")
-    print("parsing and decoding received frames) -- what the audio design itself costs:")
+    print("the same CPU minus the floor any design pays (capture: one loop wake-up per block; receive:")
+    print("reading the frames and one 20 ms output callback per block) -- what the audio design itself costs:")
     sub2 = f"{'ms':>5} | {'floor':>7} {'ours':>7} {'ref':>8} {'x':>8} | {'floor':>7} {'ours':>7} {'ref':>8} {'x':>8}"
     print(f"{'delta':>5} | {'capture->send us/s':^33} | {'receive->play us/s':^33}")
     print(sub2)

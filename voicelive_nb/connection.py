@@ -22,7 +22,7 @@ The API key is held in a :class:`Secret` whose ``repr``/``str`` never show it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -241,3 +241,17 @@ def session_config_from_env(
     changes = {name: src[name] for name in ("model", "voice", "instructions") if src.get(name)}
     config = base or SessionConfig()
     return config.replace(**changes) if changes else config
+
+
+def text_sender(conn: Any) -> Callable[[str], Awaitable[None]] | None:
+    """The SDK connection's ``send_str`` for ready-made JSON text (the mic's appends), or None.
+
+    ``VoiceLiveConnection.send`` takes a dict or a model and JSON-encodes it, scanning every
+    base64 character of the audio again; :func:`voicelive_nb.wire.append_text` already wrote
+    valid JSON, so the session sends it on the SDK's aiohttp socket directly.  None if this
+    SDK version keeps its socket elsewhere: the caller then falls back to ``conn.send(dict)``
+    (``tests/session`` checks that the current SDK still offers it).
+    """
+    ws = getattr(conn, "_connection", None)
+    send_str = getattr(ws, "send_str", None)
+    return send_str if callable(send_str) else None

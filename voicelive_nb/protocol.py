@@ -39,12 +39,13 @@ raise; the worst outcome is a :class:`ReportError`.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from voicelive_nb.wire import b64decode
 
 __all__ = [
     "Action",
@@ -336,7 +337,7 @@ class SessionProtocol:
             pcm = bytes(delta)
         elif isinstance(delta, str):
             try:
-                pcm = base64.b64decode(delta, validate=True)
+                pcm = b64decode(delta)
             except (binascii.Error, ValueError):
                 return [ReportError("Dropped an audio chunk from the server: its base64 is corrupt.")]
         else:

@@ -28,9 +28,9 @@ per callback (a stream primes its buffer in a burst; adaptive speakers re-open).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from voicelive_nb.audio.meters import levels
+from voicelive_nb.connection import text_sender
 from voicelive_nb.events import EventRecord, Kind, Local
+from voicelive_nb.wire import append_text, b64encode
 
 if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.audio.player import Player
@@ -98,7 +100,8 @@ class AudioPump:
         self.stall_s = stall_s
         self.device_stalls = 0
         self._mic_last_t = 0.0  # when the mic last delivered a block
-        self._mic_wake: asyncio.Event | None = None  # set by the mic's notify (relay thread)
+        self._mic_wake: asyncio.Event | None = None  # set when the mic has blocks
+        self._mic_fd = -1  # the mic's wake pipe, watched by the loop (device mics)
         self._played_last_t = 0.0  # when the player last handed audio to the sink
         self._queued_since: float | None = None  # since when audio waits for the sink
         self._mic_stalled = False
@@ -134,6 +137,22 @@ class AudioPump:
             self._emit("client", str(event.get("type", "")), event)
         return True
 
+    async def _send_append(self, block: np.ndarray) -> bool:
+        """Send one ``input_audio_buffer.append`` of ``block`` (not recorded: mic.audio is)."""
+        conn = self._conn
+        if conn is None:
+            return False
+        send_text = text_sender(conn)
+        if send_text is None:
+            return await self._send({"type": "input_audio_buffer.append", "audio": b64encode(block)}, record=False)
+        try:
+            await send_text(append_text(block))  # ready-made JSON: no dict, no json.dumps
+        except Exception as exc:  # a dying socket: the receive loop notices and reconnects
+            self.send_failures += 1
+            log.debug("send failed: %r", exc)
+            return False
+        return True
+
     # ------------------------------------------------------------------ mic and marks
 
     def _start_mic(self) -> None:
@@ -145,15 +164,45 @@ class AudioPump:
         loop = asyncio.get_running_loop()
         wake = self._mic_wake = asyncio.Event()
 
-        def notify() -> None:  # the source's relay thread: a block arrived, send it now
+        def notify() -> None:  # the source's own thread: a block arrived, send it now
             with contextlib.suppress(RuntimeError):  # the loop closed: the session is ending
                 loop.call_soon_threadsafe(wake.set)
 
+        wake_fileno = getattr(self.source, "wake_fileno", None)
         try:
-            self.source.start(notify)
+            if callable(wake_fileno):  # a device mic: its callback's pipe wakes the loop directly
+                self.source.start()
+                fd = int(wake_fileno())
+                loop.add_reader(fd, self._mic_readable, fd, wake)
+                self._mic_fd = fd
+            else:
+                self.source.start(notify)
         except Exception as exc:  # a mic that cannot open must not end the session (text still works)
             self.mic_started = False
             self._error(f"The mic could not be started: {exc}", "mic")
+
+    def _mic_readable(self, fd: int, wake: asyncio.Event) -> None:
+        """The mic's wake pipe has bytes (one per captured block): empty it, wake the pump."""
+        try:
+            while True:
+                data = os.read(fd, 4096)
+                if not data:  # end of file: the mic closed its end; the pump's poll still runs
+                    self._unwatch_mic()
+                    break
+                if len(data) < 4096:
+                    break
+        except BlockingIOError:
+            pass
+        except OSError:  # closed under us
+            self._unwatch_mic()
+        wake.set()
+
+    def _unwatch_mic(self) -> None:
+        """Stop watching the mic's wake pipe (before the mic closes it)."""
+        fd, self._mic_fd = self._mic_fd, -1
+        if fd >= 0:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(fd)
 
     async def _pump(self) -> None:
         last_counters = time.monotonic()
@@ -203,14 +252,10 @@ class AudioPump:
             if self._conn is None or not self.protocol.audio_enabled:
                 self._skip(block)
                 continue
-            pcm = block.tobytes()
-            sent = await self._send(
-                {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")},
-                record=False,
-            )
-            if not sent:
+            if not await self._send_append(block):
                 self._skip(block)
                 continue
+            pcm = block.tobytes()
             rms, peak = levels(block)
             self._emit(
                 "local",

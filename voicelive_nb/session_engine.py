@@ -5,8 +5,9 @@
 is a thin I/O shell around :class:`~voicelive_nb.protocol.SessionProtocol`:
 
 * connects with the SDK (``azure.ai.voicelive.aio.connect``), sends the current
-  session config, receives raw frames with ``recv_bytes()`` + :func:`json.loads`
-  (so records keep the server's dicts verbatim), stamps each on receipt, publishes
+  session config, receives raw frames with ``recv_bytes()`` + :func:`~voicelive_nb.wire.parse_frame`
+  (``json.loads`` with audio deltas decoded fast, so records keep the server's dicts
+  verbatim), stamps each on receipt, publishes
   it and carries out the protocol's actions (send, play, flush + truncate, ...);
 * its base :class:`~voicelive_nb.session_audio.AudioPump` drains the mic into
   ``input_audio_buffer.append`` and the player's marks into playback records;
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -44,6 +44,7 @@ from voicelive_nb.protocol import (
     is_fatal_exception,
 )
 from voicelive_nb.session_audio import AudioPump, Publish
+from voicelive_nb.wire import parse_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.audio.player import Player
@@ -200,6 +201,7 @@ class SessionEngine(AudioPump):
                 self._set_state("closed")
 
     def _stop_audio(self) -> None:
+        self._unwatch_mic()
         for name, part in (("mic", self.source), ("speaker", self.sink)):
             try:
                 part.stop()
@@ -299,7 +301,7 @@ class SessionEngine(AudioPump):
             if not raw:
                 continue
             try:
-                event = json.loads(raw)
+                event = parse_frame(raw)  # json.loads, with audio deltas decoded fast
             except ValueError:
                 self._error("The server sent a frame that is not JSON; ignored it.", "server")
                 continue

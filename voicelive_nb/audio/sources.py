@@ -20,6 +20,11 @@ Source contract (all methods from the session thread unless said otherwise):
     Begin capturing.  ``notify`` (optional) is called from a *non-audio* thread each time
     one or more blocks became available; it must be cheap and thread-safe, e.g.
     ``lambda: loop.call_soon_threadsafe(event.set)``.  Without it, poll :meth:`read`.
+``wake_fileno() -> int`` (optional)
+    A source that has it is started without ``notify``: the session watches this file
+    descriptor with ``loop.add_reader`` (it is readable while blocks wait; read it dry)
+    and removes the reader before ``stop``.  :class:`DeviceMic` offers it, so a captured
+    block wakes the session loop straight from the kernel, with no relay thread.
 ``read() -> (block, t) | None``
     The next block (``blocksize`` int16 samples, 1-D, at ``rate``) and the
     :func:`time.monotonic` time its first sample was captured; None if none is ready.

@@ -4,9 +4,11 @@
 copies each block into a preallocated int16 ring and stamps it with the monotonic capture time
 (PortAudio's ``inputBufferAdcTime`` mapped onto :func:`time.monotonic`); :meth:`DeviceMic.read`
 returns ``blocksize`` samples at ``rate`` from the session thread, resampling there if the
-device could not open at ``rate``.  With a ``notify`` callback, the audio callback writes one
-byte into a non-blocking pipe and a small relay thread calls ``notify`` -- the callback itself
-never calls Python code of the session, never blocks and never touches asyncio.
+device could not open at ``rate``.  The audio callback writes one byte per block into a
+non-blocking pipe whose read end :meth:`DeviceMic.wake_fileno` gives: an event loop watches it
+with ``loop.add_reader`` and is woken by the kernel directly.  With a ``notify`` callback instead,
+a small relay thread reads the pipe and calls ``notify``.  Either way the callback itself never
+calls Python code of the session, never blocks and never touches asyncio.
 
 :class:`DeviceSpeaker` (an :class:`~voicelive_nb.audio.sources.AudioSink`): the output callback
 calls :meth:`Player.fill <voicelive_nb.audio.player.Player.fill>` with the monotonic time at which
@@ -152,7 +154,8 @@ class DeviceMic:
             dev_block = max(1, round(self._blocksize * dev_rate / self._rate))
         cap = max(4, round(self.buffer_s * dev_rate / dev_block)) * dev_block
         self._cap = cap
-        self._ring = np.zeros(cap, dtype=np.int16)
+        self._ring = np.empty(cap, dtype=np.int16)
+        self._ring.fill(0)  # touch every page now: no page faults in the audio callback
         self._cb_pos = np.zeros(self._NCB, dtype=np.int64)
         self._cb_t = np.zeros(self._NCB, dtype=np.float64)
         self._ncb = 0
@@ -163,9 +166,10 @@ class DeviceMic:
         self._fallback = dev_block / dev_rate
         self._anchor = -1.0  # monotonic time of device sample 0 (see _callback)
         self._stopping = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, notify is not None)  # the relay blocks on it; a loop must not
         if notify is not None:
-            self._wake_r, self._wake_w = os.pipe()
-            os.set_blocking(self._wake_w, False)
             self._relay = threading.Thread(target=self._run_relay, args=(notify,), name="voicelive-mic", daemon=True)
             self._relay.start()
         try:
@@ -220,6 +224,16 @@ class DeviceMic:
         if self._wake_w >= 0:
             with contextlib.suppress(OSError):  # a full pipe already means "wake up"
                 os.write(self._wake_w, b"\x01")
+
+    def wake_fileno(self) -> int:
+        """The read end of the wake pipe (-1 before :meth:`start`): readable while blocks wait.
+
+        The callback writes one byte per captured block.  Watch it with
+        ``loop.add_reader(fd, ...)``, read it dry with :func:`os.read` (it is non-blocking
+        when ``start`` had no ``notify``), then :meth:`read` the blocks.  Remove the reader
+        before :meth:`stop`, which closes it.
+        """
+        return self._wake_r
 
     def _run_relay(self, notify: Notify) -> None:
         fd = self._wake_r

@@ -1,0 +1,58 @@
+"""The session's fast wire path on the real SDK connection, against the emulator over a socket."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import numpy as np
+from azure.ai.voicelive.aio import connect
+from azure.core.credentials import AzureKeyCredential
+
+from tests.emulator.client import session
+from voicelive_nb.connection import text_sender
+from voicelive_nb.emulator import Emulator
+from voicelive_nb.wire import append_text, parse_frame
+
+
+def test_ready_made_appends_on_the_sdk_socket(emu: Emulator) -> None:
+    """This SDK version still exposes its socket (else the session silently pays json.dumps),
+    and the server takes our append text as the audio it carries."""
+
+    async def run() -> None:
+        async with session(emu.endpoint) as client:
+            send = text_sender(client.conn)
+            assert send is not None, "azure-ai-voicelive moved its socket: update connection.text_sender"
+            await client.update(turn_detection=None)
+            tone = (np.sin(np.arange(24000) * 0.05) * 8000).astype(np.int16)
+            for i in range(0, tone.shape[0], 480):
+                await send(append_text(tone[i : i + 480]))
+            await client.conn.input_audio_buffer.commit()
+            committed = await client.wait_for("input_audio_buffer.committed")
+            assert committed.event.item_id
+
+    asyncio.run(run())
+
+
+def test_parse_frame_reads_what_the_server_sends(emu: Emulator) -> None:
+    """Every raw frame of a spoken response parses like json.loads, with the audio decoded."""
+
+    async def run() -> list[bytes]:
+        frames: list[bytes] = []
+        async with connect(endpoint=emu.endpoint, credential=AzureKeyCredential("k"), model="gpt-realtime") as conn:
+            await conn.response.create()
+            while not frames or json.loads(frames[-1])["type"] != "response.done":
+                frames.append(await asyncio.wait_for(conn.recv_bytes(), 60))
+        return frames
+
+    frames = asyncio.run(run())
+    audio = 0
+    for raw in frames:
+        want = json.loads(raw)
+        got = parse_frame(raw)
+        if want["type"] == "response.audio.delta":
+            want["delta"] = base64.b64decode(want["delta"], validate=True)
+            audio += len(got["delta"])
+        assert got == want
+    assert audio > 4800
