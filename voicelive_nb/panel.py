@@ -277,6 +277,19 @@ class Panel:
         self.refresh()
         return self._turns()
 
+    async def wait_quiet(self, timeout: float = 60.0, settle_s: float = 0.2) -> None:
+        """Await the end of the assistant's speech: no response being generated, none of its audio
+        left to hand to the speaker; then ``settle_s`` more, so its last records reach the
+        recording.  ``await panel.wait_quiet()`` before ``panel.record(False)``; raises TimeoutError.
+        """
+        session = self._require_session()
+        deadline = time.monotonic() + timeout
+        while session.assistant_busy:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the assistant was still speaking after {timeout:g} s")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(settle_s)
+
     def _require_session(self) -> Any:
         if self._session is None:
             raise RuntimeError("the panel has no session yet: call panel.connect() (or press Connect) first")

@@ -65,6 +65,15 @@ def test_quickstart_runs_headless(tmp_path: Path, headless_env: dict[str, str]) 
     assert "recorded to recordings/" in text
     folders = list((tmp_path / "work" / "recordings").glob("*/events.jsonl"))
     assert len(folders) == 1, "the quickstart records one session"
+    # Every answer that was not interrupted is in the recording to its last sample.
+    from voicelive_nb import Recording
+
+    events = Recording.load(folders[0].parent).other_events
+    played = {e["data"].get("item_id") for e in events if e["type"] == "playback.stopped"}
+    flushed = {e["data"].get("item_id") for e in events if e["type"] == "playback.flushed"}
+    started = [e["data"].get("item_id") for e in events if e["type"] == "playback.started"]
+    assert len(started) >= 2, started
+    assert all(item in played or item in flushed for item in started), (started, played, flushed)
     # The panel widget was displayed (its model is in the outputs).
     widget_views = [
         out
