@@ -263,7 +263,7 @@ class SessionProtocol:
         self.benign_errors = 0
         """Errors swallowed as expected (e.g. cancelling a response that had just finished)."""
         self._items: dict[str, _Item] = {}
-        self._interrupted: set[str] = set()
+        self._interrupted: dict[str, None] = {}  # response ids, oldest first (a set that forgets in order)
         self._pending_updates: dict[str, str] = {}  # event_id -> command_id, in send order
         self._pending_cancels = 0
 
@@ -327,6 +327,7 @@ class SessionProtocol:
         rid = _str(response.get("id")) if isinstance(response, Mapping) else None
         if rid is None or rid == self.active_response_id:
             self.active_response_id = None
+        self.forget_items()
         return []
 
     def _on_audio_delta(self, event: Mapping[str, Any]) -> list[Action]:
@@ -367,7 +368,7 @@ class SessionProtocol:
             return []
         if self.active_response_id is not None:
             # The server cancels it; audio still in flight for it must not play.
-            self._interrupted.add(self.active_response_id)
+            self._interrupted[self.active_response_id] = None
         return [FlushPlayback("speech_started")]
 
     def _on_error(self, event: Mapping[str, Any]) -> list[Action]:
@@ -402,12 +403,12 @@ class SessionProtocol:
         the item was played, and not all of its audio (or it is still streaming).
         """
         if response_id and response_id != "?":
-            self._interrupted.add(response_id)
+            self._interrupted[response_id] = None
         if not item_id or item_id == "?":
             return []
         item = self._items.get(item_id)
         if item is not None:
-            self._interrupted.add(item.response_id)
+            self._interrupted[item.response_id] = None
         if played_ms <= 0:
             return []
         audio_end_ms = int(played_ms)
@@ -438,7 +439,7 @@ class SessionProtocol:
         """Stop the assistant: cancel the active response (if any) and flush playback."""
         actions: list[Action] = []
         if self.active_response_id is not None:
-            self._interrupted.add(self.active_response_id)
+            self._interrupted[self.active_response_id] = None
             self._pending_cancels += 1
             actions.append(SendEvent({"type": "response.cancel", "event_id": self.next_event_id()}))
         actions.append(FlushPlayback("cancel"))
@@ -492,16 +493,17 @@ class SessionProtocol:
                 if item.response_id == rid and not item.audio_done:
                     item.audio_done = True
                     actions.append(FinishAudio(rid, iid))
-            self._interrupted.add(rid)
+            self._interrupted[rid] = None
         self.active_response_id = None
         return actions
 
     def forget_items(self, keep: int = 64) -> None:
-        """Bound memory in long sessions: keep only the newest ``keep`` items' facts."""
+        """Bound memory in long sessions: keep only the newest ``keep`` items' and interrupted
+        responses' facts (called at every ``response.done``)."""
         while len(self._items) > keep:
             self._items.pop(next(iter(self._items)))
         while len(self._interrupted) > keep:
-            self._interrupted.pop()
+            self._interrupted.pop(next(iter(self._interrupted)))
 
 
 _HANDLERS = {

@@ -99,6 +99,20 @@ def test_late_deltas_of_interrupted_response_are_dropped_new_response_plays() ->
     assert isinstance(p.receive(delta("r2", "i2", 480))[0], PlayAudio)
 
 
+def test_a_long_session_keeps_bounded_facts_and_still_drops_the_newest_late_deltas() -> None:
+    p = configured()
+    for k in range(300):  # 300 answers, every third one interrupted
+        rid, iid = f"r{k}", f"i{k}"
+        start_response(p, rid)
+        p.receive(delta(rid, iid, 480))
+        if k % 3 == 0:
+            p.receive({"type": "input_audio_buffer.speech_started"})
+        p.receive({"type": "response.done", "response": {"id": rid}})
+    assert len(p._items) <= 64 and len(p._interrupted) <= 64
+    assert p.receive(delta("r297", "i297", 480)) == []  # the newest interrupted answer: still dropped
+    assert isinstance(p.receive(delta("r298", "i298", 480))[0], PlayAudio)
+
+
 def test_no_truncate_when_nothing_played_or_fully_played() -> None:
     p = configured()
     start_response(p)
