@@ -15,11 +15,12 @@ For each delta/block size (20, 50, 200 ms) it measures CPU per second of audio
   ``connection.input_audio_buffer.append(audio=...)`` with ``asyncio.run_coroutine_threadsafe``
   (a coroutine, task and future per block); the SDK builds the typed event and serialises it.
   Both run on a real asyncio loop with a real ``VoiceLiveConnection`` whose socket's
-  ``send_str`` is a no-op.  Blocks arrive one at a time, as in real time: the bench's
-  "callback" runs on the loop thread and waits until the block is sent before the next one
-  (so thread switches, which cost both designs the same, are left out; each block's loop
-  wake-up is in).  Both callbacks get their input ready-made.  Meters and event records
-  (ours only) are left out.
+  ``send_str`` is a no-op.  Blocks arrive one at a time, as in real time: each design's
+  callback runs (on the loop thread) when the previous block has been sent, so every block
+  wakes the loop the way it would in a live session -- ours through the pipe and the selector,
+  the reference's through ``call_soon_threadsafe`` -- while thread switches, which cost both
+  the same, are left out.  Both callbacks get their input ready-made.  Meters and event
+  records (ours only) are left out.
 * **receive -> play**.  *Ours*: ``recv_bytes`` + :func:`voicelive_nb.wire.parse_frame`
   (``json.loads`` of the frame less its base64, which ``pybase64`` decodes) +
   :meth:`Player.push`, and :meth:`Player.fill` per 20 ms output block.  *Reference*:
@@ -226,8 +227,15 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
         os.set_blocking(rfd, False)
         os.set_blocking(wfd, False)
         wake = asyncio.Event()
-        state = {"w": 0, "r": 0, "sent": 0}
-        sent: list[asyncio.Future[None]] = []  # the driver waits on it (not part of the design)
+        state = {"w": 0, "r": 0}
+
+        def callback(indata: np.ndarray) -> None:  # DeviceMic._callback, less its time stamps
+            w = state["w"]
+            start = w % cap
+            ring[start : start + block] = indata[:, 0]
+            state["w"] = w + block
+            with contextlib.suppress(BlockingIOError):
+                os.write(wfd, b"\x01")
 
         def readable() -> None:  # AudioPump._mic_readable
             with contextlib.suppress(BlockingIOError):
@@ -235,8 +243,11 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
                     pass
             wake.set()
 
-        async def pump() -> None:  # AudioPump._pump + _drain_mic, less the meters and records
-            while state["sent"] < n_blocks:
+        loop.add_reader(rfd, readable)
+        try:
+            callback(inputs[0])
+            sent = 0
+            while sent < n_blocks:  # AudioPump._pump + _drain_mic, less the meters and records
                 await wake.wait()
                 wake.clear()
                 while state["w"] - state["r"] >= block:
@@ -245,23 +256,9 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
                     pcm = ring[start : start + block].copy()  # DeviceMic.read hands out a copy
                     state["r"] = r + block
                     await send_text(append_text(pcm))
-                    state["sent"] += 1
-                    sent[-1].set_result(None)
-
-        loop.add_reader(rfd, readable)
-        task = loop.create_task(pump())
-        try:
-            for indata in inputs:
-                # the input callback (DeviceMic._callback, less its time stamps)
-                w = state["w"]
-                start = w % cap
-                ring[start : start + block] = indata[:, 0]
-                state["w"] = w + block
-                sent.append(loop.create_future())
-                with contextlib.suppress(BlockingIOError):
-                    os.write(wfd, b"\x01")
-                await sent[-1]  # the next block comes 20+ ms later: this one is sent by then
-            await task
+                    sent += 1
+                if sent < n_blocks:  # the next block is captured once this one is out (real time)
+                    callback(inputs[sent])
         finally:
             loop.remove_reader(rfd)
             os.close(rfd)
@@ -277,12 +274,23 @@ def capture_reference(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[
 
     async def session() -> None:
         loop = asyncio.get_running_loop()
-        for in_data in blocks:  # PyAudio hands the callback bytes
+        finished = loop.create_future()
+        pending = iter(blocks)
+
+        def callback(in_data: bytes) -> None:  # PyAudio hands the callback bytes
             audio_base64 = base64.b64encode(in_data).decode("utf-8")
             future = asyncio.run_coroutine_threadsafe(conn.input_audio_buffer.append(audio=audio_base64), loop)
-            sent = loop.create_future()  # the driver waits on it (not part of the design)
-            future.add_done_callback(lambda _f, sent=sent: sent.set_result(None))
-            await sent  # the next block comes 20+ ms later: this one is sent by then
+            future.add_done_callback(next_block)  # (the bench's hook, not the quickstart's)
+
+        def next_block(_: object = None) -> None:  # the next block is captured once this one is out
+            in_data = next(pending, None)
+            if in_data is None:
+                finished.set_result(None)
+            else:
+                callback(in_data)
+
+        next_block()
+        await finished
 
     return lambda: lt.run(session())
 
@@ -348,8 +356,8 @@ def receive_floor(lt: LoopThread, frames: list[str], n_samples: int) -> Callable
 
 def capture_floor(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], None]:
     """What any design pays that sends each block as it is captured: one loop wake-up per
-    block, the cheapest way there is (a pipe byte, ``add_reader``, a task woken), and the
-    bench's own wait for it.  No copying, encoding or sending."""
+    block, the cheapest way there is (a pipe byte, ``add_reader``, a task woken).  No copying,
+    encoding or sending."""
     n_blocks = src.shape[0] // block
 
     async def session() -> None:
@@ -358,7 +366,6 @@ def capture_floor(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], N
         os.set_blocking(rfd, False)
         os.set_blocking(wfd, False)
         wake = asyncio.Event()
-        sent: list[asyncio.Future[None]] = []
 
         def readable() -> None:
             with contextlib.suppress(BlockingIOError):
@@ -366,20 +373,14 @@ def capture_floor(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], N
                     pass
             wake.set()
 
-        async def pump() -> None:
-            for _ in range(n_blocks):
+        loop.add_reader(rfd, readable)
+        try:
+            os.write(wfd, b"\x01")
+            for k in range(n_blocks):
                 await wake.wait()
                 wake.clear()
-                sent[-1].set_result(None)
-
-        loop.add_reader(rfd, readable)
-        task = loop.create_task(pump())
-        try:
-            for _ in range(n_blocks):
-                sent.append(loop.create_future())
-                os.write(wfd, b"\x01")
-                await sent[-1]
-            await task
+                if k + 1 < n_blocks:
+                    os.write(wfd, b"\x01")
         finally:
             loop.remove_reader(rfd)
             os.close(rfd)
