@@ -56,7 +56,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,29 @@ class LoopThread:
         self.loop.close()
 
 
+@contextlib.contextmanager
+def wake_pipe(loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> Iterator[int]:
+    """The mic's wake pipe as ``AudioPump`` watches it (``add_reader``; reading it dry sets
+    ``wake``, like ``AudioPump._mic_readable``); yields the write end for the callback."""
+    rfd, wfd = os.pipe()
+    os.set_blocking(rfd, False)
+    os.set_blocking(wfd, False)
+
+    def readable() -> None:
+        with contextlib.suppress(BlockingIOError):
+            while len(os.read(rfd, 4096)) == 4096:
+                pass
+        wake.set()
+
+    loop.add_reader(rfd, readable)
+    try:
+        yield wfd
+    finally:
+        loop.remove_reader(rfd)
+        os.close(rfd)
+        os.close(wfd)
+
+
 def cpu(setup: Callable[[], Callable[[], None]]) -> float:
     """Process CPU seconds of ``setup()()`` (all threads); the setup is not timed."""
     run = setup()
@@ -222,29 +245,18 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
     inputs = [src[i * block : (i + 1) * block].reshape(-1, 1) for i in range(n_blocks)]
 
     async def session() -> None:
-        loop = asyncio.get_running_loop()
-        rfd, wfd = os.pipe()
-        os.set_blocking(rfd, False)
-        os.set_blocking(wfd, False)
         wake = asyncio.Event()
         state = {"w": 0, "r": 0}
+        with wake_pipe(asyncio.get_running_loop(), wake) as wfd:
 
-        def callback(indata: np.ndarray) -> None:  # DeviceMic._callback, less its time stamps
-            w = state["w"]
-            start = w % cap
-            ring[start : start + block] = indata[:, 0]
-            state["w"] = w + block
-            with contextlib.suppress(BlockingIOError):
-                os.write(wfd, b"\x01")
+            def callback(indata: np.ndarray) -> None:  # DeviceMic._callback, less its time stamps
+                w = state["w"]
+                start = w % cap
+                ring[start : start + block] = indata[:, 0]
+                state["w"] = w + block
+                with contextlib.suppress(BlockingIOError):
+                    os.write(wfd, b"\x01")
 
-        def readable() -> None:  # AudioPump._mic_readable
-            with contextlib.suppress(BlockingIOError):
-                while len(os.read(rfd, 4096)) == 4096:
-                    pass
-            wake.set()
-
-        loop.add_reader(rfd, readable)
-        try:
             callback(inputs[0])
             sent = 0
             while sent < n_blocks:  # AudioPump._pump + _drain_mic, less the meters and records
@@ -259,10 +271,6 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
                     sent += 1
                 if sent < n_blocks:  # the next block is captured once this one is out (real time)
                     callback(inputs[sent])
-        finally:
-            loop.remove_reader(rfd)
-            os.close(rfd)
-            os.close(wfd)
 
     return lambda: lt.run(session())
 
@@ -361,30 +369,14 @@ def capture_floor(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], N
     n_blocks = src.shape[0] // block
 
     async def session() -> None:
-        loop = asyncio.get_running_loop()
-        rfd, wfd = os.pipe()
-        os.set_blocking(rfd, False)
-        os.set_blocking(wfd, False)
         wake = asyncio.Event()
-
-        def readable() -> None:
-            with contextlib.suppress(BlockingIOError):
-                while len(os.read(rfd, 4096)) == 4096:
-                    pass
-            wake.set()
-
-        loop.add_reader(rfd, readable)
-        try:
+        with wake_pipe(asyncio.get_running_loop(), wake) as wfd:
             os.write(wfd, b"\x01")
             for k in range(n_blocks):
                 await wake.wait()
                 wake.clear()
                 if k + 1 < n_blocks:
                     os.write(wfd, b"\x01")
-        finally:
-            loop.remove_reader(rfd)
-            os.close(rfd)
-            os.close(wfd)
 
     return lambda: lt.run(session())
 

@@ -405,9 +405,6 @@ class Player:
                 seg_r = self._seg_r
                 nkeys = self._nkeys
                 key_played = self._key_played
-                nmarks = self._nmarks
-                mark_kind, mark_serial, mark_off = self._mark_kind, self._mark_serial, self._mark_off
-                mark_pos, mark_n, mark_t = self._mark_pos, self._mark_n, self._mark_t
                 while done < n and r < w:
                     # advance to the segment containing r
                     while seg_r + 1 < seg_w and seg_pos[(seg_r + 1) % nseg] <= r:
@@ -433,18 +430,7 @@ class Player:
                     played = key_played[slot]
                     if played == 0:
                         self._mark(_STARTED, serial, 0, r, 0, t0)
-                    # the chunk mark, inlined (the hot path: one per callback)
-                    if self._mark_w - self._mark_r < nmarks:
-                        j = self._mark_w % nmarks
-                        mark_kind[j] = _CHUNK
-                        mark_serial[j] = serial
-                        mark_off[j] = played
-                        mark_pos[j] = r
-                        mark_n[j] = k
-                        mark_t[j] = t0
-                        self._mark_w += 1
-                    else:
-                        self.marks_dropped += 1
+                    self._mark(_CHUNK, serial, played, r, k, t0)
                     played += k
                     key_played[slot] = played
                     t_end = t0 + k / rate
@@ -478,17 +464,7 @@ class Player:
         if played == 0 or (r + n >= self._key_end[slot] and self._key_done[slot]):
             return False
         out[:] = self._buf[start : start + n]
-        if self._mark_w - self._mark_r < self._nmarks:
-            j = self._mark_w % self._nmarks
-            self._mark_kind[j] = _CHUNK
-            self._mark_serial[j] = serial
-            self._mark_off[j] = played
-            self._mark_pos[j] = r
-            self._mark_n[j] = n
-            self._mark_t[j] = t
-            self._mark_w += 1
-        else:
-            self.marks_dropped += 1
+        self._mark(_CHUNK, serial, played, r, n, t)
         self._key_played[slot] = played + n
         self._key_last_t[slot] = t + n / self.rate
         self._r = r + n
