@@ -250,7 +250,7 @@ def text_sender(conn: Any) -> Callable[[str], Awaitable[None]] | None:
     base64 character of the audio again; :func:`voicelive_nb.wire.append_text` already wrote
     valid JSON, so the session sends it on the SDK's aiohttp socket directly.  None if this
     SDK version keeps its socket elsewhere: the caller then falls back to ``conn.send(dict)``
-    (``tests/session`` checks that the current SDK still offers it).
+    (``tests/emulator/test_wire_sdk.py`` checks that the current SDK still offers it).
     """
     ws = getattr(conn, "_connection", None)
     send_str = getattr(ws, "send_str", None)

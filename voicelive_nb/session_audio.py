@@ -173,8 +173,11 @@ class AudioPump:
             if callable(wake_fileno):  # a device mic: its callback's pipe wakes the loop directly
                 self.source.start()
                 fd = int(wake_fileno())
-                loop.add_reader(fd, self._mic_readable, fd, wake)
-                self._mic_fd = fd
+                try:
+                    loop.add_reader(fd, self._mic_readable, fd, wake)
+                    self._mic_fd = fd
+                except NotImplementedError:  # a loop without add_reader (Windows' proactor): poll_s polls
+                    log.info("this event loop cannot watch the mic's pipe: polling it every %g s", self.poll_s)
             else:
                 self.source.start(notify)
         except Exception as exc:  # a mic that cannot open must not end the session (text still works)

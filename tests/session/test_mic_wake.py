@@ -1,0 +1,93 @@
+"""How the session loop hears about mic blocks: a watched pipe, or polling where it cannot watch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+
+from voicelive_nb.audio.player import Player
+from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
+from voicelive_nb.events import EventRecord
+from voicelive_nb.session_audio import AudioPump
+
+
+class PipeMic(WavMic):
+    """A WAV mic that also offers ``wake_fileno`` (as DeviceMic does): a byte per block."""
+
+    def __init__(self) -> None:
+        super().__init__(np.zeros(24000, dtype=np.int16), realtime=False, tail_silence_s=0.0)
+        self.rfd, self.wfd = os.pipe()
+        os.set_blocking(self.rfd, False)
+        self.started_with: Any = "not started"
+
+    def start(self, notify: Any = None) -> None:
+        self.started_with = notify
+        super().start(notify)
+
+    def wake_fileno(self) -> int:
+        return self.rfd
+
+    def close_pipe(self) -> None:
+        os.close(self.rfd)
+        os.close(self.wfd)
+
+
+def pump_for(mic: PipeMic, records: list[EventRecord]) -> AudioPump:
+    return AudioPump(source=mic, sink=CaptureSpeaker(), player=Player(), publish=records.append)
+
+
+def test_a_watched_pipe_wakes_the_pump() -> None:
+    mic = PipeMic()
+    records: list[EventRecord] = []
+
+    async def run() -> None:
+        pump = pump_for(mic, records)
+        pump._start_mic()
+        assert mic.started_with is None, "a mic with wake_fileno is started without notify"
+        assert pump._mic_fd == mic.rfd
+        wake = pump._mic_wake
+        assert wake is not None and not wake.is_set()
+        os.write(mic.wfd, b"\x01\x01\x01")
+        await asyncio.wait_for(wake.wait(), 5)
+        with pytest.raises(BlockingIOError):
+            os.read(mic.rfd, 10)  # the pump read the pipe dry
+        pump._unwatch_mic()
+        assert pump._mic_fd == -1
+
+    try:
+        asyncio.run(run())
+    finally:
+        mic.stop()
+        mic.close_pipe()
+    assert not [r for r in records if r.type == "local.error"]
+
+
+class NoReaderLoop(asyncio.SelectorEventLoop):
+    """An event loop that cannot watch file descriptors (like Windows' proactor loop)."""
+
+    def add_reader(self, *args: Any) -> None:
+        raise NotImplementedError
+
+
+def test_a_loop_without_add_reader_polls_instead_of_failing_the_mic() -> None:
+    mic = PipeMic()
+    records: list[EventRecord] = []
+
+    async def run() -> None:
+        pump = pump_for(mic, records)
+        pump._start_mic()
+        assert pump.mic_started
+        assert pump._mic_fd == -1
+
+    loop = NoReaderLoop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()
+        mic.stop()
+        mic.close_pipe()
+    assert not [r for r in records if "error" in r.type], [r.data for r in records]
