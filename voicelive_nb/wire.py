@@ -1,6 +1,6 @@
 """The audio frames' wire text, fast: encode mic appends, decode server frames (sans-I/O).
 
-Audio is most of what crosses the socket: fifty ``input_audio_buffer.append`` events a second
+Audio is most of what crosses the socket: 50-100 ``input_audio_buffer.append`` events a second
 go out and a ``response.audio.delta`` arrives for every chunk of the answer, each carrying
 base64 PCM16 that is far longer than the rest of the event.  Going through ``json.dumps`` /
 ``json.loads`` makes the JSON codec scan (and copy) every base64 character; the SDK's typed
@@ -62,7 +62,7 @@ def append_text(pcm: np.ndarray | bytes | bytearray | memoryview) -> str:
     """The JSON text of ``{"type": "input_audio_buffer.append", "audio": <base64 of pcm>}``.
 
     Args:
-        pcm: PCM16 samples: a C-contiguous int16 numpy array or little-endian bytes.
+        pcm: PCM16 samples: an int16 numpy array or little-endian bytes.
 
     The same text ``json.dumps`` would give, minus the spaces, in about 1 us for a 20 ms
     block instead of 6 us (and 1.5 us instead of 48 us for 200 ms).
