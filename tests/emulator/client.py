@@ -114,3 +114,19 @@ def pcm_of(deltas: list[Any]) -> np.ndarray:
     """Concatenate response.audio.delta payloads (bytes in the SDK) into int16 samples."""
     data = b"".join(bytes(d.delta) for d in deltas)
     return np.frombuffer(data, dtype="<i2")
+
+
+CLIENT_EVENT_TYPES = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "response.create",
+    "response.cancel",
+    "conversation.item.create",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "conversation.item.retrieve",
+    "output_audio_buffer.clear",
+)
+"""Every client event type of the protocol (PROTOCOL.md), for tests that make up client events."""

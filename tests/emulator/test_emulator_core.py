@@ -13,6 +13,7 @@ from azure.ai.voicelive.models import ServerEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.emulator.client import CLIENT_EVENT_TYPES
 from tests.emulator.conftest import Speech
 from voicelive_nb.emulator.audio_formats import alaw_decode, alaw_encode, encode_output, ulaw_decode, ulaw_encode
 from voicelive_nb.emulator.core import Conversation, Generate, Output, Transcribe
@@ -261,20 +262,7 @@ JSON = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
 )
-CLIENT_TYPES = [
-    "session.update",
-    "input_audio_buffer.append",
-    "input_audio_buffer.commit",
-    "input_audio_buffer.clear",
-    "response.create",
-    "response.cancel",
-    "conversation.item.create",
-    "conversation.item.truncate",
-    "conversation.item.delete",
-    "conversation.item.retrieve",
-    "output_audio_buffer.clear",
-    "bogus",
-]
+CLIENT_TYPES = [*CLIENT_EVENT_TYPES, "bogus"]
 FIELDS = [
     "session",
     "audio",

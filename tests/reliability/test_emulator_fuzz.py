@@ -18,24 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.emulator.client import CLIENT_EVENT_TYPES
 from voicelive_nb.emulator.core import Conversation, Generate, Transcribe
 from voicelive_nb.emulator.settings import EmulatorSettings
 from voicelive_nb.emulator.vad import EnergyModel
 from voicelive_nb.emulator.wire import Ids
 
-CLIENT_TYPES = [
-    "session.update",
-    "input_audio_buffer.append",
-    "input_audio_buffer.commit",
-    "input_audio_buffer.clear",
-    "response.create",
-    "response.cancel",
-    "conversation.item.create",
-    "conversation.item.truncate",
-    "conversation.item.delete",
-    "conversation.item.retrieve",
-    "output_audio_buffer.clear",
-]
+CLIENT_TYPES = CLIENT_EVENT_TYPES
 FIELDS = [
     "session",
     "audio",
