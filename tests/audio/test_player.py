@@ -280,6 +280,7 @@ def test_fill_allocates_no_buffers() -> None:
             t += 0.02
             if p._mark_w - p._mark_r > 400:  # stand-in for drain_marks (which does allocate)
                 p._mark_r = p._mark_w
+                p._mark_lim = p._mark_r + 512
 
     tracemalloc.start()
     try:

@@ -166,16 +166,22 @@ class Player:
         self._key_last_t: list[float] = [0.0] * self._nkeys  # end time of last sample played
         # marks ring (written by fill, read by drain_marks)
         self._nmarks = int(max_marks)
-        self._mark_kind: list[int] = [0] * self._nmarks
-        self._mark_serial: list[int] = [0] * self._nmarks
-        self._mark_off: list[int] = [0] * self._nmarks
-        self._mark_pos: list[int] = [0] * self._nmarks
-        self._mark_n: list[int] = [0] * self._nmarks
-        self._mark_t: list[float] = [0.0] * self._nmarks
+        # mark i is _marks[6 * j : 6 * j + 6] with j = i % max_marks: kind, serial, offset in the
+        # item, ring position, samples, t (one flat list: a mark is one slice assignment)
+        self._marks: list[float] = [0] * (6 * self._nmarks)
         self._mark_w = 0
+        self._mark_lim = self._nmarks  # _mark_r + max_marks: marks at or past it are dropped
         self._mark_r = 0
         self.marks_dropped = 0
         """Marks lost because :meth:`drain_marks` was not called often enough."""
+        # the fast run (see fill): blocks ending at or before _fast_end are the middle of one
+        # started item that lie in one segment and do not wrap; 0 = no fast run
+        self._fast_end = 0
+        self._fast_serial = -1
+        self._fast_wrap = 0  # the ring's wrap-around position above the run
+        self._fast_base = 0  # the run item's played samples = _r - _fast_base
+        self._fast_t = 0.0  # t and size of the run's last block (0: none played yet)
+        self._fast_n = 0
         # loop-side bookkeeping
         self._serial_of: dict[tuple[str, str], int] = {}
         self._key_of: dict[int, tuple[str, str]] = {}
@@ -239,7 +245,9 @@ class Player:
             first = self.capacity - start
             self._buf[start:] = samples[:first]
             self._buf[: n - first] = samples[first:]
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # (cheaper than ``with``; the finally releases it)
+        try:
             if self._last_serial != serial:
                 if self._seg_w - self._seg_r >= self._nseg:
                     raise PlayerFullError("Player has too many queued items; is the output running?")
@@ -248,9 +256,13 @@ class Player:
                 self._seg_serial[idx] = serial
                 self._seg_w += 1
                 self._last_serial = serial
+            elif self._fast_end == w and self._fast_serial == serial and not self._key_done[slot]:
+                self._fast_end = min(w + n, self._fast_wrap)  # the device's fast run goes on
             self._key_end[slot] = w + n
             self._w = w + n
             self._open_serial = serial
+        finally:
+            lock.release()
 
     def done(self, response_id: str, item_id: str) -> None:
         """Mark the item's audio complete (``response.audio.done``).
@@ -264,6 +276,9 @@ class Player:
         slot = serial % self._nkeys
         with self._lock:
             self._key_done[slot] = True
+            if self._fast_end and self._fast_serial == serial:
+                self._settle()
+                self._arm()  # a shorter run: the item's last block goes the slow way
             if self._open_serial == serial:
                 self._open_serial = -1
             drained = self._r >= self._key_end[slot]
@@ -288,6 +303,7 @@ class Player:
         """
         now = time.monotonic() if t is None else t
         with self._lock:
+            self._settle()
             w, r = self._w, self._r
             dropped = w - r
             open_serial = self._open_serial
@@ -324,31 +340,19 @@ class Player:
             loop_marks, self._loop_marks = self._loop_marks, []
             lo, hi = self._mark_r, self._mark_w
             oldest_intact = self._w - self.capacity
+            marks = self._marks
             for i in range(lo, hi):
-                j = i % self._nmarks
-                serial = self._mark_serial[j]
+                j = 6 * (i % self._nmarks)
+                kind, serial, off, pos, n = (int(v) for v in marks[j : j + 5])
                 key = self._key_of.get(serial)
                 if key is None:
                     continue
-                kind = self._mark_kind[j]
-                n = self._mark_n[j]
                 pcm: bytes | None = None
-                if kind == _CHUNK:
-                    pos = self._mark_pos[j]
-                    if pos >= oldest_intact:
-                        pcm = self._read_ring(pos, n)
-                out.append(
-                    PlaybackMark(
-                        _KIND_NAMES[kind],
-                        key[0],
-                        key[1],
-                        self._mark_t[j],
-                        self._mark_off[j],
-                        n,
-                        pcm,
-                    )
-                )
+                if kind == _CHUNK and pos >= oldest_intact:
+                    pcm = self._read_ring(pos, n)
+                out.append(PlaybackMark(_KIND_NAMES[kind], key[0], key[1], marks[j + 5], off, n, pcm))
             self._mark_r = hi
+            self._mark_lim = hi + self._nmarks
         if loop_marks:
             out.extend(loop_marks)
             out.sort(key=lambda m: m.t)
@@ -359,9 +363,13 @@ class Player:
         for (rid, iid), serial in reversed(self._serial_of.items()):
             if iid == item_id and (response_id is None or rid == response_id):
                 slot = serial % self._nkeys
-                if self._key_serial[slot] != serial:
-                    return 0.0
-                return self._key_played[slot] * 1000.0 / self.rate
+                with self._lock:
+                    if self._key_serial[slot] != serial:
+                        return 0.0
+                    played = self._r - self._fast_base if self._fast_end and self._fast_serial == serial else None
+                    if played is None:
+                        played = self._key_played[slot]
+                return played * 1000.0 / self.rate
         return 0.0
 
     @property
@@ -386,103 +394,144 @@ class Player:
         Called from the audio thread.  ``t`` is the monotonic time at which
         ``out[0]`` is heard.  Never blocks for long, allocates no buffers.
         """
-        if out.ndim == 2:
-            out = out[:, 0]
-        n = out.shape[0]
-        done = 0
-        with self._lock:
+        n = len(out)
+        lock = self._lock
+        lock.acquire()  # (cheaper than ``with``; the finally releases it)
+        try:
             r = self._r
-            w = self._w
-            if r + n <= w and self._fill_steady(out, n, r, w, t):
+            if r + n <= self._fast_end:  # the common block: the middle of a playing item
+                start = r % self.capacity
+                if out.ndim == 2:
+                    out[:, 0] = self._buf[start : start + n]
+                else:
+                    out[:] = self._buf[start : start + n]
+                self._r = r + n
+                self._fast_t = t
+                self._fast_n = n
+                w = self._mark_w
+                if w < self._mark_lim:
+                    j = 6 * (w % self._nmarks)
+                    self._marks[j : j + 6] = (_CHUNK, self._fast_serial, r - self._fast_base, r, n, t)
+                    self._mark_w = w + 1
+                else:
+                    self.marks_dropped += 1
                 return
-            if r < w:
-                rate = self.rate
-                cap = self.capacity
-                buf = self._buf
-                nseg = self._nseg
-                seg_pos = self._seg_pos
-                seg_w = self._seg_w
-                seg_r = self._seg_r
-                nkeys = self._nkeys
-                key_played = self._key_played
-                while done < n and r < w:
-                    # advance to the segment containing r
-                    while seg_r + 1 < seg_w and seg_pos[(seg_r + 1) % nseg] <= r:
-                        seg_r += 1
-                    serial = self._seg_serial[seg_r % nseg]
-                    end = w
-                    if seg_r + 1 < seg_w:
-                        nxt = seg_pos[(seg_r + 1) % nseg]
-                        if nxt < end:
-                            end = nxt
-                    k = end - r
-                    if k > n - done:
-                        k = n - done
-                    start = r % cap
-                    if start + k <= cap:
-                        out[done : done + k] = buf[start : start + k]
-                    else:  # wraps around the end of the ring
-                        first = cap - start
-                        out[done : done + first] = buf[start:]
-                        out[done + first : done + k] = buf[: k - first]
-                    slot = serial % nkeys
-                    t0 = t + done / rate if done else t
-                    played = key_played[slot]
-                    if played == 0:
-                        self._mark(_STARTED, serial, 0, r, 0, t0)
-                    self._mark(_CHUNK, serial, played, r, k, t0)
-                    played += k
-                    key_played[slot] = played
-                    t_end = t0 + k / rate
-                    self._key_last_t[slot] = t_end
-                    r += k
-                    done += k
-                    if r >= self._key_end[slot] and self._key_done[slot] and not self._key_stopped[slot]:
-                        self._key_stopped[slot] = True
-                        self._mark(_STOPPED, serial, played, r, 0, t_end)
-                self._r = r
-                self._seg_r = seg_r
-            if done < n and self._open_serial >= 0:
-                self.underflows += 1
+            done = self._fill_slow(out[:, 0] if out.ndim == 2 else out, n, t)
+        finally:
+            lock.release()
         if done < n:
             out[done:] = 0
 
-    def _fill_steady(self, out: np.ndarray, n: int, r: int, w: int, t: float) -> bool:
-        """The common callback (lock held): ``n`` samples from the middle of one playing item.
+    def _fill_slow(self, out: np.ndarray, n: int, t: float) -> int:
+        """:meth:`fill` at an item's start or end, a segment or ring boundary, or when dry
+        (lock held); returns the samples written.  Arms the next fast run."""
+        self._settle()
+        r = self._r
+        w = self._w
+        done = 0
+        if r < w:
+            rate = self.rate
+            cap = self.capacity
+            buf = self._buf
+            nseg = self._nseg
+            seg_pos = self._seg_pos
+            seg_w = self._seg_w
+            seg_r = self._seg_r
+            nkeys = self._nkeys
+            key_played = self._key_played
+            while done < n and r < w:
+                # advance to the segment containing r
+                while seg_r + 1 < seg_w and seg_pos[(seg_r + 1) % nseg] <= r:
+                    seg_r += 1
+                serial = self._seg_serial[seg_r % nseg]
+                end = w
+                if seg_r + 1 < seg_w:
+                    nxt = seg_pos[(seg_r + 1) % nseg]
+                    if nxt < end:
+                        end = nxt
+                k = end - r
+                if k > n - done:
+                    k = n - done
+                start = r % cap
+                if start + k <= cap:
+                    out[done : done + k] = buf[start : start + k]
+                else:  # wraps around the end of the ring
+                    first = cap - start
+                    out[done : done + first] = buf[start:]
+                    out[done + first : done + k] = buf[: k - first]
+                slot = serial % nkeys
+                t0 = t + done / rate if done else t
+                played = key_played[slot]
+                if played == 0:
+                    self._mark(_STARTED, serial, 0, r, 0, t0)
+                self._mark(_CHUNK, serial, played, r, k, t0)
+                played += k
+                key_played[slot] = played
+                t_end = t0 + k / rate
+                self._key_last_t[slot] = t_end
+                r += k
+                done += k
+                if r >= self._key_end[slot] and self._key_done[slot] and not self._key_stopped[slot]:
+                    self._key_stopped[slot] = True
+                    self._mark(_STOPPED, serial, played, r, 0, t_end)
+            self._r = r
+            self._seg_r = seg_r
+        if done < n and self._open_serial >= 0:
+            self.underflows += 1
+        self._arm()
+        return done
 
-        False (nothing done) unless the block lies within one segment, does not wrap
-        around the ring, continues an item already started and does not end a finished one.
+    def _arm(self) -> None:
+        """Start a fast run at the read position if it is inside a started item (lock held).
+
+        The run ends where the item's segment ends (the next item's audio, or the write
+        position, which :meth:`push` moves on as the item streams), at the ring's wrap-around,
+        and, once the item is done, one sample before its end (its last block goes the slow
+        way, which writes the ``stopped`` mark).
         """
+        self._fast_end = 0
+        r, w, seg_w = self._r, self._w, self._seg_w
+        if r >= w or seg_w == 0:
+            return
+        nseg = self._nseg
         seg_r = self._seg_r
-        limit = self._seg_pos[(seg_r + 1) % self._nseg] if seg_r + 1 < self._seg_w else w
-        start = r % self.capacity
-        if r + n > limit or start + n > self.capacity:
-            return False
-        serial = self._seg_serial[seg_r % self._nseg]
+        while seg_r + 1 < seg_w and self._seg_pos[(seg_r + 1) % nseg] <= r:
+            seg_r += 1
+        self._seg_r = seg_r
+        serial = self._seg_serial[seg_r % nseg]
         slot = serial % self._nkeys
         played = self._key_played[slot]
-        if played == 0 or (r + n >= self._key_end[slot] and self._key_done[slot]):
-            return False
-        out[:] = self._buf[start : start + n]
-        self._mark(_CHUNK, serial, played, r, n, t)
-        self._key_played[slot] = played + n
-        self._key_last_t[slot] = t + n / self.rate
-        self._r = r + n
-        return True
+        if played == 0 or serial < self._min_live:
+            return
+        end = self._seg_pos[(seg_r + 1) % nseg] if seg_r + 1 < seg_w else w
+        wrap = (r // self.capacity + 1) * self.capacity
+        if self._key_done[slot]:
+            end = min(end, self._key_end[slot] - 1)
+        self._fast_serial = serial
+        self._fast_wrap = wrap
+        self._fast_base = r - played
+        self._fast_n = 0
+        self._fast_end = min(end, wrap)
+
+    def _settle(self) -> None:
+        """Write the fast run's progress into the item's state and end the run (lock held)."""
+        if self._fast_end == 0:
+            return
+        slot = self._fast_serial % self._nkeys
+        self._key_played[slot] = self._r - self._fast_base
+        if self._fast_n:
+            self._key_last_t[slot] = self._fast_t + self._fast_n / self.rate
+        self._fast_end = 0
 
     # ---------------------------------------------------------------- internals
     def _mark(self, kind: int, serial: int, off: int, pos: int, n: int, t: float) -> None:
-        if self._mark_w - self._mark_r >= self._nmarks:
+        w = self._mark_w
+        if w >= self._mark_lim:
             self.marks_dropped += 1
             return
-        j = self._mark_w % self._nmarks
-        self._mark_kind[j] = kind
-        self._mark_serial[j] = serial
-        self._mark_off[j] = off
-        self._mark_pos[j] = pos
-        self._mark_n[j] = n
-        self._mark_t[j] = t
-        self._mark_w += 1
+        j = 6 * (w % self._nmarks)
+        self._marks[j : j + 6] = (kind, serial, off, pos, n, t)
+        self._mark_w = w + 1
 
     def _segment_serial(self, pos: int) -> int:
         """Serial of the segment holding absolute position ``pos`` (-1 if none; lock held).
@@ -521,6 +570,8 @@ class Player:
         if old >= 0:
             self._key_of.pop(old, None)
         with self._lock:
+            if self._fast_end and self._fast_serial % self._nkeys == slot:
+                self._settle()
             self._key_serial[slot] = serial
             self._key_played[slot] = 0
             self._key_end[slot] = self._w
