@@ -129,6 +129,8 @@ def test_any_event_parses_like_json(
     obj["type"] = obj["type"] if "type" not in extra else extra["type"]
     raw = json.dumps(obj, separators=style, ensure_ascii=ascii_only).encode()
     assert parse_frame(raw) == expected(raw)
+    assert parse_frame(raw.decode()) == expected(raw)  # the socket hands over str
+    assert parse_frame(b"\xef\xbb\xbf" + raw) == expected(b"\xef\xbb\xbf" + raw)  # json.loads takes a BOM in bytes
 
 
 @settings(max_examples=300, deadline=None)
@@ -137,10 +139,16 @@ def test_damaged_frames_parse_or_fail_like_json(pcm: bytes, cut: int, junk: byte
     raw = json.dumps(audio_event(pcm)).encode()
     at = cut % (len(raw) + 1)
     damaged = raw[:at] + junk + raw[at + len(junk) :]
+    check_like_json(damaged)
+    with contextlib.suppress(UnicodeDecodeError):
+        check_like_json(damaged.decode("utf-8"))  # the socket hands over str
+
+
+def check_like_json(raw: bytes | str) -> None:
     try:
-        want = expected(damaged)
+        want = expected(raw)
     except ValueError:
         with pytest.raises(ValueError):
-            parse_frame(damaged)
+            parse_frame(raw)
         return
-    assert parse_frame(damaged) == want
+    assert parse_frame(raw) == want

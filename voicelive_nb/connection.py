@@ -21,6 +21,7 @@ The API key is held in a :class:`Secret` whose ``repr``/``str`` never show it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -255,3 +256,47 @@ def text_sender(conn: Any) -> Callable[[str], Awaitable[None]] | None:
     ws = getattr(conn, "_connection", None)
     send_str = getattr(ws, "send_str", None)
     return send_str if callable(send_str) else None
+
+
+def text_receiver(conn: Any) -> Callable[[], Awaitable[str | bytes]]:
+    """A receive function for the session loop: each server frame as the socket hands it over.
+
+    ``VoiceLiveConnection.recv_bytes`` turns every text frame back into bytes (a copy of the
+    frame, which :func:`voicelive_nb.wire.parse_frame` would then decode again) behind a
+    coroutine layer and a debug-log call.  This reads the SDK's aiohttp socket directly and
+    returns a text frame's ``str`` (a binary frame's ``bytes``); the end of the connection
+    raises the SDK's ``ConnectionClosed``, as ``recv_bytes`` does (a closing socket too).
+    Other control frames give ``b""``, as there, and with the SDK's logger at DEBUG each
+    frame is logged there as ``recv_bytes`` logs it.  If this SDK version keeps its socket
+    elsewhere, it is ``conn.recv_bytes`` itself (``tests/emulator/test_wire_sdk.py`` checks
+    that the current SDK still offers the socket, and that both read the same frames).
+    """
+    ws = getattr(conn, "_connection", None)
+    receive = getattr(ws, "receive", None)
+    if not callable(receive):
+        return conn.recv_bytes
+
+    import aiohttp
+    from azure.ai.voicelive.aio import ConnectionClosed
+
+    sdk_log = logging.getLogger(type(conn).__module__)  # where recv_bytes logs each frame
+    text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
+    closing = {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED}
+
+    async def recv() -> str | bytes:
+        try:
+            msg = await receive()
+        except aiohttp.ClientError as exc:
+            raise ConnectionClosed(getattr(exc, "code", 1006), str(exc)) from exc
+        kind = msg.type
+        if kind in (text, binary):
+            if sdk_log.isEnabledFor(logging.DEBUG):
+                sdk_log.debug("Received websocket %s message: %s", "text" if kind == text else "binary", msg.data)
+            return msg.data
+        if kind in closing:
+            raise ConnectionClosed(getattr(ws, "close_code", None) or 1000, "Connection closed")
+        if kind == aiohttp.WSMsgType.ERROR:
+            raise ConnectionClosed(1006, str(ws.exception()))  # type: ignore[union-attr]
+        return b""
+
+    return recv

@@ -5,7 +5,8 @@
 is a thin I/O shell around :class:`~voicelive_nb.protocol.SessionProtocol`:
 
 * connects with the SDK (``azure.ai.voicelive.aio.connect``), sends the current
-  session config, receives raw frames with ``recv_bytes()`` + :func:`~voicelive_nb.wire.parse_frame`
+  session config, reads raw frames off the SDK's socket (:func:`~voicelive_nb.connection.text_receiver`)
+  and parses them with :func:`~voicelive_nb.wire.parse_frame`
   (``json.loads`` with audio deltas decoded fast, so records keep the server's dicts
   verbatim), stamps each on receipt, publishes
   it and carries out the protocol's actions (send, play, flush + truncate, ...);
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from voicelive_nb.connection import text_receiver
 from voicelive_nb.events import Local
 from voicelive_nb.protocol import (
     Action,
@@ -283,12 +285,13 @@ class SessionEngine(AudioPump):
         assert self._stop is not None
         await self._run(self.protocol.update_session(self.config.to_dict()))
         configure_by = time.monotonic() + self.configure_timeout_s
+        receive = text_receiver(conn)  # frames as the socket hands them over (str)
         while not self._stop.is_set():
             try:
                 if self.protocol.audio_enabled:
-                    raw = await conn.recv_bytes()
+                    raw = await receive()
                 else:  # a server that never confirms the config must not leave us waiting forever
-                    raw = await asyncio.wait_for(conn.recv_bytes(), max(0.0, configure_by - time.monotonic()))
+                    raw = await asyncio.wait_for(receive(), max(0.0, configure_by - time.monotonic()))
             except ConnectionClosed:
                 break
             except asyncio.TimeoutError:

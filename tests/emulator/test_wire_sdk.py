@@ -7,11 +7,12 @@ import base64
 import json
 
 import numpy as np
-from azure.ai.voicelive.aio import connect
+import pytest
+from azure.ai.voicelive.aio import ConnectionClosed, connect
 from azure.core.credentials import AzureKeyCredential
 
 from tests.emulator.client import session
-from voicelive_nb.connection import text_sender
+from voicelive_nb.connection import text_receiver, text_sender
 from voicelive_nb.emulator import Emulator
 from voicelive_nb.wire import append_text, parse_frame
 
@@ -56,3 +57,46 @@ def test_parse_frame_reads_what_the_server_sends(emu: Emulator) -> None:
             audio += len(got["delta"])
         assert got == want
     assert audio > 4800
+
+
+def test_text_receiver_reads_the_frames_recv_bytes_reads(emu: Emulator) -> None:
+    """The session's receive path hands over each frame's text, the same frames the SDK's
+    recv_bytes gives (this SDK version still exposes its socket), and parse_frame reads them."""
+
+    async def read(direct: bool) -> list[str | bytes]:
+        frames: list[str | bytes] = []
+        async with connect(endpoint=emu.endpoint, credential=AzureKeyCredential("k"), model="gpt-realtime") as conn:
+            receive = text_receiver(conn) if direct else conn.recv_bytes
+            if direct:
+                assert receive != conn.recv_bytes, "azure-ai-voicelive moved its socket: update text_receiver"
+            await conn.response.create()
+            while not frames or json.loads(frames[-1])["type"] != "response.done":
+                frames.append(await asyncio.wait_for(receive(), 60))
+        return frames
+
+    direct, sdk = asyncio.run(read(True)), asyncio.run(read(False))
+    assert all(isinstance(f, str) for f in direct)
+    assert [json.loads(f)["type"] for f in direct] == [json.loads(f)["type"] for f in sdk]
+    audio = 0
+    for raw in direct:
+        want = json.loads(raw)
+        if want["type"] == "response.audio.delta":
+            want["delta"] = base64.b64decode(want["delta"], validate=True)
+            audio += len(want["delta"])
+        assert parse_frame(raw) == want
+    assert audio > 4800
+
+
+def test_text_receiver_raises_connection_closed_when_the_server_drops(emu: Emulator) -> None:
+    """A dropped socket ends the receive loop the way the SDK's recv_bytes does."""
+
+    async def run() -> None:
+        async with connect(endpoint=emu.endpoint, credential=AzureKeyCredential("k"), model="gpt-realtime") as conn:
+            receive = text_receiver(conn)
+            await conn.session.update(session={"instructions": "x"})
+            emu.faults.drop_after_events = 1
+            with pytest.raises(ConnectionClosed):
+                for _ in range(50):
+                    await asyncio.wait_for(receive(), 10)
+
+    asyncio.run(run())
