@@ -19,11 +19,13 @@ For each delta/block size (20, 50, 200 ms) it measures CPU per second of audio
   callback runs (on the loop thread) when the previous block has been sent, so every block
   wakes the loop the way it would in a live session -- ours through the pipe and the selector,
   the reference's through ``call_soon_threadsafe`` -- while thread switches, which cost both
-  the same, are left out.  Both callbacks get their input ready-made.  Meters and event
-  records (ours only) are left out.
-* **receive -> play**.  *Ours*: ``recv_bytes`` + :func:`voicelive_nb.wire.parse_frame`
-  (``json.loads`` of the frame less its base64, which ``pybase64`` decodes) +
-  :meth:`Player.push`, and :meth:`Player.fill` per 20 ms output block.  *Reference*:
+  the same, are left out.  Both callbacks get their input ready-made.  Meters, event
+  records and the pump's watchdog (a timer that wakes it every 0.1 s without a mic block,
+  for playback marks and counters) are not on this path and are left out (ours only).
+* **receive -> play**.  *Ours*: :func:`voicelive_nb.connection.text_receiver` (the frame's
+  text off the SDK's socket) + :func:`voicelive_nb.wire.parse_frame` (``json.loads`` of the
+  frame less its base64, which ``pybase64`` decodes) + :meth:`Player.push`, and
+  :meth:`Player.fill` per 20 ms output block.  *Reference*:
   ``recv()`` (typed SDK event, delta decoded to bytes), a ``queue.Queue`` of
   sequence-numbered ``bytes`` packets, and the quickstart's output callback (slicing and
   concatenating ``bytes`` each callback).  Its output block is the quickstart's 50 ms *or*
@@ -68,7 +70,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from azure.ai.voicelive.aio import VoiceLiveConnection
 
 from voicelive_nb.audio.player import Player
-from voicelive_nb.connection import text_sender
+from voicelive_nb.connection import text_receiver, text_sender
 from voicelive_nb.wire import append_text, parse_frame
 
 RATE = 24000
@@ -245,9 +247,10 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
     inputs = [src[i * block : (i + 1) * block].reshape(-1, 1) for i in range(n_blocks)]
 
     async def session() -> None:
+        loop = asyncio.get_running_loop()
         wake = asyncio.Event()
-        state = {"w": 0, "r": 0}
-        with wake_pipe(asyncio.get_running_loop(), wake) as wfd:
+        state = {"w": 0, "r": 0, "pumped": 0.0}
+        with wake_pipe(loop, wake) as wfd:
 
             def callback(indata: np.ndarray) -> None:  # DeviceMic._callback, less its time stamps
                 w = state["w"]
@@ -262,6 +265,7 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
             while sent < n_blocks:  # AudioPump._pump + _drain_mic, less the meters and records
                 await wake.wait()
                 wake.clear()
+                state["pumped"] = loop.time()  # (AudioPump._pumped_t, for its watchdog)
                 while state["w"] - state["r"] >= block:
                     r = state["r"]
                     start = r % cap
@@ -309,9 +313,11 @@ def receive_ours(lt: LoopThread, frames: list[str], n_samples: int) -> Callable[
     player = Player(RATE, capacity_s=SECONDS + 5)
     out = np.zeros((OUR_BLOCK, 1), dtype=np.int16)  # the device buffer
 
+    receive = text_receiver(conn)
+
     async def recv_all() -> None:
         for _ in range(len(frames)):
-            raw = await conn.recv_bytes()
+            raw = await receive()
             event = parse_frame(raw)  # audio deltas come decoded
             player.push(event["delta"], event["response_id"], event["item_id"])
 
@@ -350,9 +356,11 @@ def receive_floor(lt: LoopThread, frames: list[str], n_samples: int) -> Callable
     buf = np.zeros(n_samples, dtype=np.int16)
     out = np.zeros((OUR_BLOCK, 1), dtype=np.int16)
 
+    receive = text_receiver(conn)
+
     async def recv_all() -> None:
         for _ in range(len(frames)):
-            await conn.recv_bytes()
+            await receive()
 
     def run() -> None:
         lt.run(recv_all())

@@ -3,10 +3,13 @@
 :class:`AudioPump` is the base of :class:`~voicelive_nb.session_engine.SessionEngine`
 (which adds the connection and the protocol) and runs on the same event loop:
 
-* every ``poll_s`` (10 ms) it drains the mic source, meters each block and appends it
-  (``input_audio_buffer.append``) once the session is configured, publishing a
-  ``mic.audio`` record per block;
-* it drains the player's marks into ``playback.started``/``playback.stopped``/
+* it wakes when the mic has captured a block (a device mic's pipe, watched with
+  ``add_reader``; a WAV mic's ``notify``), drains the mic source, meters each block and
+  appends it (``input_audio_buffer.append``) once the session is configured, publishing a
+  ``mic.audio`` record per block.  A watchdog wakes it after ``watch_s`` (0.1 s) without a
+  block (a stalled mic); without a mic to wake it (none, finished, or a loop that cannot
+  watch the pipe) it polls every ``poll_s`` (10 ms);
+* on every wake it drains the player's marks into ``playback.started``/``playback.stopped``/
   ``speaker.audio`` records;
 * about once a second it publishes ``audio.counters``.
 
@@ -69,6 +72,8 @@ class AudioPump:
 
     protocol: SessionProtocol
     _conn: Any
+    watch_s = 0.1
+    """A mic-driven pump is woken after this long without a mic block (marks, counters, stall checks)."""
 
     def __init__(
         self,
@@ -100,8 +105,10 @@ class AudioPump:
         self.stall_s = stall_s
         self.device_stalls = 0
         self._mic_last_t = 0.0  # when the mic last delivered a block
-        self._mic_wake: asyncio.Event | None = None  # set when the mic has blocks
+        self._mic_wake: asyncio.Event | None = None  # set when the mic has blocks (None: the pump polls)
         self._mic_fd = -1  # the mic's wake pipe, watched by the loop (device mics)
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._pumped_t = 0.0  # loop time of the pump's last round
         self._played_last_t = 0.0  # when the player last handed audio to the sink
         self._queued_since: float | None = None  # since when audio waits for the sink
         self._mic_stalled = False
@@ -162,7 +169,7 @@ class AudioPump:
         self.mic_started = True
         self._mic_last_t = time.monotonic()
         loop = asyncio.get_running_loop()
-        wake = self._mic_wake = asyncio.Event()
+        wake = asyncio.Event()
 
         def notify() -> None:  # the source's own thread: a block arrived, send it now
             with contextlib.suppress(RuntimeError):  # the loop closed: the session is ending
@@ -175,14 +182,31 @@ class AudioPump:
                 fd = int(wake_fileno())
                 try:
                     loop.add_reader(fd, self._mic_readable, fd, wake)
-                    self._mic_fd = fd
-                except NotImplementedError:  # a loop without add_reader (Windows' proactor): poll_s polls
+                except NotImplementedError:  # a loop without add_reader (Windows' proactor)
                     log.info("this event loop cannot watch the mic's pipe: polling it every %g s", self.poll_s)
+                    return  # (no wake event: the pump polls)
+                self._mic_fd = fd
             else:
                 self.source.start(notify)
         except Exception as exc:  # a mic that cannot open must not end the session (text still works)
             self.mic_started = False
             self._error(f"The mic could not be started: {exc}", "mic")
+            return
+        self._mic_wake = wake
+        self._watchdog = loop.call_later(self.watch_s, self._watch)
+
+    def _watch(self) -> None:
+        """The watchdog of a mic-driven pump: wake it if nothing has for ``watch_s``."""
+        wake = self._mic_wake
+        if wake is None:
+            self._watchdog = None
+            return
+        loop = asyncio.get_running_loop()
+        due = self._pumped_t + self.watch_s
+        if loop.time() >= due:
+            wake.set()
+            due = loop.time() + self.watch_s
+        self._watchdog = loop.call_at(due, self._watch)
 
     def _mic_readable(self, fd: int, wake: asyncio.Event) -> None:
         """The mic's wake pipe has bytes (one per captured block): empty it, wake the pump."""
@@ -201,29 +225,32 @@ class AudioPump:
         wake.set()
 
     def _unwatch_mic(self) -> None:
-        """Stop watching the mic's wake pipe (before the mic closes it)."""
+        """Stop watching the mic's wake pipe (before the mic closes it); the pump polls from now on."""
         fd, self._mic_fd = self._mic_fd, -1
         if fd >= 0:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(fd)
+        wake, self._mic_wake = self._mic_wake, None
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()
+        if wake is not None:
+            wake.set()  # a pump waiting on it goes on polling
 
     async def _pump(self) -> None:
         last_counters = time.monotonic()
         reported: set[str] = set()
+        loop = asyncio.get_running_loop()
         while True:
             # Woken by the mic as soon as a block is captured (a 10 ms poll added 0-10 ms,
-            # 5 ms on average, to the mic's client-added latency); poll_s still paces marks.
-            # (No asyncio.wait_for here: on 3.11 it can swallow the cancel that stops the pump.)
+            # 5 ms on average, to the mic's client-added latency), or by the watchdog.
             wake = self._mic_wake
-            if wake is None:
+            if wake is None or getattr(self.source, "finished", False):
                 await asyncio.sleep(self.poll_s)
             else:
-                timer = asyncio.get_running_loop().call_later(self.poll_s, wake.set)
-                try:
-                    await wake.wait()
-                finally:
-                    timer.cancel()
+                await wake.wait()
                 wake.clear()
+            self._pumped_t = loop.time()
             try:
                 await self._drain_mic()
                 self._drain_marks()

@@ -55,8 +55,11 @@ def test_a_watched_pipe_wakes_the_pump() -> None:
         await asyncio.wait_for(wake.wait(), 5)
         with pytest.raises(BlockingIOError):
             os.read(mic.rfd, 10)  # the pump read the pipe dry
+        wake.clear()
+        await asyncio.wait_for(wake.wait(), 5)  # no block for watch_s: the watchdog wakes it
         pump._unwatch_mic()
         assert pump._mic_fd == -1
+        assert pump._mic_wake is None and pump._watchdog is None  # the pump polls from now on
 
     try:
         asyncio.run(run())
@@ -82,6 +85,7 @@ def test_a_loop_without_add_reader_polls_instead_of_failing_the_mic() -> None:
         pump._start_mic()
         assert pump.mic_started
         assert pump._mic_fd == -1
+        assert pump._mic_wake is None  # nothing wakes the pump: it polls every poll_s
 
     loop = NoReaderLoop()
     try:
