@@ -8,9 +8,11 @@ For each delta/block size (20, 50, 200 ms) it measures CPU per second of audio
 
 * **capture -> send**.  *Ours* (``DeviceMic`` + ``AudioPump``): the input callback copies the
   block into a preallocated ring and writes one byte into a pipe; the session loop watches the
-  pipe with ``add_reader`` (woken by the kernel, no relay thread), reads the block and sends
-  :func:`voicelive_nb.wire.append_text` (SIMD base64 in a string template, no ``json.dumps``)
-  on the SDK's socket (:func:`voicelive_nb.connection.text_sender`).
+  pipe with ``add_reader`` (woken by the kernel, no relay thread), and the reader callback
+  itself reads the block and writes :func:`voicelive_nb.wire.append_text` (SIMD base64 in a
+  string template, no ``json.dumps``) to the SDK's socket
+  (:func:`voicelive_nb.connection.text_sender`), running the send coroutine inline
+  (:func:`voicelive_nb.eager.start_eagerly`: no task, no second loop round).
   *Reference*: the callback base64-encodes the block and schedules
   ``connection.input_audio_buffer.append(audio=...)`` with ``asyncio.run_coroutine_threadsafe``
   (a coroutine, task and future per block); the SDK builds the typed event and serialises it.
@@ -31,9 +33,8 @@ For each delta/block size (20, 50, 200 ms) it measures CPU per second of audio
   concatenating ``bytes`` each callback).  Its output block is the quickstart's 50 ms *or*
   20 ms, whichever costs less (reported: the cheaper).
 * **the floor** any design pays, reported so the rest can be read as what each design adds:
-  one loop wake-up per captured block (a pipe byte, ``add_reader``, a woken task: the
-  cheapest way there is), and reading each received frame plus one 20 ms block copy per
-  output callback.
+  one loop wake-up per captured block (a pipe byte and a reader callback: the cheapest way
+  there is), and reading each received frame plus one 20 ms block copy per output callback.
 * **stale audio after barge-in**: audio of the interrupted response heard after the barge-in
   request, mean and max over 40 barge-in times spread across block phases.  "burst": the whole
   5 s response was already queued (the server generates faster than real time); "late delta":
@@ -58,7 +59,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ from azure.ai.voicelive.aio import VoiceLiveConnection
 
 from voicelive_nb.audio.player import Player
 from voicelive_nb.connection import text_receiver, text_sender
+from voicelive_nb.eager import start_eagerly
 from voicelive_nb.wire import append_text, parse_frame
 
 RATE = 24000
@@ -152,29 +154,6 @@ class LoopThread:
         self.loop.close()
 
 
-@contextlib.contextmanager
-def wake_pipe(loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> Iterator[int]:
-    """The mic's wake pipe as ``AudioPump`` watches it (``add_reader``; reading it dry sets
-    ``wake``, like ``AudioPump._mic_readable``); yields the write end for the callback."""
-    rfd, wfd = os.pipe()
-    os.set_blocking(rfd, False)
-    os.set_blocking(wfd, False)
-
-    def readable() -> None:
-        with contextlib.suppress(BlockingIOError):
-            while len(os.read(rfd, 4096)) == 4096:
-                pass
-        wake.set()
-
-    loop.add_reader(rfd, readable)
-    try:
-        yield wfd
-    finally:
-        loop.remove_reader(rfd)
-        os.close(rfd)
-        os.close(wfd)
-
-
 def cpu(setup: Callable[[], Callable[[], None]]) -> float:
     """Process CPU seconds of ``setup()()`` (all threads); the setup is not timed."""
     run = setup()
@@ -234,8 +213,9 @@ class ReferencePlayback:
 # --------------------------------------------------------------------------- capture
 def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], None]:
     """DeviceMic + AudioPump: the callback writes the ring and one byte into the wake pipe; the
-    loop, woken by the kernel (``add_reader``), drains the ring and sends ready-made append
-    text on the SDK's socket."""
+    loop's reader callback (``AudioPump._mic_readable``) empties the pipe and runs a round
+    right there: it drains the ring and writes ready-made append text to the SDK's socket
+    (``start_eagerly``: the send coroutine runs inline, no task)."""
     conn = connection()
     send_text = text_sender(conn)
     assert send_text is not None
@@ -248,33 +228,46 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
 
     async def session() -> None:
         loop = asyncio.get_running_loop()
-        wake = asyncio.Event()
-        state = {"w": 0, "r": 0, "pumped": 0.0}
-        with wake_pipe(loop, wake) as wfd:
+        finished = loop.create_future()
+        state = {"w": 0, "r": 0, "sent": 0, "pumped": 0.0}
+        rfd, wfd = os.pipe()
+        os.set_blocking(rfd, False)
+        os.set_blocking(wfd, False)
 
-            def callback(indata: np.ndarray) -> None:  # DeviceMic._callback, less its time stamps
-                w = state["w"]
-                start = w % cap
-                ring[start : start + block] = indata[:, 0]
-                state["w"] = w + block
-                with contextlib.suppress(BlockingIOError):
-                    os.write(wfd, b"\x01")
+        def callback(indata: np.ndarray) -> None:  # DeviceMic._callback, less its time stamps
+            w = state["w"]
+            start = w % cap
+            ring[start : start + block] = indata[:, 0]
+            state["w"] = w + block
+            with contextlib.suppress(BlockingIOError):
+                os.write(wfd, b"\x01")
 
+        def mic_readable() -> None:  # AudioPump._mic_readable + _pump_round + _drain_mic, less meters and records
+            with contextlib.suppress(BlockingIOError):
+                while len(os.read(rfd, 4096)) == 4096:
+                    pass
+            state["pumped"] = loop.time()
+            while state["w"] - state["r"] >= block:
+                r = state["r"]
+                start = r % cap
+                pcm = ring[start : start + block].copy()  # DeviceMic.read hands out a copy
+                state["r"] = r + block
+                if start_eagerly(send_text(append_text(pcm))) is not None:
+                    raise RuntimeError("the bench's socket never pushes back")
+                state["sent"] += 1
+            if state["sent"] < n_blocks:  # the next block is captured once this one is out (real time)
+                callback(inputs[state["sent"]])
+            elif not finished.done():
+                finished.set_result(None)
+
+        loop.add_reader(rfd, mic_readable)
+        try:
             callback(inputs[0])
-            sent = 0
-            while sent < n_blocks:  # AudioPump._pump + _drain_mic, less the meters and records
-                await wake.wait()
-                wake.clear()
-                state["pumped"] = loop.time()  # (AudioPump._pumped_t, for its watchdog)
-                while state["w"] - state["r"] >= block:
-                    r = state["r"]
-                    start = r % cap
-                    pcm = ring[start : start + block].copy()  # DeviceMic.read hands out a copy
-                    state["r"] = r + block
-                    await send_text(append_text(pcm))
-                    sent += 1
-                if sent < n_blocks:  # the next block is captured once this one is out (real time)
-                    callback(inputs[sent])
+            await finished
+        finally:
+            loop.remove_reader(rfd)
+            os.close(rfd)
+            os.close(wfd)
 
     return lambda: lt.run(session())
 
@@ -372,19 +365,36 @@ def receive_floor(lt: LoopThread, frames: list[str], n_samples: int) -> Callable
 
 def capture_floor(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], None]:
     """What any design pays that sends each block as it is captured: one loop wake-up per
-    block, the cheapest way there is (a pipe byte, ``add_reader``, a task woken).  No copying,
-    encoding or sending."""
+    block, the cheapest way there is (a pipe byte, and a reader callback that empties the
+    pipe).  No copying, encoding or sending."""
     n_blocks = src.shape[0] // block
 
     async def session() -> None:
-        wake = asyncio.Event()
-        with wake_pipe(asyncio.get_running_loop(), wake) as wfd:
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+        rfd, wfd = os.pipe()
+        os.set_blocking(rfd, False)
+        os.set_blocking(wfd, False)
+        left = [n_blocks]
+
+        def readable() -> None:
+            with contextlib.suppress(BlockingIOError):
+                while len(os.read(rfd, 4096)) == 4096:
+                    pass
+            left[0] -= 1
+            if left[0] > 0:
+                os.write(wfd, b"\x01")
+            elif not finished.done():
+                finished.set_result(None)
+
+        loop.add_reader(rfd, readable)
+        try:
             os.write(wfd, b"\x01")
-            for k in range(n_blocks):
-                await wake.wait()
-                wake.clear()
-                if k + 1 < n_blocks:
-                    os.write(wfd, b"\x01")
+            await finished
+        finally:
+            loop.remove_reader(rfd)
+            os.close(rfd)
+            os.close(wfd)
 
     return lambda: lt.run(session())
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -244,7 +244,7 @@ def session_config_from_env(
     return config.replace(**changes) if changes else config
 
 
-def text_sender(conn: Any) -> Callable[[str], Awaitable[None]] | None:
+def text_sender(conn: Any) -> Callable[[str], Coroutine[Any, Any, None]] | None:
     """The SDK connection's ``send_str`` for ready-made JSON text (the mic's appends), or None.
 
     ``VoiceLiveConnection.send`` takes a dict or a model and JSON-encodes it, scanning every

@@ -3,15 +3,18 @@
 :class:`AudioPump` is the base of :class:`~voicelive_nb.session_engine.SessionEngine`
 (which adds the connection and the protocol) and runs on the same event loop:
 
-* it wakes when the mic has captured a block (a device mic's pipe, watched with
-  ``add_reader``; a WAV mic's ``notify``), drains the mic source, meters each block and
-  appends it (``input_audio_buffer.append``) once the session is configured, publishing a
-  ``mic.audio`` record per block.  A watchdog wakes it after ``watch_s`` (0.1 s) without a
-  block (a stalled mic); without a mic to wake it (none, finished, or a loop that cannot
-  watch the pipe) it polls every ``poll_s`` (10 ms);
-* on every wake it drains the player's marks into ``playback.started``/``playback.stopped``/
-  ``speaker.audio`` records;
-* about once a second it publishes ``audio.counters``.
+* a *round* runs as soon as the mic has captured a block, in the loop callback that hears
+  of it (a device mic's pipe, watched with ``add_reader``; a WAV mic's ``notify``): it
+  drains the mic source, meters each block and appends it (``input_audio_buffer.append``)
+  once the session is configured, publishing a ``mic.audio`` record per block.  The append
+  is written to the socket right there (:func:`~voicelive_nb.eager.start_eagerly`); if the
+  socket pushes back, the rest of that send goes on in a task and the mic's blocks wait in
+  its ring until it is done;
+* every round drains the player's marks into ``playback.started``/``playback.stopped``/
+  ``speaker.audio`` records, and about once a second publishes ``audio.counters``;
+* a timer runs a round after ``watch_s`` (0.1 s) without one (a stalled mic), or every
+  ``poll_s`` (10 ms) when no mic wakes the pump (none, finished, or a loop that cannot
+  watch the pipe).
 
 The mic timeline: ``mic.audio`` ``offset`` counts samples since the session started,
 continuous across reconnects (blocks that could not be sent still advance it, so the
@@ -42,6 +45,7 @@ import numpy as np
 
 from voicelive_nb.audio.meters import levels
 from voicelive_nb.connection import text_sender
+from voicelive_nb.eager import start_eagerly
 from voicelive_nb.events import EventRecord, Kind, Local
 from voicelive_nb.wire import append_text, b64encode
 
@@ -105,10 +109,15 @@ class AudioPump:
         self.stall_s = stall_s
         self.device_stalls = 0
         self._mic_last_t = 0.0  # when the mic last delivered a block
-        self._mic_wake: asyncio.Event | None = None  # set when the mic has blocks (None: the pump polls)
+        self._mic_wakes = False  # the mic runs a round per block (else the timer polls)
         self._mic_fd = -1  # the mic's wake pipe, watched by the loop (device mics)
-        self._watchdog: asyncio.TimerHandle | None = None
-        self._pumped_t = 0.0  # loop time of the pump's last round
+        self._pumping = False  # between the start and the end of _pump
+        self._timer: asyncio.Handle | None = None
+        self._pumped_t = 0.0  # loop time of the last round
+        self._counters_t = 0.0  # monotonic time of the last audio.counters
+        self._send_task: asyncio.Task[Any] | None = None  # an append the socket pushed back
+        self._reported: set[str] = set()  # pump failures reported (once per kind)
+        self._conn = None  # the SDK connection, set by the engine while connected
         self._played_last_t = 0.0  # when the player last handed audio to the sink
         self._queued_since: float | None = None  # since when audio waits for the sink
         self._mic_stalled = False
@@ -144,21 +153,39 @@ class AudioPump:
             self._emit("client", str(event.get("type", "")), event)
         return True
 
-    async def _send_append(self, block: np.ndarray) -> bool:
-        """Send one ``input_audio_buffer.append`` of ``block`` (not recorded: mic.audio is)."""
+    def _send_append(self, block: np.ndarray) -> bool:
+        """Write one ``input_audio_buffer.append`` of ``block`` to the socket now (not recorded:
+        mic.audio is).  False if there is no connection or the socket failed; if it pushes back,
+        the send carries on in a task and the mic waits (see :meth:`_drain_mic`)."""
         conn = self._conn
         if conn is None:
             return False
         send_text = text_sender(conn)
-        if send_text is None:
-            return await self._send({"type": "input_audio_buffer.append", "audio": b64encode(block)}, record=False)
         try:
-            await send_text(append_text(block))  # ready-made JSON: no dict, no json.dumps
+            if send_text is not None:
+                sending = send_text(append_text(block))  # ready-made JSON: no dict, no json.dumps
+            else:
+                sending = conn.send({"type": "input_audio_buffer.append", "audio": b64encode(block)})
+            task = start_eagerly(sending)
         except Exception as exc:  # a dying socket: the receive loop notices and reconnects
             self.send_failures += 1
             log.debug("send failed: %r", exc)
             return False
+        if task is not None:
+            self._send_task = task
+            task.add_done_callback(self._sent)
         return True
+
+    def _sent(self, task: asyncio.Task[Any]) -> None:
+        """An append the socket pushed back is out: the mic's waiting blocks go next."""
+        self._send_task = None
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.send_failures += 1
+            log.debug("send failed: %r", exc)
+        self._pump_round()
 
     # ------------------------------------------------------------------ mic and marks
 
@@ -169,11 +196,10 @@ class AudioPump:
         self.mic_started = True
         self._mic_last_t = time.monotonic()
         loop = asyncio.get_running_loop()
-        wake = asyncio.Event()
 
         def notify() -> None:  # the source's own thread: a block arrived, send it now
             with contextlib.suppress(RuntimeError):  # the loop closed: the session is ending
-                loop.call_soon_threadsafe(wake.set)
+                loop.call_soon_threadsafe(self._pump_round)
 
         wake_fileno = getattr(self.source, "wake_fileno", None)
         try:
@@ -181,10 +207,10 @@ class AudioPump:
                 self.source.start()
                 fd = int(wake_fileno())
                 try:
-                    loop.add_reader(fd, self._mic_readable, fd, wake)
+                    loop.add_reader(fd, self._mic_readable, fd)
                 except NotImplementedError:  # a loop without add_reader (Windows' proactor)
                     log.info("this event loop cannot watch the mic's pipe: polling it every %g s", self.poll_s)
-                    return  # (no wake event: the pump polls)
+                    return  # (the timer polls)
                 self._mic_fd = fd
             else:
                 self.source.start(notify)
@@ -192,28 +218,14 @@ class AudioPump:
             self.mic_started = False
             self._error(f"The mic could not be started: {exc}", "mic")
             return
-        self._mic_wake = wake
-        self._watchdog = loop.call_later(self.watch_s, self._watch)
+        self._mic_wakes = True
 
-    def _watch(self) -> None:
-        """The watchdog of a mic-driven pump: wake it if nothing has for ``watch_s``."""
-        wake = self._mic_wake
-        if wake is None:
-            self._watchdog = None
-            return
-        loop = asyncio.get_running_loop()
-        due = self._pumped_t + self.watch_s
-        if loop.time() >= due:
-            wake.set()
-            due = loop.time() + self.watch_s
-        self._watchdog = loop.call_at(due, self._watch)
-
-    def _mic_readable(self, fd: int, wake: asyncio.Event) -> None:
-        """The mic's wake pipe has bytes (one per captured block): empty it, wake the pump."""
+    def _mic_readable(self, fd: int) -> None:
+        """The mic's wake pipe has bytes (one per captured block): empty it, run a round."""
         try:
             while True:
                 data = os.read(fd, 4096)
-                if not data:  # end of file: the mic closed its end; the pump's poll still runs
+                if not data:  # end of file: the mic closed its end; the timer polls from now on
                     self._unwatch_mic()
                     break
                 if len(data) < 4096:
@@ -222,53 +234,71 @@ class AudioPump:
             pass
         except OSError:  # closed under us
             self._unwatch_mic()
-        wake.set()
+        self._pump_round()
 
     def _unwatch_mic(self) -> None:
-        """Stop watching the mic's wake pipe (before the mic closes it); the pump polls from now on."""
+        """Stop watching the mic's wake pipe (before the mic closes it); the timer polls from now on."""
+        self._mic_wakes = False
         fd, self._mic_fd = self._mic_fd, -1
         if fd >= 0:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(fd)
-        wake, self._mic_wake = self._mic_wake, None
-        watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None:
-            watchdog.cancel()
-        if wake is not None:
-            wake.set()  # a pump waiting on it goes on polling
 
     async def _pump(self) -> None:
-        last_counters = time.monotonic()
-        reported: set[str] = set()
+        """Keep the pump going until cancelled: the rounds run in loop callbacks (the mic's
+        wake-ups, the timer, a finished send); this task only owns their lifetime."""
         loop = asyncio.get_running_loop()
-        while True:
-            # Woken by the mic as soon as a block is captured (a 10 ms poll added 0-10 ms,
-            # 5 ms on average, to the mic's client-added latency), or by the watchdog.
-            wake = self._mic_wake
-            if wake is None or getattr(self.source, "finished", False):
-                await asyncio.sleep(self.poll_s)
-            else:
-                await wake.wait()
-                wake.clear()
-            self._pumped_t = loop.time()
-            try:
-                await self._drain_mic()
-                self._drain_marks()
-                now = time.monotonic()
-                if now - last_counters >= 1.0:
-                    last_counters = now
-                    self._check_devices(now)
-                    self._publish_counters()
-            except Exception as exc:  # keep pumping; report each kind of failure once
-                if repr(exc) not in reported:
-                    reported.add(repr(exc))
-                    log.exception("audio pump failed")
-                    self._error(f"Audio pump problem: {exc!r}", "audio")
+        self._pumping = True
+        self._counters_t = time.monotonic()
+        self._timer = loop.call_soon(self._tick)
+        try:
+            await loop.create_future()  # (never done: cancelled when the session ends)
+        finally:
+            self._pumping = False
+            timer, self._timer = self._timer, None
+            if timer is not None:
+                timer.cancel()
+            task, self._send_task = self._send_task, None
+            if task is not None:
+                task.cancel()
 
-    async def _drain_mic(self) -> None:
+    def _tick(self) -> None:
+        """The pump's timer: a round every ``poll_s`` when no mic wakes the pump, else a
+        watchdog that runs one after ``watch_s`` without a round (a stalled mic)."""
+        if not self._pumping:
+            return
+        loop = asyncio.get_running_loop()
+        polling = not self._mic_wakes or bool(getattr(self.source, "finished", False))
+        interval = self.poll_s if polling else self.watch_s
+        due = self._pumped_t + interval
+        if loop.time() >= due:
+            self._pump_round()
+            due = loop.time() + interval
+        self._timer = loop.call_at(due, self._tick)
+
+    def _pump_round(self) -> None:
+        """Drain the mic (sending its blocks) and the player's marks; counters once a second."""
+        if not self._pumping:
+            return
+        self._pumped_t = asyncio.get_running_loop().time()
+        try:
+            self._drain_mic()
+            self._drain_marks()
+            now = time.monotonic()
+            if now - self._counters_t >= 1.0:
+                self._counters_t = now
+                self._check_devices(now)
+                self._publish_counters()
+        except Exception as exc:  # keep pumping; report each kind of failure once
+            if repr(exc) not in self._reported:
+                self._reported.add(repr(exc))
+                log.exception("audio pump failed")
+                self._error(f"Audio pump problem: {exc!r}", "audio")
+
+    def _drain_mic(self) -> None:
         if not self.mic_started:
             return
-        while True:
+        while self._send_task is None:  # (while the socket pushes back, blocks wait in the mic)
             item = self.source.read()
             if item is None:
                 return
@@ -282,7 +312,7 @@ class AudioPump:
             if self._conn is None or not self.protocol.audio_enabled:
                 self._skip(block)
                 continue
-            if not await self._send_append(block):
+            if not self._send_append(block):
                 self._skip(block)
                 continue
             pcm = block.tobytes()

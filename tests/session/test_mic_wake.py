@@ -46,20 +46,27 @@ def test_a_watched_pipe_wakes_the_pump() -> None:
 
     async def run() -> None:
         pump = pump_for(mic, records)
+        pump.watch_s = 30.0  # the watchdog stays out of the way: only the pipe runs rounds
+        task = asyncio.create_task(pump._pump())
+        await asyncio.sleep(0.05)  # the timer's first round: the mic has not started
         pump._start_mic()
         assert mic.started_with is None, "a mic with wake_fileno is started without notify"
-        assert pump._mic_fd == mic.rfd
-        wake = pump._mic_wake
-        assert wake is not None and not wake.is_set()
+        assert pump._mic_fd == mic.rfd and pump._mic_wakes
+        await asyncio.sleep(0.05)
+        assert pump.dropped_blocks == 0  # the mic's blocks wait: nothing has woken the pump
         os.write(mic.wfd, b"\x01\x01\x01")
-        await asyncio.wait_for(wake.wait(), 5)
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if pump.dropped_blocks:
+                break
+        assert pump.dropped_blocks == 50  # one round drained the mic (no connection: skipped, counted)
         with pytest.raises(BlockingIOError):
             os.read(mic.rfd, 10)  # the pump read the pipe dry
-        wake.clear()
-        await asyncio.wait_for(wake.wait(), 5)  # no block for watch_s: the watchdog wakes it
         pump._unwatch_mic()
-        assert pump._mic_fd == -1
-        assert pump._mic_wake is None and pump._watchdog is None  # the pump polls from now on
+        assert pump._mic_fd == -1 and not pump._mic_wakes  # the timer polls from now on
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
     try:
         asyncio.run(run())
@@ -76,6 +83,31 @@ class NoReaderLoop(asyncio.SelectorEventLoop):
         raise NotImplementedError
 
 
+def test_a_stalled_mic_still_gets_rounds_from_the_watchdog() -> None:
+    mic = PipeMic()
+    records: list[EventRecord] = []
+
+    async def run() -> None:
+        pump = pump_for(mic, records)
+        task = asyncio.create_task(pump._pump())
+        pump._start_mic()
+        await asyncio.sleep(0.01)
+        first = pump._pumped_t
+        await asyncio.sleep(5 * pump.watch_s)  # the pipe stays silent
+        assert pump._pumped_t > first  # the watchdog ran rounds (marks, counters, stall checks)
+        assert pump.dropped_blocks == 50  # and drained what the mic had
+        pump._unwatch_mic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        mic.stop()
+        mic.close_pipe()
+
+
 def test_a_loop_without_add_reader_polls_instead_of_failing_the_mic() -> None:
     mic = PipeMic()
     records: list[EventRecord] = []
@@ -85,7 +117,7 @@ def test_a_loop_without_add_reader_polls_instead_of_failing_the_mic() -> None:
         pump._start_mic()
         assert pump.mic_started
         assert pump._mic_fd == -1
-        assert pump._mic_wake is None  # nothing wakes the pump: it polls every poll_s
+        assert not pump._mic_wakes  # nothing wakes the pump: its timer polls every poll_s
 
     loop = NoReaderLoop()
     try:

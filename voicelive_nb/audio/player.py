@@ -30,13 +30,21 @@ time of the item's first sample, ``chunk`` marks the time of their first sample,
 ``stopped`` marks the time the item's last sample ends.
 
 Real-time safety (verified by ``tests/audio/test_player.py``, which runs
-``fill`` under :mod:`tracemalloc`): ``fill`` allocates no buffers and creates no
-containers; it only makes transient numpy views and Python ints, freed before it
-returns (peak traced memory over thousands of calls stays below 2 KiB, no growth).
-It takes one :class:`threading.Lock` that both sides hold only for integer
+``fill`` under :mod:`tracemalloc`): ``fill`` allocates no buffers and keeps no
+containers; it only makes transient numpy views, a mark's tuple and Python ints, freed
+before it returns (peak traced memory over thousands of calls stays below 2 KiB, no
+growth).  It takes one :class:`threading.Lock` that both sides hold only for integer
 bookkeeping and one block-sized ``memcpy`` (microseconds); ``push`` copies its
 data into the ring *outside* the lock, since the device never reads past the
 published write position.
+
+The fast run.  Most callbacks take ``n`` samples from the middle of an item that is
+already playing.  Whichever side changes what lies ahead (a slow ``fill``, ``push``,
+``done``, ``flush``) keeps ``_fast_end`` up to date: the position up to which blocks are
+such a case (one item's segment, no ring wrap-around, not the item's last block once it
+is done).  Such a block is one compare, one copy and one mark; the item's played count
+and end time follow from the run's start and are written back (``_settle``) before
+anything reads them.
 
 Capacity.  The ring holds ``capacity_s`` seconds.  A push that does not fit
 raises :class:`PlayerFullError` (nothing is queued) -- it means the device side
