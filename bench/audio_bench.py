@@ -59,7 +59,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,30 @@ class LoopThread:
         self.loop.close()
 
 
+@contextlib.contextmanager
+def watched_pipe(loop: asyncio.AbstractEventLoop, on_wake: Callable[[], None]) -> Iterator[int]:
+    """A wake pipe as the session watches DeviceMic's (``add_reader``; each time it is
+    readable, read it dry, then ``on_wake()``, like ``AudioPump._mic_readable``); yields the
+    write end, where the mic's callback writes a byte per block."""
+    rfd, wfd = os.pipe()
+    os.set_blocking(rfd, False)
+    os.set_blocking(wfd, False)
+
+    def readable() -> None:
+        with contextlib.suppress(BlockingIOError):
+            while len(os.read(rfd, 4096)) == 4096:
+                pass
+        on_wake()
+
+    loop.add_reader(rfd, readable)
+    try:
+        yield wfd
+    finally:
+        loop.remove_reader(rfd)
+        os.close(rfd)
+        os.close(wfd)
+
+
 def cpu(setup: Callable[[], Callable[[], None]]) -> float:
     """Process CPU seconds of ``setup()()`` (all threads); the setup is not timed."""
     run = setup()
@@ -230,9 +254,6 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
         state = {"w": 0, "r": 0, "sent": 0, "pumped": 0.0}
-        rfd, wfd = os.pipe()
-        os.set_blocking(rfd, False)
-        os.set_blocking(wfd, False)
 
         def callback(indata: np.ndarray) -> None:  # DeviceMic._callback, less its time stamps
             w = state["w"]
@@ -242,10 +263,7 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
             with contextlib.suppress(BlockingIOError):
                 os.write(wfd, b"\x01")
 
-        def mic_readable() -> None:  # AudioPump._mic_readable + _pump_round + _drain_mic, less meters and records
-            with contextlib.suppress(BlockingIOError):
-                while len(os.read(rfd, 4096)) == 4096:
-                    pass
+        def pump_round() -> None:  # AudioPump._pump_round + _drain_mic, less the meters and records
             state["pumped"] = loop.time()
             while state["w"] - state["r"] >= block:
                 r = state["r"]
@@ -260,14 +278,9 @@ def capture_ours(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], No
             elif not finished.done():
                 finished.set_result(None)
 
-        loop.add_reader(rfd, mic_readable)
-        try:
+        with watched_pipe(loop, pump_round) as wfd:
             callback(inputs[0])
             await finished
-        finally:
-            loop.remove_reader(rfd)
-            os.close(rfd)
-            os.close(wfd)
 
     return lambda: lt.run(session())
 
@@ -372,29 +385,18 @@ def capture_floor(lt: LoopThread, block: int, src: np.ndarray) -> Callable[[], N
     async def session() -> None:
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
-        rfd, wfd = os.pipe()
-        os.set_blocking(rfd, False)
-        os.set_blocking(wfd, False)
         left = [n_blocks]
 
-        def readable() -> None:
-            with contextlib.suppress(BlockingIOError):
-                while len(os.read(rfd, 4096)) == 4096:
-                    pass
+        def woken() -> None:
             left[0] -= 1
             if left[0] > 0:
                 os.write(wfd, b"\x01")
             elif not finished.done():
                 finished.set_result(None)
 
-        loop.add_reader(rfd, readable)
-        try:
+        with watched_pipe(loop, woken) as wfd:
             os.write(wfd, b"\x01")
             await finished
-        finally:
-            loop.remove_reader(rfd)
-            os.close(rfd)
-            os.close(wfd)
 
     return lambda: lt.run(session())
 
