@@ -146,12 +146,16 @@ class AudioPump:
         try:
             await conn.send(event)
         except Exception as exc:  # a dying socket: the receive loop notices and reconnects
-            self.send_failures += 1
-            log.debug("send failed: %r", exc)
+            self._send_failed(exc)
             return False
         if record:
             self._emit("client", str(event.get("type", "")), event)
         return True
+
+    def _send_failed(self, exc: BaseException) -> None:
+        """Count a send the socket refused (a dying socket: the receive loop notices and reconnects)."""
+        self.send_failures += 1
+        log.debug("send failed: %r", exc)
 
     def _send_append(self, block: np.ndarray) -> bool:
         """Write one ``input_audio_buffer.append`` of ``block`` to the socket now (not recorded:
@@ -168,8 +172,7 @@ class AudioPump:
                 sending = conn.send({"type": "input_audio_buffer.append", "audio": b64encode(block)})
             task = start_eagerly(sending)
         except Exception as exc:  # a dying socket: the receive loop notices and reconnects
-            self.send_failures += 1
-            log.debug("send failed: %r", exc)
+            self._send_failed(exc)
             return False
         if task is not None:
             self._send_task = task
@@ -183,8 +186,7 @@ class AudioPump:
             return
         exc = task.exception()
         if exc is not None:
-            self.send_failures += 1
-            log.debug("send failed: %r", exc)
+            self._send_failed(exc)
         self._pump_round()
 
     # ------------------------------------------------------------------ mic and marks

@@ -56,7 +56,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -176,7 +176,7 @@ class Player:
         self._nmarks = int(max_marks)
         # mark i is _marks[6 * j : 6 * j + 6] with j = i % max_marks: kind, serial, offset in the
         # item, ring position, samples, t (one flat list: a mark is one slice assignment)
-        self._marks: list[float] = [0] * (6 * self._nmarks)
+        self._marks: list[Any] = [0] * (6 * self._nmarks)  # (ints, and t a float)
         self._mark_w = 0
         self._mark_lim = self._nmarks  # _mark_r + max_marks: marks at or past it are dropped
         self._mark_r = 0
@@ -351,14 +351,14 @@ class Player:
             marks = self._marks
             for i in range(lo, hi):
                 j = 6 * (i % self._nmarks)
-                kind, serial, off, pos, n = (int(v) for v in marks[j : j + 5])
+                kind, serial, off, pos, n, t = marks[j : j + 6]
                 key = self._key_of.get(serial)
                 if key is None:
                     continue
                 pcm: bytes | None = None
                 if kind == _CHUNK and pos >= oldest_intact:
                     pcm = self._read_ring(pos, n)
-                out.append(PlaybackMark(_KIND_NAMES[kind], key[0], key[1], marks[j + 5], off, n, pcm))
+                out.append(PlaybackMark(_KIND_NAMES[kind], key[0], key[1], t, off, n, pcm))
             self._mark_r = hi
             self._mark_lim = hi + self._nmarks
         if loop_marks:
