@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -38,30 +37,35 @@ class PipeMic(WavMic):
         os.close(self.wfd)
 
 
-def pump_for(mic: PipeMic, records: list[EventRecord]) -> AudioPump:
-    return AudioPump(source=mic, sink=CaptureSpeaker(), player=Player(), publish=records.append)
+Body = Callable[[AudioPump, PipeMic], Coroutine[Any, Any, None]]
 
 
-@contextlib.asynccontextmanager
-async def pumping(pump: AudioPump) -> AsyncIterator[None]:
-    """The pump's task running (as the session engine runs it), cancelled at the end."""
-    task = asyncio.create_task(pump._pump())
-    try:
-        yield
-    finally:
-        pump._unwatch_mic()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        assert task.cancelled()
+def run_pump(body: Body, loop: asyncio.AbstractEventLoop | None = None, watch_s: float = 0.1) -> list[EventRecord]:
+    """Run ``body(pump, mic)`` with a PipeMic pump whose task runs (as the session engine
+    runs it) on ``loop``; the task is cancelled and the mic closed after.  Returns the records."""
+    mic = PipeMic()
+    records: list[EventRecord] = []
+    pump = AudioPump(source=mic, sink=CaptureSpeaker(), player=Player(), publish=records.append)
+    pump.watch_s = watch_s
 
+    async def main() -> None:
+        task = asyncio.create_task(pump._pump())
+        try:
+            await body(pump, mic)
+        finally:
+            pump._unwatch_mic()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            assert task.cancelled()
 
-def run_with(mic: PipeMic, main: Callable[[], Coroutine[Any, Any, None]], loop: asyncio.AbstractEventLoop) -> None:
+    loop = loop or asyncio.new_event_loop()
     try:
         loop.run_until_complete(main())
     finally:
         loop.close()
         mic.stop()
         mic.close_pipe()
+    return records
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -72,46 +76,36 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> Non
 
 
 def test_a_watched_pipe_wakes_the_pump() -> None:
-    mic = PipeMic()
-    records: list[EventRecord] = []
+    async def body(pump: AudioPump, mic: PipeMic) -> None:
+        await asyncio.sleep(0.05)  # the timer's first round: the mic has not started
+        pump._start_mic()
+        assert mic.started_with is None, "a mic with wake_fileno is started without notify"
+        assert pump._mic_fd == mic.rfd and pump._mic_wakes
+        await asyncio.sleep(0.05)
+        assert pump.dropped_blocks == 0  # the mic's blocks wait: nothing has woken the pump
+        os.write(mic.wfd, b"\x01\x01\x01")
+        await wait_until(lambda: pump.dropped_blocks > 0)
+        assert pump.dropped_blocks == 50  # one round drained the mic (no connection: skipped, counted)
+        with pytest.raises(BlockingIOError):
+            os.read(mic.rfd, 10)  # the pump read the pipe dry
+        pump._unwatch_mic()
+        assert pump._mic_fd == -1 and not pump._mic_wakes  # the timer polls from now on
 
-    async def main() -> None:
-        pump = pump_for(mic, records)
-        pump.watch_s = 30.0  # the watchdog stays out of the way: only the pipe runs rounds
-        async with pumping(pump):
-            await asyncio.sleep(0.05)  # the timer's first round: the mic has not started
-            pump._start_mic()
-            assert mic.started_with is None, "a mic with wake_fileno is started without notify"
-            assert pump._mic_fd == mic.rfd and pump._mic_wakes
-            await asyncio.sleep(0.05)
-            assert pump.dropped_blocks == 0  # the mic's blocks wait: nothing has woken the pump
-            os.write(mic.wfd, b"\x01\x01\x01")
-            await wait_until(lambda: pump.dropped_blocks > 0)
-            assert pump.dropped_blocks == 50  # one round drained the mic (no connection: skipped, counted)
-            with pytest.raises(BlockingIOError):
-                os.read(mic.rfd, 10)  # the pump read the pipe dry
-            pump._unwatch_mic()
-            assert pump._mic_fd == -1 and not pump._mic_wakes  # the timer polls from now on
-
-    run_with(mic, main, asyncio.new_event_loop())
+    # the watchdog stays out of the way: only the pipe runs rounds
+    records = run_pump(body, watch_s=30.0)
     assert not [r for r in records if r.type == "local.error"]
 
 
 def test_a_stalled_mic_still_gets_rounds_from_the_watchdog() -> None:
-    mic = PipeMic()
-    records: list[EventRecord] = []
+    async def body(pump: AudioPump, mic: PipeMic) -> None:
+        pump._start_mic()
+        await asyncio.sleep(0.01)
+        first = pump._pumped_t
+        await asyncio.sleep(5 * pump.watch_s)  # the pipe stays silent
+        assert pump._pumped_t > first  # the watchdog ran rounds (marks, counters, stall checks)
+        assert pump.dropped_blocks == 50  # and drained what the mic had
 
-    async def main() -> None:
-        pump = pump_for(mic, records)
-        async with pumping(pump):
-            pump._start_mic()
-            await asyncio.sleep(0.01)
-            first = pump._pumped_t
-            await asyncio.sleep(5 * pump.watch_s)  # the pipe stays silent
-            assert pump._pumped_t > first  # the watchdog ran rounds (marks, counters, stall checks)
-            assert pump.dropped_blocks == 50  # and drained what the mic had
-
-    run_with(mic, main, asyncio.new_event_loop())
+    run_pump(body)
 
 
 class NoReaderLoop(asyncio.SelectorEventLoop):
@@ -122,18 +116,13 @@ class NoReaderLoop(asyncio.SelectorEventLoop):
 
 
 def test_a_loop_without_add_reader_polls_instead_of_failing_the_mic() -> None:
-    mic = PipeMic()
-    records: list[EventRecord] = []
+    async def body(pump: AudioPump, mic: PipeMic) -> None:
+        pump._start_mic()
+        assert pump.mic_started
+        assert pump._mic_fd == -1
+        assert not pump._mic_wakes  # nothing wakes the pump: its timer polls every poll_s
+        await wait_until(lambda: pump.dropped_blocks > 0)
+        assert pump.dropped_blocks == 50  # and the polls drain the mic
 
-    async def main() -> None:
-        pump = pump_for(mic, records)
-        async with pumping(pump):
-            pump._start_mic()
-            assert pump.mic_started
-            assert pump._mic_fd == -1
-            assert not pump._mic_wakes  # nothing wakes the pump: its timer polls every poll_s
-            await wait_until(lambda: pump.dropped_blocks > 0)
-            assert pump.dropped_blocks == 50  # and the polls drain the mic
-
-    run_with(mic, main, NoReaderLoop())
+    records = run_pump(body, NoReaderLoop())
     assert not [r for r in records if "error" in r.type], [r.data for r in records]
