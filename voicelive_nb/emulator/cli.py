@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import sys
 import threading
+import time
+from typing import Any
 
 from voicelive_nb.emulator.settings import EmulatorSettings
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 5.0
+"""How long a stop waits for sessions to close and the listener to go before leaving anyway."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,8 +31,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-audio-ms", type=float, default=200.0, help="minimum time to first audio (ms)")
 
 
+class _StopSignals:
+    """SIGINT and SIGTERM set :attr:`requested`, whatever signal state this process inherited.
+
+    Python installs its KeyboardInterrupt handler only when SIGINT starts out at its default;
+    a background job of a non-interactive shell (``make test &`` in a script) starts with SIGINT
+    ignored, and a parent may leave signals blocked.  So both signals get an explicit handler and
+    are unblocked.  A second signal while stopping exits at once.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        if hasattr(signal, "pthread_sigmask"):  # not on Windows
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.requested.is_set():  # a second Ctrl+C: don't wait for a clean stop
+            os._exit(128 + signum)
+        self.requested.set()
+
+
+def _busy_workers(grace: float = 1.0) -> list[str]:
+    """Names of the emulator's worker threads still running ``grace`` s after its close.
+
+    Idle workers leave as soon as their pool is shut down; one still there is busy in a
+    responder, TTS or model-loading call.
+    """
+    from voicelive_nb.emulator.server import WORKER_THREAD_PREFIX
+
+    deadline = time.monotonic() + grace
+    workers = [t for t in threading.enumerate() if t.name.startswith(WORKER_THREAD_PREFIX)]
+    for t in workers:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in workers if t.is_alive()]
+
+
 def main(args: argparse.Namespace) -> int:
-    """Serve until Ctrl+C (or SIGTERM); returns the exit code."""
+    """Serve until SIGINT (Ctrl+C) or SIGTERM; returns the exit code.
+
+    Stopping closes every session (1001) and the listener; a worker thread still busy in a
+    responder or TTS call is not waited for: the process ends without it.
+    """
     from voicelive_nb.emulator.server import Emulator
 
     if getattr(args, "verbose", 0):
@@ -35,19 +95,30 @@ def main(args: argparse.Namespace) -> int:
         time_to_first_audio_ms=args.first_audio_ms,
     )
     emu = Emulator(args.host, args.port, api_key=args.api_key, settings=settings, asr=False if args.no_asr else None)
-    emu.start()
-    auth = "api-key required" if args.api_key else "no key required"
-    print(f"Voice Live emulator listening at {emu.endpoint} ({auth}); Ctrl+C to stop", flush=True)
-    print(f"  connect(endpoint={emu.endpoint!r}, credential=AzureKeyCredential(...), model='gpt-realtime')", flush=True)
-    done = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        while not done.wait(0.5):
+    with _StopSignals() as stop:
+        emu.start()
+        auth = "api-key required" if args.api_key else "no key required"
+        print(f"Voice Live emulator listening at {emu.endpoint} ({auth}); Ctrl+C to stop", flush=True)
+        print(
+            f"  connect(endpoint={emu.endpoint!r}, credential=AzureKeyCredential(...), model='gpt-realtime')",
+            flush=True,
+        )
+        try:
+            while not stop.requested.wait(0.5):
+                pass
+        except KeyboardInterrupt:  # a caller's own SIGINT handler may still raise it
             pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        emu.close()
-        print("emulator stopped", flush=True)
+        finally:
+            emu.stop(timeout=STOP_TIMEOUT_S)
+            emu.close()
+            print("emulator stopped", flush=True)
+        busy = _busy_workers()
+        if busy:
+            # ThreadPoolExecutor's workers are joined at interpreter exit: a responder that never
+            # returns would keep the process alive after its stop.  Leave without them.
+            log.warning("not waiting for %d busy worker thread(s): %s", len(busy), ", ".join(busy))
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
     return 0

@@ -39,6 +39,8 @@ from voicelive_nb.emulator.vad import acquire_model, release_model
 log = logging.getLogger("voicelive_nb.emulator")
 
 PATH = "/voice-live/realtime"
+WORKER_THREAD_PREFIX = "emulator-"
+"""Name prefix of the worker pools' threads (ASR, responder/TTS, VAD model): the CLI finds them by it."""
 _T = TypeVar("_T")
 
 
@@ -314,9 +316,9 @@ class Emulator:
         self._api_key = api_key
         self._tts: TTS = tts or EspeakTTS(self.settings.tts_voice, self.settings.tts_wpm)
         self._asr: ASR | None = None if asr is False else (asr or WhisperASR())
-        self._asr_pool = ThreadPoolExecutor(1, thread_name_prefix="emulator-asr")
-        self._work_pool = ThreadPoolExecutor(4, thread_name_prefix="emulator-work")
-        self._core_pool = ThreadPoolExecutor(2, thread_name_prefix="emulator-core")
+        self._asr_pool = ThreadPoolExecutor(1, thread_name_prefix=WORKER_THREAD_PREFIX + "asr")
+        self._work_pool = ThreadPoolExecutor(4, thread_name_prefix=WORKER_THREAD_PREFIX + "work")
+        self._core_pool = ThreadPoolExecutor(2, thread_name_prefix=WORKER_THREAD_PREFIX + "core")
         self._conns: set[_Connection] = set()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
