@@ -156,7 +156,7 @@ def test_every_emitted_event_parses_with_the_sdk(conv: Conversation, turn_speech
         if ev["type"] == "response.done":
             assert typed.response.status in ("completed", "cancelled", "failed")
             assert typed.response.usage.input_token_details.audio_tokens >= 0
-            assert typed.response.output[0].role == "assistant"
+            assert all(o.role == "assistant" for o in typed.response.output)  # none if cancelled before a word
         if ev["type"] == "session.created":
             assert typed.session.turn_detection.type == "server_vad"
             assert typed.session.voice["name"] == "en-US-Ava:DragonHDLatestNeural"  # a union: left as a dict

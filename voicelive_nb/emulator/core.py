@@ -7,9 +7,14 @@ events (:meth:`~Conversation.receive_raw` for a WebSocket text message, or
 * ``dict`` -- a server event, ready to ``json.dumps`` and send, in order;
 * :class:`Transcribe` -- run ASR on a committed user turn, then call
   :meth:`~Conversation.transcription_result`;
-* :class:`Generate` -- produce the reply text (responder) and audio (TTS) of a response,
-  then call :meth:`~Conversation.set_response_content` and pull the paced steps with
-  :meth:`~Conversation.response_step` until it returns None.
+* :class:`Generate` -- produce the reply of a response (responder): either words, then
+  audio (TTS), :meth:`~Conversation.set_response_content` and the paced steps of
+  :meth:`~Conversation.response_step` until it returns None; or tool calls, handed to
+  :meth:`~Conversation.set_response_calls` (function calls and approval requests end the
+  response; MCP calls come back as :class:`CallMcp` effects whose results go to
+  :meth:`~Conversation.mcp_call_result`, after which the response speaks);
+* :class:`ListMcpTools` -- list an MCP server's tools, then call
+  :meth:`~Conversation.mcp_tools_listed`.
 
 Time, for turn detection, is the appended-audio timeline (bytes received), never the
 wall clock.  The I/O shell (:mod:`voicelive_nb.emulator.server`) does pacing, threads
@@ -22,7 +27,6 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,9 +34,11 @@ import numpy as np
 from voicelive_nb.emulator.audio_formats import decode_input
 from voicelive_nb.emulator.effects import Generate, Output, Transcribe
 from voicelive_nb.emulator.input_audio import InputAudio
+from voicelive_nb.emulator.items import ItemsMixin, _Item
 from voicelive_nb.emulator.responses import ResponseRun
 from voicelive_nb.emulator.session_config import SessionError, default_session, merge_session, validate_response_params
 from voicelive_nb.emulator.settings import EmulatorSettings
+from voicelive_nb.emulator.tool_book import ToolBook
 from voicelive_nb.emulator.vad import SpeechModel
 from voicelive_nb.emulator.wire import Ids, error_event, user_audio_item
 
@@ -44,17 +50,7 @@ FILLER_WORDS = ("ah", "umm", "um", "mm", "uh", "huh", "oh", "yeah", "hmm")
 _FILLER_RE = re.compile(r"\b(" + "|".join(FILLER_WORDS) + r")\b[,.!?]*\s*", re.IGNORECASE)
 
 
-@dataclass
-class _Item:
-    id: str
-    role: str
-    data: dict[str, Any]
-    audio_ms: float = 0.0
-    text: str | None = None
-    run: ResponseRun | None = None
-
-
-class Conversation:
+class Conversation(ItemsMixin):
     """One emulated Voice Live session (see the module docstring).
 
     Args:
@@ -91,6 +87,8 @@ class Conversation:
         self._configure_vad()
         self.last_client_type = ""
         """Type of the last client event received (for logging)."""
+        self.book = ToolBook(self.ids)
+        """Tool calls made, outputs given, MCP servers listed, approvals."""
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -168,7 +166,7 @@ class Conversation:
             return [self._error(exc.code, exc.message, exc.param, cid)]
         self.session = new
         self._configure_vad()
-        return self._stamp([{"type": "session.updated", "session": self.session}])
+        return [*self._stamp([{"type": "session.updated", "session": self.session}]), *self._list_new_mcp_servers()]
 
     # --- input audio -------------------------------------------------------------------------
 
@@ -359,6 +357,8 @@ class Conversation:
         self._forget_old_items()
         self.active = run
         self.runs[run.id] = run
+        since_user = self.items[self.items.index(user) + 1 :] if user is not None else list(self.items)
+        tool_outputs = self.book.outputs_for(since_user)
         self.items.append(_Item(run.item_id, "assistant", {}, run=run))
         voice = run.voice
         rate_factor = 1.0
@@ -378,6 +378,9 @@ class Conversation:
                 run.output_format,
                 rate_factor,
                 dict(self.session),
+                tool_outputs,
+                self.book.mcp_tools(self.session),
+                self.book.take_approvals(),
             ),
         ]
 
@@ -418,6 +421,7 @@ class Conversation:
             if old.run is not None and old.run is not self.active:
                 self.runs.pop(old.run.id, None)
         del self.items[:excess]
+        self.book.forget({it.id for it in self.items})
 
     def _finish_active(self, events: list[dict[str, Any]]) -> list[Output]:
         if self.active is not None and not self.active.active:
@@ -431,84 +435,6 @@ class Conversation:
                 self._error("response_cancel_not_active", "Cancellation failed: no active response found.", None, cid)
             ]
         return self._finish_active(self.active.cancel_events("client_cancelled"))
-
-    # --- conversation items ------------------------------------------------------------------
-
-    def _find(self, item_id: Any) -> _Item | None:
-        return next((it for it in self.items if it.id == item_id), None)
-
-    def _item_create(self, event: dict[str, Any], cid: str | None) -> list[Output]:
-        item = event.get("item")
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            return [
-                self._error(
-                    "invalid_type", "conversation.item.create needs an 'item' object with a 'type'.", "item", cid
-                )
-            ]
-        role = str(item.get("role", "user"))
-        if item["type"] == "message" and role not in ("user", "assistant", "system"):
-            return [
-                self._error(
-                    "invalid_value", f"item.role must be user, assistant or system, got {role!r}.", "item.role", cid
-                )
-            ]
-        texts = [c.get("text") or c.get("transcript") or "" for c in item.get("content") or [] if isinstance(c, dict)]
-        item_id: str = item["id"] if isinstance(item.get("id"), str) else self.ids.new("item")
-        data = {**item, "id": item_id, "object": "realtime.item", "status": "completed", "role": role}
-        prev = event.get("previous_item_id") or (self.items[-1].id if self.items else None)
-        self.items.append(_Item(item_id, role, data, text=" ".join(t for t in texts if t)))
-        return self._stamp([{"type": "conversation.item.created", "previous_item_id": prev, "item": data}])
-
-    def _item_truncate(self, event: dict[str, Any], cid: str | None) -> list[Output]:
-        item = self._find(event.get("item_id"))
-        end = event.get("audio_end_ms")
-        if item is None or item.run is None:
-            return [
-                self._error(
-                    "item_not_found", f"No assistant audio item with id {event.get('item_id')!r}.", "item_id", cid
-                )
-            ]
-        if isinstance(end, bool) or not isinstance(end, int):
-            return [self._error("invalid_type", f"audio_end_ms must be an integer, got {end!r}.", "audio_end_ms", cid)]
-        if event.get("content_index", 0) != 0:
-            return [
-                self._error("invalid_value", "content_index must be 0 (one audio part per item).", "content_index", cid)
-            ]
-        try:
-            kept = item.run.truncate(end)
-        except ValueError as exc:
-            return [self._error("invalid_value", f"Audio content of {exc}", "audio_end_ms", cid)]
-        item.text = kept
-        return self._stamp(
-            [{"type": "conversation.item.truncated", "item_id": item.id, "content_index": 0, "audio_end_ms": end}]
-        )
-
-    def _item_delete(self, event: dict[str, Any], cid: str | None) -> list[Output]:
-        item = self._find(event.get("item_id"))
-        if item is None:
-            return [self._error("item_not_found", f"No item with id {event.get('item_id')!r}.", "item_id", cid)]
-        self.items.remove(item)
-        return self._stamp([{"type": "conversation.item.deleted", "item_id": item.id}])
-
-    def _item_retrieve(self, event: dict[str, Any], cid: str | None) -> list[Output]:
-        item = self._find(event.get("item_id"))
-        if item is None:
-            return [self._error("item_not_found", f"No item with id {event.get('item_id')!r}.", "item_id", cid)]
-        data = (
-            item.data
-            if item.run is None
-            else {
-                "id": item.id,
-                "type": "message",
-                "role": "assistant",
-                "status": item.run.status,
-                "object": "realtime.item",
-            }
-        )
-        return self._stamp([{"type": "conversation.item.retrieved", "item": data}])
-
-    def _output_clear(self, event: dict[str, Any], cid: str | None) -> list[Output]:
-        return self._stamp([{"type": "output_audio_buffer.cleared"}])
 
 
 _HANDLERS: dict[str, Any] = {

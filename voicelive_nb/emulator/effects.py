@@ -40,6 +40,34 @@ class Generate:
     rate_factor: float
     """Speaking-rate factor from an Azure voice's ``rate``."""
     session: dict[str, Any] = field(default_factory=dict)
+    tool_outputs: list[dict[str, Any]] = field(default_factory=list)
+    """Function outputs given since the user spoke (``name``, ``call_id``, ``arguments``, ``output``)."""
+    mcp_tools: list[dict[str, Any]] = field(default_factory=list)
+    """Tools the session's MCP servers listed (``name``, ``description``, ``input_schema``, ``server_label``)."""
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    """MCP approval answers this response acts on (``approve``, ``approval_request_id``, ``server_label``,
+    ``name``, ``arguments``)."""
 
 
-Output = dict[str, Any] | Transcribe | Generate
+@dataclass
+class ListMcpTools:
+    """Effect: list the tools of an MCP server (``tools`` entry of type ``mcp``), then call
+    :meth:`~voicelive_nb.emulator.core.Conversation.mcp_tools_listed`."""
+
+    item_id: str
+    server: dict[str, Any]
+
+
+@dataclass
+class CallMcp:
+    """Effect: call tool ``name`` on an MCP server, then call
+    :meth:`~voicelive_nb.emulator.core.Conversation.mcp_call_result`."""
+
+    response_id: str
+    item_id: str
+    server: dict[str, Any]
+    name: str
+    arguments: dict[str, Any]
+
+
+Output = dict[str, Any] | Transcribe | Generate | ListMcpTools | CallMcp

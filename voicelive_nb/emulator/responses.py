@@ -1,13 +1,22 @@
 """One assistant response as a sans-I/O state machine that yields its server events.
 
-Life of a :class:`ResponseRun`: :meth:`start_events` (``response.created``,
-``output_item.added``, ``conversation.item.created``, ``content_part.added``), then the
-I/O shell supplies the reply with :meth:`set_content` and pulls one step at a time with
-:meth:`next_events` (a transcript delta slightly ahead of an audio delta, or a text
-delta), pacing the steps itself.  The last step carries the ``…done`` sequence.  A
-cancel or failure at any point yields the pending ``…done`` events with the item
-``incomplete`` and ``response.done`` ``cancelled``/``failed``.  Events carry no
-``event_id``: the caller stamps them.
+Life of a :class:`ResponseRun`: :meth:`start_events` (``response.created``), then either
+
+* the I/O shell supplies the spoken reply with :meth:`set_content` and pulls one step at a
+  time with :meth:`next_events`, pacing the steps itself.  The first step announces the
+  assistant message (``output_item.added``, ``conversation.item.created``,
+  ``content_part.added``), then each carries a transcript delta slightly ahead of an audio
+  delta (or a text delta); the last carries the ``…done`` sequence and ``response.done``;
+* or the response makes tool calls: :meth:`function_call_events` (a ``function_call``
+  output item, its ``response.function_call_arguments.delta``/``.done``, the item done),
+  :meth:`approval_request_events` (an ``mcp_approval_request`` item), or
+  :meth:`mcp_call_start_events` / :meth:`mcp_call_end_events` around an MCP call the
+  shell runs -- after which a message may follow in the same response (MCP) or the
+  response ends with :meth:`complete` (function calls, approval requests).
+
+A cancel or failure at any point yields the pending ``…done`` events (the message item
+``incomplete``) and ``response.done`` ``cancelled``/``failed``; ``response.done`` lists
+every output item so far.  Events carry no ``event_id``: the caller stamps them.
 """
 
 from __future__ import annotations
@@ -20,6 +29,9 @@ from voicelive_nb.emulator.audio_formats import OUTPUT_FORMATS
 from voicelive_nb.emulator.wire import assistant_item, usage
 
 Event = dict[str, Any]
+
+ARGUMENT_CHUNK = 16
+"""Characters of a tool call's arguments per ``…arguments.delta`` event."""
 
 
 class ResponseRun:
@@ -73,6 +85,11 @@ class ResponseRun:
         self._steps = 0
         self._text_steps: list[str] = []
         self.truncated_ms: float | None = None
+        self.outputs: list[dict[str, Any]] = []
+        """Output items finished so far (tool calls, approval requests), for ``response.done``."""
+        self.message_index: int | None = None
+        """``output_index`` of the assistant message once it was announced."""
+        self._pending_items: dict[str, dict[str, Any]] = {}  # MCP calls running (item_id -> item)
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -99,7 +116,8 @@ class ResponseRun:
     # --- events ------------------------------------------------------------------------------
 
     def _ids(self) -> dict[str, Any]:
-        return {"response_id": self.id, "item_id": self.item_id, "output_index": 0, "content_index": 0}
+        index = self.message_index if self.message_index is not None else len(self.outputs)
+        return {"response_id": self.id, "item_id": self.item_id, "output_index": index, "content_index": 0}
 
     def _part(self) -> dict[str, Any]:
         said = (self.text or "")[: self.sent_text]
@@ -124,14 +142,128 @@ class ResponseRun:
         return out
 
     def start_events(self) -> list[Event]:
-        """Events announcing the response and its empty assistant item."""
+        """The event announcing the response (its output items follow as they are made)."""
+        return [{"type": "response.created", "response": self.response_object()}]
+
+    def _message_start(self) -> list[Event]:
+        self.message_index = len(self.outputs)
         item = assistant_item(self.item_id, "in_progress", None)
+        previous = self.outputs[-1]["id"] if self.outputs else self.previous_item_id
         return [
-            {"type": "response.created", "response": self.response_object()},
-            {"type": "response.output_item.added", "response_id": self.id, "output_index": 0, "item": item},
-            {"type": "conversation.item.created", "previous_item_id": self.previous_item_id, "item": item},
+            {
+                "type": "response.output_item.added",
+                "response_id": self.id,
+                "output_index": self.message_index,
+                "item": item,
+            },
+            {"type": "conversation.item.created", "previous_item_id": previous, "item": item},
             {"type": "response.content_part.added", **self._ids(), "part": self._part()},
         ]
+
+    # --- tool calls ----------------------------------------------------------------------------
+
+    def _add_item(self, item: dict[str, Any], previous: str | None) -> list[Event]:
+        index = len(self.outputs) + len(self._pending_items)
+        return [
+            {"type": "response.output_item.added", "response_id": self.id, "output_index": index, "item": item},
+            {"type": "conversation.item.created", "previous_item_id": previous, "item": item},
+        ]
+
+    def _previous(self) -> str | None:
+        if self._pending_items:
+            return list(self._pending_items)[-1]
+        return self.outputs[-1]["id"] if self.outputs else self.previous_item_id
+
+    def function_call_events(self, item_id: str, call_id: str, name: str, arguments: str) -> list[Event]:
+        """A ``function_call`` output item, its arguments streamed, then done (item completed)."""
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "in_progress",
+            "name": name,
+            "call_id": call_id,
+            "arguments": "",
+        }
+        index = len(self.outputs)
+        events = self._add_item(item, self._previous())
+        ids = {"response_id": self.id, "item_id": item_id, "output_index": index, "call_id": call_id}
+        for i in range(0, len(arguments), ARGUMENT_CHUNK):
+            events.append(
+                {"type": "response.function_call_arguments.delta", **ids, "delta": arguments[i : i + ARGUMENT_CHUNK]}
+            )
+        events.append({"type": "response.function_call_arguments.done", **ids, "name": name, "arguments": arguments})
+        done = {**item, "status": "completed", "arguments": arguments}
+        events.append(
+            {"type": "response.output_item.done", "response_id": self.id, "output_index": index, "item": done}
+        )
+        self.outputs.append(done)
+        return events
+
+    def approval_request_events(self, item_id: str, server_label: str, name: str, arguments: str) -> list[Event]:
+        """An ``mcp_approval_request`` output item (added and done at once)."""
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "mcp_approval_request",
+            "server_label": server_label,
+            "name": name,
+            "arguments": arguments,
+        }
+        index = len(self.outputs)
+        events = self._add_item(item, self._previous())
+        events.append(
+            {"type": "response.output_item.done", "response_id": self.id, "output_index": index, "item": item}
+        )
+        self.outputs.append(item)
+        return events
+
+    def mcp_call_start_events(
+        self, item_id: str, server_label: str, name: str, arguments: str, approval_request_id: str | None
+    ) -> list[Event]:
+        """An ``mcp_call`` output item, its arguments streamed, then ``response.mcp_call.in_progress``."""
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "mcp_call",
+            "server_label": server_label,
+            "name": name,
+            "arguments": arguments,
+            "approval_request_id": approval_request_id,
+            "output": None,
+            "error": None,
+        }
+        index = len(self.outputs) + len(self._pending_items)
+        events = self._add_item(item, self._previous())
+        ids = {"item_id": item_id, "response_id": self.id, "output_index": index}
+        for i in range(0, len(arguments), ARGUMENT_CHUNK):
+            events.append(
+                {"type": "response.mcp_call_arguments.delta", **ids, "delta": arguments[i : i + ARGUMENT_CHUNK]}
+            )
+        events.append({"type": "response.mcp_call_arguments.done", **ids, "arguments": arguments})
+        events.append({"type": "response.mcp_call.in_progress", "item_id": item_id, "output_index": index})
+        self._pending_items[item_id] = item
+        return events
+
+    def mcp_call_end_events(self, item_id: str, output: str | None, error: str | None) -> list[Event]:
+        """The MCP call finished: ``response.mcp_call.completed`` (or ``.failed``), then the item done."""
+        item = self._pending_items.pop(item_id, None)
+        if item is None or not self.active:
+            return []
+        index = len(self.outputs)
+        done = {**item, "output": output, "error": None if error is None else {"type": "mcp_error", "message": error}}
+        kind = "response.mcp_call.completed" if error is None else "response.mcp_call.failed"
+        self.outputs.append(done)
+        return [
+            {"type": kind, "item_id": item_id, "output_index": index},
+            {"type": "response.output_item.done", "response_id": self.id, "output_index": index, "item": done},
+        ]
+
+    def complete(self) -> list[Event]:
+        """End a response that made tool calls and says nothing (``response.done`` completed)."""
+        if not self.active:
+            return []
+        return self._finish("completed")
 
     def set_content(self, text: str, audio: bytes = b"") -> None:
         """The reply: its text and (audio mode) its audio in the output format."""
@@ -147,8 +279,13 @@ class ResponseRun:
         """The next step's events (the last step includes the done sequence); None when over."""
         if not self.active or self.text is None:
             return None
+        if self.message_index is None:
+            return self._message_start() + (self._next_audio() if self.audio_mode else self._next_text())
         if self.audio_mode:
             return self._next_audio()
+        return self._next_text()
+
+    def _next_text(self) -> list[Event]:
         if self._steps < len(self._text_steps):
             delta = self._text_steps[self._steps]
             self._steps += 1
@@ -198,22 +335,35 @@ class ResponseRun:
         return self._finish("failed", {"type": "failed", "error": error})
 
     def _finish(self, status: str, details: dict[str, Any] | None = None) -> list[Event]:
-        ids = self._ids()
-        part = self._part()
-        said = part.get("transcript", part.get("text", ""))
         events: list[Event] = []
-        if self.audio_mode:
-            events.append({"type": "response.audio.done", **ids})
-            events.append({"type": "response.audio_transcript.done", **ids, "transcript": said})
-        else:
-            events.append({"type": "response.text.done", **ids, "text": said})
-        events.append({"type": "response.content_part.done", **ids, "part": part})
-        item = assistant_item(self.item_id, "completed" if status == "completed" else "incomplete", part)
-        events.append({"type": "response.output_item.done", "response_id": self.id, "output_index": 0, "item": item})
+        for item_id in list(self._pending_items):  # MCP calls cut short
+            events += self.mcp_call_end_events(item_id, None, f"the response was {status}")
+        said = ""
+        output = list(self.outputs)
+        if self.message_index is not None:
+            ids = self._ids()
+            part = self._part()
+            said = part.get("transcript", part.get("text", ""))
+            if self.audio_mode:
+                events.append({"type": "response.audio.done", **ids})
+                events.append({"type": "response.audio_transcript.done", **ids, "transcript": said})
+            else:
+                events.append({"type": "response.text.done", **ids, "text": said})
+            events.append({"type": "response.content_part.done", **ids, "part": part})
+            item = assistant_item(self.item_id, "completed" if status == "completed" else "incomplete", part)
+            events.append(
+                {
+                    "type": "response.output_item.done",
+                    "response_id": self.id,
+                    "output_index": self.message_index,
+                    "item": item,
+                }
+            )
+            output.append(item)
         self.status = status
         resp = self.response_object()
         resp["status_details"] = details
-        resp["output"] = [item]
+        resp["output"] = output
         resp["usage"] = usage(self.input_audio_ms, self.input_text, said, self.audio_ms_sent)
         events.append({"type": "response.done", "response": resp})
         self.audio = b""  # the heard length (sent_audio) is all truncation needs: free the rest

@@ -30,9 +30,11 @@ from aiohttp import WSMsgType, web
 from voicelive_nb.emulator.asr import ASR, WhisperASR
 from voicelive_nb.emulator.audio_formats import encode_output, resample
 from voicelive_nb.emulator.core import Conversation, Generate, Output, Transcribe
+from voicelive_nb.emulator.effects import ListMcpTools
 from voicelive_nb.emulator.faults import Faults
 from voicelive_nb.emulator.responder import Responder, default_responder
 from voicelive_nb.emulator.settings import EmulatorSettings
+from voicelive_nb.emulator.tool_replies import as_calls, list_mcp, tool_reply
 from voicelive_nb.emulator.tts import TTS, EspeakTTS
 from voicelive_nb.emulator.vad import acquire_model, release_model
 
@@ -96,6 +98,12 @@ class _Connection:
                 self._spawn(self._transcribe(out))
             elif isinstance(out, Generate):
                 self._spawn(self._respond(out))
+            elif isinstance(out, ListMcpTools):
+                self._spawn(list_mcp(self, out))
+
+    def log_warning(self, message: str) -> None:
+        """Log a problem of this session (an MCP server that does not answer ...)."""
+        log.warning("session %s: %s", self.conv.session.get("id"), message)
 
     def abort(self) -> None:
         """Drop the socket without a close frame (fault injection)."""
@@ -195,9 +203,22 @@ class _Connection:
         if message is not None:
             self.dispatch(await self.core(self.conv.fail_response, job.response_id, "server_error", message))
             return
-        session = {**job.session, "emulator": {"input_audio_ms": job.input_audio_ms, "response_id": job.response_id}}
+        emu = {
+            "input_audio_ms": job.input_audio_ms,
+            "response_id": job.response_id,
+            "tool_outputs": job.tool_outputs,
+            "mcp_tools": job.mcp_tools,
+        }
+        session = {**job.session, "emulator": emu}
         try:
-            text = await self.loop.run_in_executor(self.emu._work_pool, self.emu.responder, transcript, session)
+            reply: Any = None
+            if not job.approvals:
+                reply = await self.loop.run_in_executor(self.emu._work_pool, self.emu.responder, transcript, session)
+            text = reply
+            if job.approvals or as_calls(reply) is not None:
+                text = await tool_reply(self, job, reply, transcript, session)
+                if text is None:  # the response made calls the client answers first: it is over
+                    return
             audio = b""
             if job.audio:
                 audio = await self.loop.run_in_executor(

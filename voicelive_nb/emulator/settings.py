@@ -28,6 +28,8 @@ class EmulatorSettings:
         max_message_bytes: Larger client messages get an ``error`` event (connection kept).
         max_buffer_s: Longest input audio buffer kept for a manual commit.
         api_version: Fallback API version when the client sends none (affects defaults).
+        mcp_timeout_s: Longest wait for an MCP server to list its tools or answer a call
+            (then ``mcp_list_tools.failed`` / ``response.mcp_call.failed``).
     """
 
     model: str = "gpt-realtime"
@@ -43,6 +45,7 @@ class EmulatorSettings:
     max_message_bytes: int = 4 * 1024 * 1024
     max_buffer_s: float = 300.0
     api_version: str = "2026-07-15"
+    mcp_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.audio_chunk_ms <= 0:
