@@ -24,6 +24,7 @@ TURN_COLUMNS: tuple[str, ...] = (
     "end_s",
     "duration_ms",
     *LATENCY_FIELDS,
+    "tool_calls",
     "interrupted",
     "status",
     "user_transcript",

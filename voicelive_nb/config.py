@@ -286,6 +286,14 @@ class SessionConfig:
         transcription_language: optional language hint for it, e.g. ``"en"``.
         temperature: 0.6-1.2, None = the service default (0.8).
         max_response_output_tokens: 1-4096 or ``"inf"``, None = the service default.
+        tools: What the model may call: Python functions (their JSON schema comes from the
+            signature, type hints and docstring; see :func:`function_definition`), ``@tool``
+            objects, or tool dicts as on the wire (``{"type": "function", ...}`` or an MCP
+            server ``{"type": "mcp", "server_label", "server_url", ...}``).  The session runs
+            the functions (:class:`~voicelive_nb.session.VoiceSession`); dicts are sent as they are.
+        tool_choice: ``"auto"``, ``"none"``, ``"required"`` or ``{"type": "function", "name": N}``.
+        parallel_tool_calls: Whether the model may make several calls in one response
+            (None = the service default, true).
     """
 
     model: str = DEFAULT_MODEL
@@ -302,6 +310,9 @@ class SessionConfig:
     transcription_language: str | None = None
     temperature: float | None = None
     max_response_output_tokens: int | str | None = None
+    tools: tuple[Any, ...] = ()
+    tool_choice: str | Mapping[str, Any] = "auto"
+    parallel_tool_calls: bool | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -347,6 +358,12 @@ class SessionConfig:
         tokens = self.max_response_output_tokens
         if tokens is not None and tokens != "inf":
             _check_range("max_response_output_tokens", tokens, 1, 4096, integer=True)
+        _check_tools(self)
+
+    @property
+    def tool_names(self) -> tuple[str, ...]:
+        """Names of the function tools and labels of the MCP servers, in order."""
+        return tuple(tool_name(tool_definition(t)) for t in self.tools)
 
     # -- derived values ---------------------------------------------------------------
     @property
@@ -401,6 +418,10 @@ class SessionConfig:
             out["temperature"] = self.temperature
         if self.max_response_output_tokens is not None:
             out["max_response_output_tokens"] = self.max_response_output_tokens
+        out["tools"] = [tool_definition(t) for t in self.tools]
+        out["tool_choice"] = dict(self.tool_choice) if isinstance(self.tool_choice, Mapping) else self.tool_choice
+        if self.parallel_tool_calls is not None:
+            out["parallel_tool_calls"] = self.parallel_tool_calls
         return out
 
     def to_request_session(self) -> RequestSession:
@@ -423,7 +444,7 @@ class SessionConfig:
         if not isinstance(data, Mapping):
             raise _fail("session", data, "expected a JSON object (dict)")
         d = dict(data)
-        for ignorable in ("id", "object", "expires_at", "tools", "tool_choice", "agent"):
+        for ignorable in ("id", "object", "expires_at", "agent"):
             if not d.get(ignorable):
                 d.pop(ignorable, None)
         kwargs: dict[str, Any] = {}
@@ -435,7 +456,14 @@ class SessionConfig:
             "output_audio_format",
             "temperature",
             "max_response_output_tokens",
+            "tool_choice",
+            "parallel_tool_calls",
         )
+        if "tools" in d:
+            tools = d.pop("tools")
+            if not isinstance(tools, (list, tuple)):
+                raise _fail("tools", tools, "expected a list of tool dicts")
+            kwargs["tools"] = tuple(tools)
         for key in simple:
             if key in d:
                 kwargs[key] = d.pop(key)
@@ -462,7 +490,7 @@ class SessionConfig:
                 f"unknown session field(s): {', '.join(sorted(d))}. Known: model, modalities, instructions, "
                 "voice, input_audio_sampling_rate, input_audio_format, output_audio_format, turn_detection, "
                 "input_audio_noise_reduction, input_audio_echo_cancellation, input_audio_transcription, "
-                "temperature, max_response_output_tokens"
+                "temperature, max_response_output_tokens, tools, tool_choice, parallel_tool_calls"
             )
         return cls(**kwargs)
 
@@ -499,3 +527,91 @@ def _from_mapping(cls: type[T], data: Mapping[str, Any], what: str) -> T:
     if missing:
         raise ValueError(f"{what} is missing {', '.join(missing)}: got {dict(data)!r}")
     return cls(**data)
+
+
+# --------------------------------------------------------------------------- tools
+
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def function_definition(fn: Any, name: str | None = None, description: str | None = None) -> dict[str, Any]:
+    """The ``{"type": "function", ...}`` definition of a Python function.
+
+    The parameters' JSON schema comes from the signature and type hints (pydantic), the
+    descriptions from the docstring (docstring-parser: Google, NumPy or reST style).
+    Raises ValueError naming a parameter pydantic cannot describe.
+    """
+    import docstring_parser
+    from pydantic import TypeAdapter
+    from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
+
+    tool = name or getattr(fn, "__name__", "")
+    try:
+        schema = TypeAdapter(fn).json_schema()
+    except (PydanticSchemaGenerationError, PydanticUserError, TypeError) as exc:
+        raise ValueError(f"tool {tool!r}: cannot describe its parameters as JSON schema ({exc})") from None
+    doc = docstring_parser.parse(getattr(fn, "__doc__", None) or "")
+    props = schema.get("properties") or {}
+    for param in doc.params:
+        if param.arg_name in props and param.description and "description" not in props[param.arg_name]:
+            props[param.arg_name]["description"] = param.description
+    for prop in props.values():
+        prop.pop("title", None)
+    schema.pop("title", None)
+    summary = " ".join(x for x in (doc.short_description, doc.long_description) if x)
+    return {"type": "function", "name": tool, "description": description or summary, "parameters": schema}
+
+
+def tool_definition(tool: Any) -> dict[str, Any]:
+    """The wire dict of one ``tools`` entry (a dict, a ``@tool`` object or a function)."""
+    if isinstance(tool, Mapping):
+        return dict(tool)
+    definition = getattr(tool, "definition", None)
+    if isinstance(definition, Mapping):
+        return dict(definition)
+    if callable(tool):
+        return function_definition(tool)
+    raise _fail("tools", tool, "expected a function, a @tool object or a tool dict")
+
+
+def tool_name(definition: Mapping[str, Any]) -> str:
+    """A function tool's name, or an MCP server's label."""
+    return str(definition.get("name") if definition.get("type") == "function" else definition.get("server_label"))
+
+
+def _check_tools(cfg: SessionConfig) -> None:
+    if not isinstance(cfg.tools, (list, tuple)):
+        raise _fail("tools", cfg.tools, "expected a list of functions, @tool objects or tool dicts")
+    object.__setattr__(cfg, "tools", tuple(cfg.tools))
+    names: list[str] = []
+    for tool in cfg.tools:
+        d = tool_definition(tool)
+        kind = d.get("type")
+        if kind == "function":
+            if not isinstance(d.get("name"), str) or not _TOOL_NAME.match(d["name"]):
+                raise _fail("tools", d.get("name"), "a function tool needs a name of 1-64 letters, digits, _ or -")
+            if "parameters" in d and not isinstance(d["parameters"], Mapping):
+                raise _fail(f"tools[{d['name']}].parameters", d["parameters"], "expected a JSON schema object")
+        elif kind == "mcp":
+            url = d.get("server_url")
+            if not isinstance(d.get("server_label"), str) or not d["server_label"]:
+                raise _fail("tools", d, "an MCP server needs a server_label")
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise _fail(f"tools[{d['server_label']}].server_url", url, "expected an http(s) URL")
+            approval = d.get("require_approval", "always")
+            if not (approval in ("always", "never") or isinstance(approval, Mapping)):
+                raise _fail(f"tools[{d['server_label']}].require_approval", approval, "'always', 'never' or a dict")
+        else:
+            raise _fail("tools", d, "expected type 'function' or 'mcp'")
+        names.append(tool_name(d))
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise _fail("tools", dupes, "each tool name (MCP server label) must be unique")
+    choice = cfg.tool_choice
+    if isinstance(choice, Mapping):
+        if choice.get("type") != "function" or choice.get("name") not in names:
+            raise _fail("tool_choice", dict(choice), f"expected {{'type': 'function', 'name': one of {names}}}")
+    else:
+        _check_choice("tool_choice", choice, ("auto", "none", "required"))
+    if cfg.parallel_tool_calls is not None:
+        _check_bool("parallel_tool_calls", cfg.parallel_tool_calls)

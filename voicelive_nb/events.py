@@ -97,6 +97,23 @@ class Local:
     ERROR = "local.error"
     """A problem on the client side, in plain words: ``message``, ``where``."""
 
+    TOOL_CALL = "tool.call"
+    """The model called a function; ``t`` = when its arguments were complete (the server's
+    ``response.function_call_arguments.done`` received).  ``data``: ``call_id``, ``name``,
+    ``arguments`` (JSON text), ``response_id``, ``item_id``, ``kind`` (``"function"``)."""
+
+    TOOL_RESULT = "tool.result"
+    """A function call was answered; ``t`` = when its ``function_call_output`` was sent.
+    ``data``: ``call_id``, ``name``, ``response_id``, ``item_id``, ``status`` (``ok`` |
+    ``error`` | ``invalid`` | ``timeout`` | ``unknown`` | ``disabled``), ``ok``, ``output``
+    (the text sent, cut at 4000 characters), ``error``, ``duration_ms`` (the function's own
+    run), ``overhead_ms`` (arguments received -> output sent, less the function's run: the
+    client's cost), ``args_done_t``, ``started_t``, ``finished_t`` (monotonic), ``sent``."""
+
+    TOOL_APPROVAL = "tool.approval"
+    """An MCP approval request was answered: ``approval_request_id``, ``server_label``,
+    ``name``, ``arguments``, ``approve``, ``by`` (``"user"`` | ``"auto"`` | ``"callback"``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:

@@ -23,6 +23,14 @@ Which turn owns what:
   ends ``cancelled``) marks the turn whose *response* was cut: ``interrupted=True`` and
   ``barge_in_stale_ms`` = time from the interrupting ``speech_started`` to the last stale
   sample played.
+* Tools: a turn whose response calls functions (``tool.call``/``tool.result`` records) or
+  MCP tools (``mcp_call`` items, ``response.mcp_call.*``), or asks for an MCP approval,
+  keeps the response that follows (the answer with the outputs): its ``response_id`` then
+  names that answer, and ``first_delta_rx`` & co. are the answer's, so
+  ``response_latency_ms`` runs from the end of speech to the answer's first audio, tools
+  included.  ``tool_ms`` = first call's arguments complete -> last output sent (MCP:
+  ``mcp_call.in_progress`` -> ``completed``/``failed``); ``tool_to_audio_ms`` = last output
+  -> the first audio delta after it.
 
 Feeding is cheap (a dict dispatch on the type and a few attribute stores; ``mic.audio``
 records append to a bounded index), so the tracker can run on the event bus live.
@@ -44,6 +52,8 @@ LATENCY_FIELDS: tuple[str, ...] = (
     "playout_ms",
     "voice_to_voice_ms",
     "barge_in_stale_ms",
+    "tool_ms",
+    "tool_to_audio_ms",
 )
 """The derived latencies (milliseconds) that :meth:`TurnTracker.summary` summarises."""
 
@@ -84,7 +94,25 @@ class Turn:
     played_ms: float | None = None
     user_transcript: str | None = None
     assistant_transcript: str | None = None
+    tool_calls: list[str] = field(default_factory=list)
+    """Names of the tools called in this turn (functions and MCP tools), in call order."""
+    tool_errors: int = 0
+    """Calls that ended in an error, a timeout or bad arguments."""
+    tool_start_rx: float | None = None
+    tool_done_rx: float | None = None
+    tool_audio_rx: float | None = None
+    """First audio delta received after the last tool output."""
     _transcript_parts: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def tool_ms(self) -> float | None:
+        """First call's arguments complete -> last tool output sent (or MCP call completed)."""
+        return _ms(self.tool_done_rx, self.tool_start_rx)
+
+    @property
+    def tool_to_audio_ms(self) -> float | None:
+        """Last tool output -> the first audio of the answer that uses it."""
+        return _ms(self.tool_audio_rx, self.tool_done_rx)
 
     @property
     def detection_ms(self) -> float | None:
@@ -208,6 +236,8 @@ class TurnTracker:
         self._by_item: dict[str, Turn] = {}
         self._by_response: dict[str, Turn] = {}
         self._awaiting: Turn | None = None  # committed, no response yet
+        self._tool_turn: Turn | None = None  # its tool outputs went back: the next response answers it
+        self._mcp_items: dict[str, Turn] = {}
         self._current_speech: Turn | None = None  # speech_started seen, not yet stopped
         self._last_speech_started_rx: float | None = None
         self._count = 0
@@ -234,6 +264,12 @@ class TurnTracker:
             Local.PLAYBACK_STARTED: self._playback_started,
             Local.PLAYBACK_STOPPED: self._playback_stopped,
             Local.PLAYBACK_FLUSHED: self._playback_flushed,
+            Local.TOOL_CALL: self._tool_call,
+            Local.TOOL_RESULT: self._tool_result,
+            "response.output_item.added": self._output_item,
+            "response.mcp_call.in_progress": self._mcp_started,
+            "response.mcp_call.completed": self._mcp_done,
+            "response.mcp_call.failed": self._mcp_done,
         }
 
     # -- feeding ---------------------------------------------------------------
@@ -350,6 +386,7 @@ class TurnTracker:
                 self._by_item[item] = turn
         turn.committed_rx = t
         self._awaiting = turn
+        self._tool_turn = None  # the user spoke again: the next response is this turn's
         return turn
 
     def _user_transcript(self, t: float, data: Mapping[str, Any]) -> Turn | None:
@@ -363,6 +400,9 @@ class TurnTracker:
         rid = response.get("id") if isinstance(response, Mapping) else None
         turn = self._awaiting
         self._awaiting = None
+        if turn is None and self._tool_turn is not None:  # the answer that uses tool outputs
+            turn, self._tool_turn = self._tool_turn, None
+            turn.response_id = None
         if turn is None or turn.response_id is not None:
             turn = self._new_turn("text")
         turn.response_id = rid
@@ -374,7 +414,11 @@ class TurnTracker:
 
     def _audio_delta(self, t: float, data: Mapping[str, Any]) -> Turn | None:
         turn = self._find_response(data.get("response_id"))
-        if turn is not None and turn.first_delta_rx is None:
+        if turn is None:
+            return None
+        if turn.tool_done_rx is not None and turn.tool_audio_rx is None and t >= turn.tool_done_rx:
+            turn.tool_audio_rx = t
+        if turn.first_delta_rx is None:
             turn.first_delta_rx = t
             return turn
         return None
@@ -407,6 +451,9 @@ class TurnTracker:
             return None
         turn.response_done_rx = t
         turn.status = response.get("status")
+        output = response.get("output") or []
+        if any(isinstance(o, Mapping) and o.get("type") == "mcp_approval_request" for o in output):
+            self._tool_turn = turn  # the approval's answer starts the response that goes on
         if turn.status == "cancelled":
             turn.interrupted = True
         if turn.assistant_transcript is None and turn._transcript_parts:
@@ -444,6 +491,46 @@ class TurnTracker:
             if started is not None and started <= t:
                 turn.barge_in_rx = started
                 turn.barge_in_stale_ms = (t - started) * 1000.0 + stale_ms
+        return turn
+
+    def _tool_call(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._find_response(data.get("response_id"))
+        if turn is not None:
+            turn.tool_calls.append(str(data.get("name")))
+            if turn.tool_start_rx is None:
+                turn.tool_start_rx = t
+        return turn
+
+    def _tool_result(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._find_response(data.get("response_id"))
+        if turn is not None:
+            turn.tool_done_rx = t if turn.tool_done_rx is None else max(t, turn.tool_done_rx)
+            turn.tool_errors += not data.get("ok", False)
+            turn.tool_audio_rx = None
+            self._tool_turn = turn
+        return turn
+
+    def _output_item(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        item = data.get("item")
+        if not isinstance(item, Mapping) or item.get("type") != "mcp_call":
+            return None
+        turn = self._find_response(data.get("response_id"))
+        if turn is not None and item.get("id"):
+            self._mcp_items[str(item["id"])] = turn
+            turn.tool_calls.append(str(item.get("name")))
+        return turn
+
+    def _mcp_started(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._mcp_items.get(str(data.get("item_id")))
+        if turn is not None and turn.tool_start_rx is None:
+            turn.tool_start_rx = t
+        return turn
+
+    def _mcp_done(self, t: float, data: Mapping[str, Any]) -> Turn | None:
+        turn = self._mcp_items.pop(str(data.get("item_id")), None)
+        if turn is not None:
+            turn.tool_done_rx = t
+            turn.tool_audio_rx = None
         return turn
 
     def _find_item(self, item: Any) -> Turn | None:

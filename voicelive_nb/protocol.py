@@ -28,6 +28,17 @@ The conversation, in actions:
   benign "no active response" error that follows our own ``response.cancel`` is
   swallowed.  An error answering a pending ``session.update`` fails that command.
 * ``session.updated`` answering a pending update -> :class:`CommandDone`.
+* ``response.function_call_arguments.done`` -> :class:`RunTool`.  The session runs the
+  function at once (while the response is still finishing) and reports the output
+  through :meth:`SessionProtocol.tool_output`, which sends the
+  ``function_call_output`` (with the call's ``call_id``); once every call of a response
+  has its output *and* the response is done, a ``response.create`` follows so the model
+  answers with the outputs (several calls of one response -- parallel calls -- get one
+  ``response.create``).  A response cancelled by the user's speech gets its outputs but
+  no ``response.create`` (the user has moved on).  A ``conversation_already_has_active_
+  response`` error answering that ``response.create`` is benign (the model is answering).
+* ``conversation.item.created`` of an ``mcp_approval_request`` -> :class:`ApproveMcp`;
+  the answer goes out with :meth:`SessionProtocol.mcp_approval`.
 
 Commands (:meth:`~SessionProtocol.update_session`, :meth:`~SessionProtocol.
 cancel_response`, :meth:`~SessionProtocol.send_text`) return actions too.  Client
@@ -45,15 +56,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicelive_nb.tool_protocol import ApproveMcp, RunTool, ToolCalls
 from voicelive_nb.wire import b64decode
 
 __all__ = [
     "Action",
+    "ApproveMcp",
     "CommandDone",
     "FinishAudio",
     "FlushPlayback",
     "PlayAudio",
     "ReportError",
+    "RunTool",
     "SendEvent",
     "SessionProtocol",
     "StartAudio",
@@ -126,7 +140,9 @@ class CommandDone:
     detail: Any = None
 
 
-Action = SendEvent | FlushPlayback | PlayAudio | FinishAudio | StartAudio | ReportError | CommandDone
+Action = (
+    SendEvent | FlushPlayback | PlayAudio | FinishAudio | StartAudio | ReportError | CommandDone | RunTool | ApproveMcp
+)
 
 
 # --------------------------------------------------------------------------- plain words
@@ -266,6 +282,8 @@ class SessionProtocol:
         self._interrupted: dict[str, None] = {}  # response ids, oldest first (a set that forgets in order)
         self._pending_updates: dict[str, str] = {}  # event_id -> command_id, in send order
         self._pending_cancels = 0
+        self.tools = ToolCalls(self.next_event_id)
+        """The function calls in flight (see :mod:`voicelive_nb.tool_protocol`)."""
 
     # ------------------------------------------------------------------ properties
 
@@ -320,6 +338,7 @@ class SessionProtocol:
         response = event.get("response")
         rid = _str(response.get("id")) if isinstance(response, Mapping) else None
         self.active_response_id = rid or self.active_response_id or "?"
+        self.tools.response_created()
         return []
 
     def _on_response_done(self, event: Mapping[str, Any]) -> list[Action]:
@@ -328,7 +347,34 @@ class SessionProtocol:
         if rid is None or rid == self.active_response_id:
             self.active_response_id = None
         self.forget_items()
+        if rid is not None and isinstance(response, Mapping):
+            return [
+                SendEvent(e) for e in self.tools.response_done(rid, response.get("status"), self.active_response_id)
+            ]
         return []
+
+    # ------------------------------------------------------------------ tools
+
+    def _on_call_arguments_done(self, event: Mapping[str, Any]) -> list[Action]:
+        run = self.tools.arguments_done(event, self.active_response_id)
+        if isinstance(run, str):
+            return [ReportError(run)]
+        return [run] if run is not None else []
+
+    def tool_output(self, call_id: str, output: str) -> list[Action]:
+        """A function's output is ready: send it (and ``response.create`` once the response's calls
+        are all answered and the response is done).  Unknown calls (an earlier connection's) send nothing."""
+        return [SendEvent(e) for e in self.tools.output(call_id, output, self.active_response_id)]
+
+    def _on_item_created(self, event: Mapping[str, Any]) -> list[Action]:
+        request = self.tools.approval_request(event)
+        if isinstance(request, str):
+            return [ReportError(request)]
+        return [request] if request is not None else []
+
+    def mcp_approval(self, approval_request_id: str, approve: bool) -> list[Action]:
+        """Answer an MCP approval request."""
+        return [SendEvent(self.tools.approval_response(approval_request_id, approve))]
 
     def _on_audio_delta(self, event: Mapping[str, Any]) -> list[Action]:
         delta = event.get("delta")
@@ -381,8 +427,11 @@ class SessionProtocol:
             self._pending_cancels -= 1
             self.benign_errors += 1
             return []
-        actions: list[Action] = []
         event_id = _str(err.get("event_id"))
+        if code == "conversation_already_has_active_response" and self.tools.benign_create_error(event_id):
+            self.benign_errors += 1  # the model already answers the tool outputs
+            return []
+        actions: list[Action] = []
         command_id = self._pending_updates.pop(event_id, None) if event_id else None
         if command_id is None and event_id is None and self._pending_updates:
             param = str(err.get("param") or "")
@@ -486,6 +535,7 @@ class SessionProtocol:
         ]
         self._pending_updates.clear()
         self._pending_cancels = 0
+        self.tools.reset()  # the new connection's conversation does not know these calls
         self.audio_enabled = False
         rid = self.active_response_id
         if rid is not None:
@@ -515,4 +565,6 @@ _HANDLERS = {
     "response.audio.done": SessionProtocol._on_audio_done,
     "input_audio_buffer.speech_started": SessionProtocol._on_speech_started,
     "error": SessionProtocol._on_error,
+    "response.function_call_arguments.done": SessionProtocol._on_call_arguments_done,
+    "conversation.item.created": SessionProtocol._on_item_created,
 }

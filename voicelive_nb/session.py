@@ -88,6 +88,15 @@ class VoiceSession:
             needs a new folder.
         max_failures: Consecutive failed (re)connects before the session gives up.
         history: Records kept for :meth:`wait_for` ``since=`` look-backs.
+        tools: Python functions (or ``@tool`` objects, or tool dicts) the model may call,
+            added to ``config.tools``; the session runs them off its loop (see
+            :mod:`voicelive_nb.session_tools`) and sends their outputs.
+        tool_timeout_s: Longest run of a tool call (a ``@tool(timeout_s=...)`` overrides);
+            then the model is told it timed out.
+        mcp_approval: How the service's MCP approval requests are answered: None (wait
+            for :meth:`approve_mcp`, e.g. the panel's buttons), True/False (approve/refuse
+            all), or ``callable(request) -> bool`` (``request``: ``approval_request_id``,
+            ``server_label``, ``name``, ``arguments``; run in a worker thread).
         latency: The latency/robustness knob of sound-device mics and speakers:
             ``"auto"`` (default: 10 ms blocks, 20 ms speaker buffer that grows after an
             underflow), ``"low"`` (never grows) or ``"robust"`` (100 ms speaker buffer), or a
@@ -106,6 +115,9 @@ class VoiceSession:
         max_failures: int = 5,
         history: int = 4000,
         latency: str | Any = None,
+        tools: list[Any] | tuple[Any, ...] | None = None,
+        tool_timeout_s: float = 10.0,
+        mcp_approval: bool | Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         if config is not None and not isinstance(config, SessionConfig):
             raise ValueError(f"config must be a SessionConfig, got {type(config).__name__}")
@@ -122,6 +134,17 @@ class VoiceSession:
         if max_failures < 1:
             raise ValueError(f"max_failures must be >= 1, got {max_failures}")
         self._config = config or SessionConfig()
+        from voicelive_nb.session_tools import ToolRunner
+
+        self._tool_runner = ToolRunner(timeout_s=tool_timeout_s)
+        self._tool_defs: dict[str, Any] = {}  # every tool ever given, by name, in order (switched off or on)
+        for obj in [*self._config.tools, *(tools or [])]:
+            self._register_tool(obj)
+        known = set(self._config.tool_names)
+        extra = [obj for name, obj in self._tool_defs.items() if name not in known]
+        if extra:
+            self._config = self._config.replace(tools=(*self._config.tools, *extra))
+        self._mcp_approval = mcp_approval
         self._connection = connection
         self._mic = mic
         self._speaker = speaker
@@ -203,6 +226,28 @@ class VoiceSession:
         engine = self._engine
         return engine.source if engine is not None else None
 
+    @property
+    def tools(self) -> dict[str, bool]:
+        """Every tool given (function names, MCP server labels) and whether it is switched on."""
+        on = set(self.config.tool_names)
+        return {name: name in on for name in self._tool_defs}
+
+    @property
+    def pending_approvals(self) -> list[dict[str, Any]]:
+        """MCP approval requests waiting for :meth:`approve_mcp`."""
+        engine = self._engine
+        if engine is None:
+            return []
+        return [
+            {
+                "approval_request_id": r.approval_request_id,
+                "server_label": r.server_label,
+                "name": r.name,
+                "arguments": r.arguments,
+            }
+            for r in list(engine.pending_approvals.values())
+        ]
+
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> VoiceSession:
@@ -231,6 +276,8 @@ class VoiceSession:
                 publish=self.bus.publish,
                 max_failures=self._max_failures,
                 bus_dropped=lambda: self.bus.dropped,
+                tools=self._tool_runner,
+                mcp_approval=self._mcp_approval,
             )
             engine.muted = self._muted
             engine.state = "connecting"
@@ -298,6 +345,33 @@ class VoiceSession:
         :class:`CommandResult` (``.result(timeout)`` blocks only the caller).
         """
         return self._update("update_vad", self.config.with_vad(**changes), timeout)
+
+    def enable_tool(
+        self, name: str, enabled: bool = True, *, timeout: float = 10.0
+    ) -> concurrent.futures.Future[CommandResult]:
+        """Switch a tool (a function's name, an MCP server's label) on or off, live.
+
+        Sends the new tool list in a ``session.update``; the Future resolves with the
+        server's answer, as for :meth:`update_vad`.  A call to a switched-off tool that
+        still arrives is answered with an error the model can read.
+        """
+        if name not in self._tool_defs:
+            raise ValueError(f"no tool named {name!r}; the session knows {sorted(self._tool_defs)}")
+        on = set(self.config.tool_names)
+        if enabled:
+            on.add(name)
+        else:
+            on.discard(name)
+        config = self.config
+        choice = config.tool_choice
+        if isinstance(choice, dict) and choice.get("name") not in on:
+            config = config.replace(tool_choice="auto")  # a forced tool that is off cannot stay forced
+        tools = tuple(obj for tname, obj in self._tool_defs.items() if tname in on)
+        return self._update("enable_tool", config.replace(tools=tools), timeout)
+
+    def approve_mcp(self, approval_request_id: str, approve: bool = True) -> concurrent.futures.Future[bool]:
+        """Answer a pending MCP approval request; the Future is False if none had that id."""
+        return self._submit(lambda e: e.approve_mcp(approval_request_id, approve), "approve_mcp")
 
     def mute(self) -> None:
         """Send silence instead of the mic (the audio timeline keeps running)."""
@@ -369,6 +443,14 @@ class VoiceSession:
             return [r for _, r in self._history if type is None or r.type == type]
 
     # ------------------------------------------------------------------ internals
+
+    def _register_tool(self, obj: Any) -> None:
+        from voicelive_nb.config import tool_definition, tool_name
+
+        definition = tool_definition(obj)
+        if definition.get("type") == "function":
+            obj = self._tool_runner.add(obj)
+        self._tool_defs[tool_name(definition)] = obj
 
     def _observe(self, record: EventRecord) -> None:
         with self._cond:
@@ -493,6 +575,7 @@ class VoiceSession:
                 with contextlib.suppress(Exception):
                     part.stop()
         finally:
+            self._tool_runner.close()
             if emulator is not None:
                 try:
                     emulator.close()  # stop + release its worker threads (it is ours alone)

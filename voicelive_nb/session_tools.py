@@ -1,0 +1,272 @@
+"""Python functions the assistant can call: :func:`tool`, :class:`Tool` and :class:`ToolRunner`.
+
+Give a session functions (``VoiceSession(config, tools=[get_weather])``, or
+``SessionConfig(tools=[...])``) and the model may call them.  Each function's JSON schema
+comes from its signature, type hints and docstring (pydantic + docstring-parser, see
+:func:`~voicelive_nb.config.function_definition`); ``@tool`` sets a name, description or
+timeout of its own::
+
+    @tool(timeout_s=5)
+    def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> dict:
+        \"\"\"The weather now.
+
+        Args:
+            city: The city, e.g. Paris.
+        \"\"\"
+        return {"sky": "sunny", "temperature": 21}
+
+How a call runs (:class:`ToolRunner`): the arguments (JSON text from the model) are
+parsed and validated against the signature (pydantic; ``"3"`` becomes ``3`` for an int),
+then the function runs in a worker thread -- never on the session's loop; an ``async``
+function gets its own loop in that thread -- and is waited for at most ``timeout_s``.
+The result becomes the output text: a ``str`` as it is, anything else as JSON (pydantic
+models too).  Bad arguments, an exception, a timeout or an unknown/switched-off tool
+become an output ``{"error": "..."}`` that the model can read and answer with; nothing
+raises into the session (a timed-out sync function keeps its worker thread until it
+returns: threads cannot be killed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+from voicelive_nb.config import function_definition, tool_definition
+
+__all__ = ["Tool", "ToolOutcome", "ToolRunner", "as_tool", "tool"]
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, eq=False)
+class Tool:
+    """A function the model can call, with its wire definition.
+
+    Attributes:
+        name: The name the model calls it by.
+        definition: The ``{"type": "function", "name", "description", "parameters"}`` dict.
+        fn: The Python function (None: a definition only, e.g. loaded from a recording).
+        timeout_s: Longest run before the call is answered with a timeout error (None:
+            the session's ``tool_timeout_s``).
+    """
+
+    name: str
+    definition: Mapping[str, Any]
+    fn: Callable[..., Any] | None = None
+    timeout_s: float | None = None
+    _validated: Callable[..., Any] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_function(
+        cls,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Tool:
+        """Describe ``fn`` (see :func:`~voicelive_nb.config.function_definition`)."""
+        if not callable(fn):
+            raise ValueError(f"a tool must be a function, got {type(fn).__name__}")
+        if timeout_s is not None and not timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0 seconds, got {timeout_s!r}")
+        definition = function_definition(fn, name, description)
+        from pydantic import validate_call
+
+        return cls(str(definition["name"]), definition, fn, timeout_s, validate_call(fn))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly (a decorated function stays usable as a function)."""
+        if self.fn is None:
+            raise TypeError(f"tool {self.name!r} has no Python function (a definition only)")
+        return self.fn(*args, **kwargs)
+
+
+@overload
+def tool(fn: Callable[..., Any], /) -> Tool: ...
+
+
+@overload
+def tool(
+    *, name: str | None = None, description: str | None = None, timeout_s: float | None = None
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
+def tool(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout_s: float | None = None,
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Decorator: make a function a :class:`Tool` (``@tool`` or ``@tool(timeout_s=5, ...)``)."""
+    if fn is not None:
+        return Tool.from_function(fn)
+
+    def wrap(f: Callable[..., Any]) -> Tool:
+        return Tool.from_function(f, name=name, description=description, timeout_s=timeout_s)
+
+    return wrap
+
+
+def as_tool(obj: Any) -> Tool:
+    """A :class:`Tool` from a function, a Tool, or a function tool dict (definition only)."""
+    if isinstance(obj, Tool):
+        return obj
+    if isinstance(obj, Mapping):
+        d = tool_definition(obj)
+        if d.get("type") != "function":
+            raise ValueError(f"as_tool() takes function tools, got {d.get('type')!r}")
+        return Tool(str(d["name"]), d)
+    if callable(obj):
+        return Tool.from_function(obj)
+    raise ValueError(f"a tool must be a function, a @tool or a tool dict, got {type(obj).__name__}")
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """How one call went.
+
+    Attributes:
+        output: The ``function_call_output`` text sent back (the result, or ``{"error": ...}``).
+        status: ``"ok"``, ``"error"`` (the function raised), ``"invalid"`` (bad arguments),
+            ``"timeout"``, ``"unknown"`` (no such tool) or ``"disabled"`` (switched off).
+        error: The problem in words (None when ok).
+        started_t, finished_t: Monotonic times the function started and returned (or gave up).
+    """
+
+    output: str
+    status: str
+    error: str | None
+    started_t: float
+    finished_t: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the function returned a result."""
+        return self.status == "ok"
+
+    @property
+    def duration_ms(self) -> float:
+        """The function's own run time (to the timeout, for a timeout)."""
+        return (self.finished_t - self.started_t) * 1000.0
+
+
+def _output_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        value = dump(mode="json")
+    return json.dumps(value, default=str)
+
+
+def _error(status: str, message: str, started: float, finished: float | None = None) -> ToolOutcome:
+    end = time.monotonic() if finished is None else finished
+    return ToolOutcome(json.dumps({"error": message}), status, message, started, end)
+
+
+def _invoke(call: Callable[..., Any], kwargs: dict[str, Any], timeout_s: float) -> Any:
+    """In a worker thread: run the (validated) function; a coroutine gets a loop of its own."""
+    result = call(**kwargs)
+    if inspect.isawaitable(result):
+
+        async def bounded() -> Any:
+            return await asyncio.wait_for(result, timeout_s)
+
+        return asyncio.run(bounded())
+    return result
+
+
+class ToolRunner:
+    """Runs tool calls in a worker pool, each bounded by a timeout; never raises.
+
+    Args:
+        tools: The tools (functions, ``@tool`` objects, function tool dicts).
+        timeout_s: Default longest run of a call.
+        workers: Worker threads (calls beyond this wait for a free one).
+    """
+
+    def __init__(self, tools: Iterable[Any] = (), *, timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = 4) -> None:
+        if not timeout_s > 0:
+            raise ValueError(f"tool_timeout_s must be > 0 seconds, got {timeout_s!r}")
+        self.timeout_s = timeout_s
+        self.tools: dict[str, Tool] = {}
+        for obj in tools:
+            self.add(obj)
+        self._workers = workers
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def add(self, obj: Any) -> Tool:
+        """Register one tool (replacing one of the same name)."""
+        t = as_tool(obj)
+        self.tools[t.name] = t
+        return t
+
+    def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(self._workers, thread_name_prefix="voicelive-tool")
+        return self._pool
+
+    async def run(self, name: str, arguments: str, *, enabled: bool = True) -> ToolOutcome:
+        """Run call ``name`` with JSON ``arguments``; the outcome, whatever happens."""
+        started = time.monotonic()
+        t = self.tools.get(name)
+        if not enabled:
+            return _error("disabled", f"the tool {name} is switched off; answer without it", started)
+        if t is None or t.fn is None:
+            return _error("unknown", f"no tool named {name} is available here", started)
+        try:
+            kwargs = json.loads(arguments) if arguments.strip() else {}
+        except ValueError as exc:
+            return _error("invalid", f"the arguments of {name} are not valid JSON: {exc}", started)
+        if not isinstance(kwargs, dict):
+            return _error("invalid", f"the arguments of {name} must be a JSON object, got {arguments[:80]}", started)
+        timeout = t.timeout_s or self.timeout_s
+        loop = asyncio.get_running_loop()
+        call = t._validated or t.fn
+        started = time.monotonic()
+        future = loop.run_in_executor(self._executor(), _invoke, call, kwargs, timeout)
+        try:
+            value = await asyncio.wait_for(future, timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            return _error("timeout", f"{name} did not answer within {timeout:g} s", started)
+        except Exception as exc:
+            finished = time.monotonic()
+            status = "invalid" if type(exc).__name__ == "ValidationError" else "error"
+            text = _describe(exc) if status == "error" else f"invalid arguments for {name}: {_validation(exc)}"
+            return _error(status, text, started, finished)
+        finished = time.monotonic()
+        try:
+            output = _output_text(value)
+        except (TypeError, ValueError) as exc:
+            return _error("error", f"{name} returned something that is not JSON: {exc}", started, finished)
+        return ToolOutcome(output, "ok", None, started, finished)
+
+    def close(self) -> None:
+        """Release the worker threads (running calls finish on their own)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _validation(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for err in errors():
+        where = ".".join(str(x) for x in err.get("loc", ()) if x != "__root__")
+        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return "; ".join(parts)
