@@ -139,7 +139,9 @@ class ToolOutcome:
         status: ``"ok"``, ``"error"`` (the function raised), ``"invalid"`` (bad arguments),
             ``"timeout"``, ``"unknown"`` (no such tool) or ``"disabled"`` (switched off).
         error: The problem in words (None when ok).
-        started_t, finished_t: Monotonic times the function started and returned (or gave up).
+        started_t, finished_t: Monotonic times the function started and returned, measured in
+            the worker thread around the call itself (the hops into and out of the pool are
+            the runner's cost, not the function's); for a timeout: the wait.
     """
 
     output: str
@@ -173,16 +175,18 @@ def _error(status: str, message: str, started: float, finished: float | None = N
     return ToolOutcome(json.dumps({"error": message}), status, message, started, end)
 
 
-def _invoke(call: Callable[..., Any], kwargs: dict[str, Any], timeout_s: float) -> Any:
-    """In a worker thread: run the (validated) function; a coroutine gets a loop of its own."""
+def _invoke(call: Callable[..., Any], kwargs: dict[str, Any], timeout_s: float) -> tuple[Any, float, float]:
+    """In a worker thread: run the (validated) function (a coroutine gets a loop of its own);
+    returns the result and when the call started and returned."""
+    started = time.monotonic()
     result = call(**kwargs)
     if inspect.isawaitable(result):
 
         async def bounded() -> Any:
             return await asyncio.wait_for(result, timeout_s)
 
-        return asyncio.run(bounded())
-    return result
+        result = asyncio.run(bounded())
+    return result, started, time.monotonic()
 
 
 class ToolRunner:
@@ -235,7 +239,7 @@ class ToolRunner:
         started = time.monotonic()
         future = loop.run_in_executor(self._executor(), _invoke, call, kwargs, timeout)
         try:
-            value = await asyncio.wait_for(future, timeout)
+            value, started, finished = await asyncio.wait_for(future, timeout)
         except (asyncio.TimeoutError, TimeoutError):
             return _error("timeout", f"{name} did not answer within {timeout:g} s", started)
         except Exception as exc:
@@ -243,7 +247,6 @@ class ToolRunner:
             status = "invalid" if type(exc).__name__ == "ValidationError" else "error"
             text = _describe(exc) if status == "error" else f"invalid arguments for {name}: {_validation(exc)}"
             return _error(status, text, started, finished)
-        finished = time.monotonic()
         try:
             output = _output_text(value)
         except (TypeError, ValueError) as exc:
