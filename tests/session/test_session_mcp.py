@@ -104,7 +104,7 @@ def test_an_mcp_call_with_approval_completes_and_a_refused_one_is_answered(
         if r.data["item"]["type"] == "mcp_approval_request"
     ]
     assert [a["approval_request_id"] for a in approvals] == requests
-    (first, second) = session.tracker.turns  # type: ignore[union-attr]
+    first, _ = session.tracker.turns  # type: ignore[union-attr]
     assert first.tool_calls == ["lookup_order"] and first.assistant_transcript == looked
 
 

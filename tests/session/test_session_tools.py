@@ -73,7 +73,10 @@ def answers(session: VoiceSession) -> list[str]:
 
 def wait_answer(session: VoiceSession, since: float, timeout: float = 30.0) -> EventRecord:
     return session.wait_for(
-        "response.audio_transcript.done", timeout=timeout, since=since, predicate=lambda r: bool(r.data.get("transcript"))
+        "response.audio_transcript.done",
+        timeout=timeout,
+        since=since,
+        predicate=lambda r: bool(r.data.get("transcript")),
     )
 
 
@@ -89,7 +92,7 @@ def test_a_spoken_question_calls_the_function_and_the_answer_says_its_output(con
         session.wait_for(Local.PLAYBACK_STOPPED, timeout=30, since=answer.t)
     # the function ran, off the session's loop, with the argument taken from the words
     assert call.data["name"] == "get_weather" and json.loads(call.data["arguments"]) == {"city": "Paris"}
-    assert CALLS == [("get_weather", {"city": "Paris"}, CALLS[0][2])] and CALLS[0][2].startswith("voicelive-tool")
+    assert [("get_weather", {"city": "Paris"}, CALLS[0][2])] == CALLS and CALLS[0][2].startswith("voicelive-tool")
     # its output went back with the call's call_id, then response.create
     sent = [r for r in session.records("conversation.item.create") if r.data["item"]["type"] == "function_call_output"]
     assert [r.data["item"]["call_id"] for r in sent] == [call.data["call_id"]]
