@@ -96,7 +96,10 @@ class Panel:
             itself (``config`` and ``session`` None), so the transcript shows what you said;
             None leaves it off.
         **session_kwargs: Passed to ``VoiceSession`` when the panel builds it (``mic=``,
-            ``speaker=``, ``connection=`` ...).
+            ``speaker=``, ``connection=``, ``tools=``, ``mcp_approval=`` ...).  With tools,
+            the panel shows a switch per tool (on/off live, acknowledged like a VAD change)
+            and Approve/Refuse buttons for MCP approval requests; tool calls appear in the
+            transcript (name, arguments, result or error, ms).
     """
 
     def __init__(
@@ -158,6 +161,7 @@ class Panel:
         self.widget = v.root
         """The root widget (display it, or put it in your own layout)."""
         self.widget.add_class("vlnb-panel")
+        self._build_tool_controls()
         self._wire()
         if session is not None:
             self._attach(session)
@@ -290,6 +294,85 @@ class Panel:
             await asyncio.sleep(0.05)
         await asyncio.sleep(settle_s)
 
+    def enable_tool(self, name: str, enabled: bool = True) -> Any:
+        """Switch a tool on or off live (what its switch does); the session's Future of the
+        server's answer, or None before connecting (the panel's config changes then)."""
+        session = self._session
+        if session is None or not getattr(session, "running", False):
+            if session is not None:
+                return session.enable_tool(name, enabled)
+            return None
+        self.state.set_status(f"{'Switching on' if enabled else 'Switching off'} {name}…")
+        self._tool_pending.add(name)  # its switch shows the wish until the server answers
+        future = session.enable_tool(name, enabled)
+        future.add_done_callback(lambda f: self._tool_switched(name, enabled, f))
+        return future
+
+    def approve_mcp(self, approve: bool = True) -> Any:
+        """Answer the oldest pending MCP approval request (what Approve/Refuse do); None if none waits."""
+        session = self._session
+        pending = session.pending_approvals if session is not None else []
+        if not pending:
+            return None
+        return session.approve_mcp(pending[0]["approval_request_id"], approve)
+
+    def _build_tool_controls(self) -> None:
+        ipywidgets = _require_ipywidgets()
+        names = self._tool_names()
+        self._tool_switches: dict[str, Any] = {}
+        self._tool_pending: set[str] = set()
+        self._approve_buttons: list[Any] = []
+        if not names:
+            return
+        for name in names:
+            box = ipywidgets.Checkbox(value=True, description=name, indent=False)
+            box.observe(lambda change, n=name: self._on_tool_switch(n, change), names="value")
+            self._tool_switches[name] = box
+        approve = ipywidgets.Button(description="Approve", button_style="success", disabled=True)
+        refuse = ipywidgets.Button(description="Refuse", button_style="danger", disabled=True)
+        approve.on_click(lambda _b: self.approve_mcp(True))
+        refuse.on_click(lambda _b: self.approve_mcp(False))
+        self._approve_buttons = [approve, refuse]
+        row = ipywidgets.HBox([ipywidgets.HTML("<b>tools</b>"), *self._tool_switches.values(), approve, refuse])
+        self.widget.children = (*self.widget.children, row)
+
+    def _tool_names(self) -> list[str]:
+        from voicelive_nb.config import tool_definition, tool_name
+
+        if self._session is not None:
+            return list(getattr(self._session, "tools", {}))
+        given = [*self._config.tools, *self._session_kwargs.get("tools", ())]
+        return list(dict.fromkeys(tool_name(tool_definition(t)) for t in given))
+
+    def _on_tool_switch(self, name: str, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        self.enable_tool(name, bool(change["new"]))
+
+    def _tool_switched(self, name: str, enabled: bool, future: Any) -> None:
+        self._tool_pending.discard(name)
+        result = future.result()
+        if result.ok:
+            self.state.set_status(f"{name} switched {'on' if enabled else 'off'} (session.updated)")
+        else:
+            self.state.set_status(f"Switching {name} failed: {result.detail}", error=True)
+
+    def _refresh_tools(self) -> None:
+        session = self._session
+        if session is None or not self._tool_switches:
+            return
+        self._syncing = True
+        try:
+            for name, on in getattr(session, "tools", {}).items():
+                box = self._tool_switches.get(name)
+                if box is not None and name not in self._tool_pending:
+                    self._set(box, "value", on)
+        finally:
+            self._syncing = False
+        waiting = bool(session.pending_approvals)
+        for button in self._approve_buttons:
+            self._set(button, "disabled", not waiting)
+
     def _require_session(self) -> Any:
         if self._session is None:
             raise RuntimeError("the panel has no session yet: call panel.connect() (or press Connect) first")
@@ -304,6 +387,7 @@ class Panel:
             self._seen_connection = snap.connection
             self._update_buttons(snap)
         self._set(self._status, "value", status_html(snap, self._record_note()))
+        self._refresh_tools()
         self._set(self._meters, "value", meters_html(snap, self._threshold()))
         if snap.transcript_version != self._seen["tx"]:
             self._seen["tx"] = snap.transcript_version

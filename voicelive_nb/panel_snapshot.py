@@ -19,7 +19,7 @@ __all__ = ["FLOOR_DB", "FieldStatus", "LogLine", "PanelSnapshot", "TranscriptLin
 FLOOR_DB = -90.0
 """Level shown for silence and for a meter that has had no audio lately."""
 
-Role = Literal["user", "assistant"]
+Role = Literal["user", "assistant", "tool"]
 FieldState = Literal["pending", "ok", "error"]
 
 
@@ -28,7 +28,8 @@ class TranscriptLine:
     """One utterance in the transcript view.
 
     Attributes:
-        role: ``"user"`` or ``"assistant"``.
+        role: ``"user"``, ``"assistant"`` or ``"tool"`` (a function or MCP call: name,
+            arguments, result or error, and how long it ran; or an MCP approval request).
         text: What was said so far (``""`` until a transcript arrives).
         item_id: The conversation item it belongs to.
         t: Monotonic seconds when the utterance began.
@@ -44,6 +45,8 @@ class TranscriptLine:
     final: bool = False
     interrupted: bool = False
     speech_ms: float | None = None
+    error: bool = False
+    """A tool line whose call failed (error, timeout, refused)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -374,6 +374,7 @@ class PanelState:
         item = r.get("item")
         if (
             isinstance(item, Mapping)
+            and item.get("type", "message") == "message"
             and item.get("role", "assistant") == "assistant"
             and item.get("id")
             and str(item["id"]) not in self._lines
@@ -438,6 +439,53 @@ class PanelState:
         else:
             self._on_command(r)
 
+    # ------------------------------------------------------------------ tools
+
+    def _on_tool_call(self, r: EventRecord) -> None:
+        call = f"{r.get('name')}({_short(r.get('arguments'))})"
+        self._put(TranscriptLine("tool", call, str(r.get("call_id")), r.t))
+
+    def _on_tool_result(self, r: EventRecord) -> None:
+        key = str(r.get("call_id"))
+        old = self._lines.get(key)
+        call = old.text if old is not None else f"{r.get('name')}(…)"
+        ms = r.get("duration_ms")
+        took = f" · {float(ms):.0f} ms" if isinstance(ms, (int, float)) else ""
+        if r.get("ok"):
+            text = f"{call} → {_short(r.get('output'))}{took}"
+        else:
+            text = f"{call} ✗ {r.get('status')}: {_short(r.get('error'))}{took}"
+        self._put(TranscriptLine("tool", text, key, old.t if old else r.t, True, error=not r.get("ok")))
+
+    def _on_mcp_item(self, r: EventRecord) -> None:
+        item = r.get("item")
+        if not isinstance(item, Mapping) or not item.get("id"):
+            return
+        key, kind = str(item["id"]), item.get("type")
+        call = f"{item.get('server_label')}/{item.get('name')}({_short(item.get('arguments'))})"
+        if kind == "mcp_approval_request":
+            self._put(TranscriptLine("tool", f"{call} — waiting for approval", key, r.t))
+        elif kind == "mcp_call" and r.type == "response.output_item.done":
+            error = item.get("error")
+            old = self._lines.get(key)
+            t0 = old.t if old else r.t
+            took = f" · {(r.t - t0) * 1000:.0f} ms" if old else ""
+            if error:
+                msg = error.get("message") if isinstance(error, Mapping) else error
+                text = f"{call} ✗ {_short(msg)}{took}"
+            else:
+                text = f"{call} → {_short(item.get('output'))}{took}"
+            self._put(TranscriptLine("tool", text, key, t0, True, error=bool(error)))
+        elif kind == "mcp_call":
+            self._put(TranscriptLine("tool", call, key, r.t))
+
+    def _on_tool_approval(self, r: EventRecord) -> None:
+        key = str(r.get("approval_request_id"))
+        old = self._lines.get(key)
+        verdict = "approved" if r.get("approve") else "refused"
+        call = f"{r.get('server_label')}/{r.get('name')}({_short(r.get('arguments'))})"
+        self._put(TranscriptLine("tool", f"{call} — {verdict} ({r.get('by')})", key, old.t if old else r.t, True))
+
     # ------------------------------------------------------------------ helpers
 
     def _onset_level(self, audio_start_ms: Any) -> float | None:
@@ -475,6 +523,11 @@ class _VersionedDict(dict[str, FieldStatus]):
         super().__setitem__(key, value)
 
 
+def _short(value: Any, limit: int = 160) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _smooth(old: float | None, new: float, weight: float = 0.1) -> float:
     """Exponential moving average (rounded for display); the first value is taken as is."""
     return round(new if old is None else old + weight * (new - old), 1)
@@ -510,4 +563,9 @@ _HANDLERS: dict[str, Callable[[PanelState, EventRecord], None]] = {
     "response.audio_transcript.done": PanelState._on_assistant_done,
     "response.done": PanelState._on_response_done,
     "conversation.item.truncated": PanelState._on_truncated,
+    Local.TOOL_CALL: PanelState._on_tool_call,
+    Local.TOOL_RESULT: PanelState._on_tool_result,
+    Local.TOOL_APPROVAL: PanelState._on_tool_approval,
+    "response.output_item.done": PanelState._on_mcp_item,
+    "conversation.item.created": PanelState._on_mcp_item,
 }

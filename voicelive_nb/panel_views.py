@@ -52,6 +52,8 @@ CSS = """
 .vlnb-line { padding: 3px 7px; border-radius: 6px; max-width: 88%; line-height: 1.35; }
 .vlnb-user { background: #e0f2fe; align-self: flex-start; }
 .vlnb-assistant { background: #f3f4f6; align-self: flex-end; }
+.vlnb-tool { background: #fef9c3; align-self: center; font-family: monospace; font-size: 11px; }
+.vlnb-tool.vlnb-toolerr { background: #fee2e2; }
 .vlnb-who { font-size: 10px; color: #6b7280; margin-right: 4px; }
 .vlnb-cut { font-size: 10px; color: #b45309; margin-left: 6px; border: 1px solid #fcd34d; border-radius: 3px;
   padding: 0 3px; background: #fffbeb; }
@@ -156,9 +158,10 @@ def transcript_html(lines: Sequence[TranscriptLine], limit: int = 60) -> str:
         else:
             text, cls = "…", " vlnb-partial"
         cut = '<span class="vlnb-cut">interrupted</span>' if line.interrupted else ""
-        who = "you" if line.role == "user" else "assistant"
+        who = {"user": "you", "assistant": "assistant", "tool": "tool"}[line.role]
+        err = " vlnb-toolerr" if line.error else ""
         rows.append(
-            f'<div class="vlnb-line vlnb-{line.role}"><span class="vlnb-who">{who}</span>'
+            f'<div class="vlnb-line vlnb-{line.role}{err}"><span class="vlnb-who">{who}</span>'
             f'<span class="{cls.strip()}">{text}</span>{cut}</div>'
         )
     return f'<div class="vlnb vlnb-tx">{"".join(rows)}</div>'

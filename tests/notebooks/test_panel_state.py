@@ -297,3 +297,65 @@ def test_vad_onset_level_is_the_mic_level_where_speech_began() -> None:
     # The server reports the start moved back by the 300 ms prefix padding.
     st.feed(rec(2.0, "server", "input_audio_buffer.speech_started", audio_start_ms=700, item_id="u1"))
     assert st.snapshot(2.0).vad_onset_db == -25.0
+
+
+def test_tool_calls_show_in_the_transcript() -> None:
+    state = PanelState(lambda: [])
+    fc = {"id": "f1", "type": "function_call", "name": "get_weather", "call_id": "c1", "arguments": ""}
+    mcp = {"id": "m1", "type": "mcp_call", "server_label": "orders", "name": "lookup_order", "arguments": '{"n":"4"}'}
+    state.feed_many(
+        [
+            rec(1.0, "server", "response.output_item.added", response_id="r1", item=fc),  # no empty assistant line
+            rec(1.1, "local", Local.TOOL_CALL, call_id="c1", name="get_weather", arguments='{"city":"Paris"}'),
+            rec(
+                1.2,
+                "local",
+                Local.TOOL_RESULT,
+                call_id="c1",
+                name="get_weather",
+                ok=True,
+                status="ok",
+                output='{"sky":"sunny"}',
+                error=None,
+                duration_ms=3.2,
+            ),
+            rec(1.3, "local", Local.TOOL_CALL, call_id="c2", name="get_stock", arguments="{}"),
+            rec(
+                1.4,
+                "local",
+                Local.TOOL_RESULT,
+                call_id="c2",
+                name="get_stock",
+                ok=False,
+                status="timeout",
+                output="{}",
+                error="get_stock did not answer within 2 s",
+                duration_ms=2000.0,
+            ),
+            rec(2.0, "server", "conversation.item.created", item={**mcp, "type": "mcp_approval_request", "id": "ap1"}),
+            rec(
+                2.1,
+                "local",
+                Local.TOOL_APPROVAL,
+                approval_request_id="ap1",
+                server_label="orders",
+                name="lookup_order",
+                arguments='{"n":"4"}',
+                approve=True,
+                by="user",
+            ),
+            rec(2.2, "server", "conversation.item.created", item=mcp),
+            rec(2.5, "server", "response.output_item.done", response_id="r2", item={**mcp, "output": "shipped"}),
+        ]
+    )
+    lines = state.snapshot(3.0).transcript
+    assert [(ln.role, ln.text, ln.error) for ln in lines] == [
+        ("tool", 'get_weather({"city":"Paris"}) → {"sky":"sunny"} · 3 ms', False),
+        ("tool", "get_stock({}) ✗ timeout: get_stock did not answer within 2 s · 2000 ms", True),
+        ("tool", 'orders/lookup_order({"n":"4"}) — approved (user)', False),
+        ("tool", 'orders/lookup_order({"n":"4"}) → shipped · 300 ms', False),
+    ]
+    from voicelive_nb.panel_views import transcript_html
+
+    html = transcript_html(lines)
+    assert html.count("vlnb-line vlnb-tool") == 4 and html.count("vlnb-toolerr") == 1 and "&quot;sunny&quot;" in html
