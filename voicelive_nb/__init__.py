@@ -2,7 +2,7 @@
 
 Public API::
 
-    from voicelive_nb import VoiceSession, SessionConfig, Panel, Recording, Emulator
+    from voicelive_nb import VoiceSession, SessionConfig, Panel, Recording, Emulator, tool
 
 Heavy or optional pieces (sounddevice, ipywidgets, the emulator's speech engines)
 are imported lazily, on first use of the name that needs them.
@@ -27,6 +27,8 @@ _LAZY = {
     "Emulator": "voicelive_nb.emulator",
     "TurnTracker": "voicelive_nb.metrics",
     "replay": "voicelive_nb.replay",
+    "tool": "voicelive_nb.session_tools",
+    "Tool": "voicelive_nb.session_tools",
 }
 
 __all__ = [
@@ -37,11 +39,13 @@ __all__ = [
     "Recorder",
     "Recording",
     "SessionConfig",
+    "Tool",
     "TurnTracker",
     "VadSettings",
     "VoiceSession",
     "__version__",
     "replay",
+    "tool",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,6 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.recording import Recorder, Recording
     from voicelive_nb.replay import replay
     from voicelive_nb.session import VoiceSession
+    from voicelive_nb.session_tools import Tool, tool
 
 
 def __getattr__(name: str) -> Any:

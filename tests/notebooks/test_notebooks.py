@@ -98,3 +98,12 @@ def test_vad_tuning_runs_headless(tmp_path: Path, headless_env: dict[str, str]) 
     for name in ("silence 300 ms", "silence 500 ms", "silence 900 ms"):
         assert name in text
     assert images(nb) >= 2
+
+
+def test_tools_runs_headless(tmp_path: Path, headless_env: dict[str, str]) -> None:
+    nb = execute("tools.ipynb", tmp_path)
+    text = outputs(nb)
+    assert "called get_weather" in text and "Get weather says: sky sunny, temperature 21, city Paris." in text
+    assert "called get_time" in text and "half past ten" in text
+    assert "switched off: True" in text and "'get_weather': False" in text and "You said: What is the weather in Rome?" in text
+    assert "tool_to_audio_ms" in text and "get_weather" in text
