@@ -71,6 +71,8 @@ def run(endpoint: str, question: str, turns: int) -> list[dict[str, Any]]:
         speaker=CaptureSpeaker(),
         tools=[get_weather, get_time],
     )
+    results: list[dict[str, Any]] = []  # every one (the session's history keeps only the latest records)
+    session.subscribe(lambda r: results.append(dict(r.data)) if r.type == Local.TOOL_RESULT else None)
     with session:
         session.wait_for("session.updated", timeout=20, since=session.started_at)
         for i in range(turns):
@@ -82,7 +84,6 @@ def run(endpoint: str, question: str, turns: int) -> list[dict[str, Any]]:
                 since=mark,
                 predicate=lambda r: any(o.get("type") == "message" for o in r.data["response"]["output"]),
             )
-        results = [r.data for r in session.records(Local.TOOL_RESULT)]
     return results
 
 
