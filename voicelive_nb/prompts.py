@@ -76,8 +76,9 @@ class PromptMic:
     """An AudioSource that is silent until told to :meth:`say` a clip (turn-taking demos).
 
     Blocks of ``blocksize`` samples are produced at the real-time rate by a thread: the
-    queued clips' samples, else digital silence.  :attr:`finished` turns True once
-    :meth:`close` was called and every queued clip plus ``tail_s`` of silence was read.
+    queued clips' samples, else digital silence.  After :meth:`close`, once every queued
+    clip and ``tail_s`` of silence were produced, no more blocks come, and :attr:`finished`
+    turns True (and stays True) when the reader has taken the last one.
 
     Args:
         rate: Sample rate (Hz).
@@ -116,11 +117,18 @@ class PromptMic:
 
     @property
     def finished(self) -> bool:
-        """True after :meth:`close` once everything (and the tail silence) was read."""
-        return self._closed and self._silent_after_close >= self._tail and not self._out
+        """True after :meth:`close` once everything (and the tail silence) was read; never False again."""
+        return self._exhausted and not self._out
+
+    @property
+    def _exhausted(self) -> bool:
+        """Closed, every clip and the tail silence produced: the pacing thread adds nothing more."""
+        return self._closed and self._silent_after_close >= self._tail
 
     def say(self, pcm: np.ndarray) -> None:
-        """Queue int16 mono samples (at ``rate``) to be "spoken" next."""
+        """Queue int16 mono samples (at ``rate``) to be "spoken" next (not after :meth:`close`)."""
+        if self._closed:
+            raise RuntimeError("PromptMic.say() after close(): the mic has no more to say; use a new PromptMic")
         clip = np.asarray(pcm, dtype=np.int16).reshape(-1)
         with self._lock:
             self._pending.append(clip)
@@ -174,7 +182,7 @@ class PromptMic:
         t0 = time.monotonic()
         n = 0
         period = self._blocksize / self._rate
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._exhausted:
             due = t0 + (n + 1) * period
             delay = due - time.monotonic()
             if delay > 0 and self._stop.wait(delay):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,15 @@ from voicelive_nb.session import VoiceSession
 from voicelive_nb.session_devices import make_sink, make_source
 
 
-def test_demo_one_turn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_one_turn(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from voicelive_nb.cli import main
 
+    for name in ("AZURE_VOICELIVE_ENDPOINT", "AZURE_VOICELIVE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    started = time.monotonic()
     code = main(["demo", "--turns", "1", "--out", str(tmp_path / "demo"), "--timeout", "90"])
+    took = time.monotonic() - started
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Hello, can you hear me?" in out and "completed" in out
@@ -23,6 +29,12 @@ def test_demo_one_turn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
     rec = Recording.load(tmp_path / "demo" / "recording")
     assert len(rec.turns) == 1
+    # The demo ends a few seconds after the last answer was played, not at its --timeout
+    # (it once ran all 90 s: the prompt mic's `finished` flickered while it kept making silence).
+    answered = max(e["t"] for e in rec.events if e["type"] == "playback.stopped")
+    assert rec.t0 is not None
+    assert len(rec.mic) / 24000 < answered - rec.t0 + 5.0, "the mic track runs on after the last answer"
+    assert took < 45.0, f"the one-turn demo took {took:.1f} s"  # typically ~10 s
     # running again into the same folder is refused with a clear message
     assert main(["demo", "--turns", "1", "--out", str(tmp_path / "demo")]) == 2
     assert "already holds a recording" in capsys.readouterr().err
@@ -39,6 +51,30 @@ def test_prompt_mic_delivers_clip_then_silence_then_finishes() -> None:
     for _ in range(5):
         mic._next_block()
     assert mic.finished
+    with pytest.raises(RuntimeError, match="after close"):
+        mic.say(np.zeros(10, dtype=np.int16))
+
+
+def test_prompt_mic_stays_finished_while_running() -> None:
+    """Once finished, it stops producing blocks: `finished` does not flicker back to False."""
+    from voicelive_nb.prompts import PromptMic
+
+    mic = PromptMic(tail_s=0.1)
+    mic.start()
+    try:
+        mic.say(np.full(2400, 1000, dtype=np.int16))
+        mic.close()
+        deadline = time.monotonic() + 10
+        while not mic.finished:
+            mic.read()
+            assert time.monotonic() < deadline, "PromptMic never finished"
+            time.sleep(0.005)
+        until = time.monotonic() + 0.3  # 15 block periods: the pacing thread would have added blocks
+        while time.monotonic() < until:
+            assert mic.finished and mic.read() is None
+            time.sleep(0.01)
+    finally:
+        mic.stop()
 
 
 def test_mic_and_speaker_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
