@@ -237,6 +237,12 @@ def test_no_endpoint_means_the_emulator(tmp_path: Path) -> None:
     assert ConnectionSettings(endpoint="emulator").uses_emulator
     local = s.for_endpoint("http://127.0.0.1:1234")
     assert local.endpoint == "http://127.0.0.1:1234" and not local.uses_emulator
+    # `--endpoint emulator` with an Azure key configured: the key stays home
+    keyed = ConnectionSettings.resolve(
+        endpoint="emulator", env={"AZURE_VOICELIVE_API_KEY": "azure-secret"}, dotenv=None
+    )
+    assert keyed.uses_emulator
+    assert keyed.for_endpoint("http://127.0.0.1:1234").api_key != Secret("azure-secret")
 
 
 @pytest.mark.parametrize(

@@ -198,8 +198,12 @@ class ConnectionSettings:
         return self.endpoint is None
 
     def for_endpoint(self, endpoint: str, api_key: str | Secret | None = None) -> ConnectionSettings:
-        """A copy pointing at ``endpoint`` (e.g. a running emulator), with its own key."""
-        key = api_key if api_key is not None else (self.api_key or EMULATOR_KEY)
+        """A copy pointing at ``endpoint`` (e.g. a running emulator), with its own key.
+
+        The configured key is never carried over to another endpoint: without ``api_key``
+        the copy uses the emulator's placeholder key.
+        """
+        key = api_key if api_key is not None else EMULATOR_KEY
         return ConnectionSettings(endpoint=endpoint, api_key=key, auth="key", api_version=self.api_version)
 
     def credential(self) -> AzureKeyCredential | AsyncTokenCredential:

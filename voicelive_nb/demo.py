@@ -5,9 +5,14 @@ By default it starts the bundled emulator, speaks a few synthesised prompts
 the assistant says into ``OUT/speaker.wav``, records the whole session into
 ``OUT/recording`` and prints one line per turn with its latencies::
 
-    voicelive-nb demo                              # emulator, 3 prompts, runs/demo-<time>
+    voicelive-nb demo                              # 3 prompts, runs/demo-<time>
     voicelive-nb demo --wav question.wav --out runs/q
     voicelive-nb demo --endpoint https://<resource>.services.ai.azure.com   # key from env/.env
+    voicelive-nb demo --endpoint emulator          # the bundled emulator even when Azure is configured
+
+The connection is resolved as everywhere else (``ConnectionSettings.resolve``): ``--endpoint``,
+else ``AZURE_VOICELIVE_ENDPOINT`` / ``AZURE_VOICELIVE_API_KEY`` ... from the environment, else
+``./.env``; with nothing configured, the bundled emulator.
 
 Exit code 0 when every turn got a reply, 1 otherwise.
 """
@@ -44,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--turns", type=int, default=len(DEMO_PROMPTS), help=f"prompts to speak (default {len(DEMO_PROMPTS)})"
     )
     parser.add_argument(
-        "--endpoint", help="Voice Live endpoint (default: the bundled emulator); key from AZURE_VOICELIVE_API_KEY"
+        "--endpoint",
+        help="Voice Live endpoint, or 'emulator' (default: AZURE_VOICELIVE_ENDPOINT from the environment or "
+        ".env, else the bundled emulator); key from AZURE_VOICELIVE_API_KEY",
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     parser.add_argument("--quiet", action="store_true", help="print only the table")
@@ -95,7 +102,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the demo; returns ``turns`` (Turn list), ``summary``, ``out`` and ``state``."""
     from voicelive_nb.config import SessionConfig
-    from voicelive_nb.connection import ConnectionSettings
+    from voicelive_nb.connection import ConnectionSettings, session_config_from_env
     from voicelive_nb.prompts import PromptMic
     from voicelive_nb.session import VoiceSession
 
@@ -107,8 +114,10 @@ def run_demo(
     if (out / "recording" / "events.jsonl").exists():
         raise ValueError(f"--out {out} already holds a recording; choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
-    settings = ConnectionSettings.resolve(endpoint=endpoint) if endpoint else ConnectionSettings()
-    config = SessionConfig(transcription_model="whisper-1")
+    # Resolved like every other entry point: --endpoint, else AZURE_VOICELIVE_* variables, else
+    # .env; nothing configured (or "emulator") = the bundled emulator.
+    settings = ConnectionSettings.resolve(endpoint=endpoint)
+    config = session_config_from_env(SessionConfig(transcription_model="whisper-1"))
 
     def say(text: str) -> None:
         if log is not None:
@@ -186,7 +195,7 @@ def main(args: argparse.Namespace) -> int:
         from voicelive_nb.demo_notebook import run_notebook_demo
 
         out = args.out if args.out is not None else Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
-        return run_notebook_demo(args.notebook, out, timeout=args.timeout * 2.5)
+        return run_notebook_demo(args.notebook, out, timeout=args.timeout * 2.5, endpoint=args.endpoint)
     result = run_demo(
         wav=args.wav,
         out=args.out,

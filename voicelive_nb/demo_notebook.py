@@ -19,10 +19,26 @@ from typing import TextIO
 __all__ = ["run_notebook_demo"]
 
 
-def run_notebook_demo(notebook: Path, out: Path, *, timeout: float = 300.0, log: TextIO = sys.stdout) -> int:
+def _connection_env(endpoint: str | None) -> dict[str, str]:
+    """``AZURE_VOICELIVE_*`` variables for the kernel: the settings resolved here (args > env > .env)."""
+    from voicelive_nb.connection import ENV_PREFIX, ConnectionSettings, read_sources
+
+    ConnectionSettings.resolve(endpoint=endpoint)  # a bad endpoint or missing key is refused here, clearly
+    src = read_sources()
+    if endpoint is not None:
+        src["endpoint"] = endpoint
+    return {ENV_PREFIX + name.upper(): value for name, value in src.items()}
+
+
+def run_notebook_demo(
+    notebook: Path, out: Path, *, timeout: float = 300.0, log: TextIO = sys.stdout, endpoint: str | None = None
+) -> int:
     """Execute ``notebook`` headless in ``out``; write ``report.png``; print the turn table.
 
-    Returns 0 when the notebook ran and recorded at least one answered turn, else 1.
+    The kernel runs in ``out``, so the connection is resolved here, where the command was
+    started (``endpoint``, else the environment, else ``./.env``), and handed to the kernel as
+    ``AZURE_VOICELIVE_*`` variables.  Returns 0 when the notebook ran and recorded at least
+    one answered turn, else 1.
     """
     try:
         import nbformat
@@ -43,13 +59,13 @@ def run_notebook_demo(notebook: Path, out: Path, *, timeout: float = 300.0, log:
     target = out / notebook.name
     shutil.copy(notebook, target)
     nb = nbformat.read(target, as_version=4)
-    os.environ["VOICELIVE_NB_HEADLESS"] = "1"  # inherited by the kernel
+    kernel_env = {**os.environ, **_connection_env(endpoint), "VOICELIVE_NB_HEADLESS": "1"}
     print(f"demo: running {notebook} headless in a Jupyter kernel; output in {out}", file=log, flush=True)
     started = time.monotonic()
     client = NotebookClient(nb, timeout=int(timeout), kernel_name="python3", resources={"metadata": {"path": str(out)}})
     failed: str | None = None
     try:
-        client.execute()
+        client.execute(env=kernel_env)
     except CellExecutionError as exc:
         failed = str(exc).strip().splitlines()[-1] if str(exc).strip() else "a cell failed"
     finally:

@@ -14,15 +14,22 @@ from voicelive_nb.session_devices import make_sink, make_source
 
 def test_demo_one_turn(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from voicelive_nb.cli import main
+    from voicelive_nb.emulator import Emulator
 
     for name in ("AZURE_VOICELIVE_ENDPOINT", "AZURE_VOICELIVE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    started = time.monotonic()
-    code = main(["demo", "--turns", "1", "--out", str(tmp_path / "demo"), "--timeout", "90"])
-    took = time.monotonic() - started
+    monkeypatch.chdir(tmp_path)
+    with Emulator(api_key="demo-k3y") as emu:
+        # The demo resolves its connection like every entry point: here from ./.env (it once
+        # ignored the environment and .env and always started its own emulator).
+        (tmp_path / ".env").write_text(f"AZURE_VOICELIVE_ENDPOINT={emu.endpoint}\nAZURE_VOICELIVE_API_KEY=demo-k3y\n")
+        started = time.monotonic()
+        code = main(["demo", "--turns", "1", "--out", str(tmp_path / "demo"), "--timeout", "90"])
+        took = time.monotonic() - started
+        connections = emu.total_connections
     out = capsys.readouterr().out
     assert code == 0, out
+    assert connections == 1 and f"to {emu.endpoint}" in out, out
     assert "Hello, can you hear me?" in out and "completed" in out
     assert (tmp_path / "demo" / "speaker.wav").stat().st_size > 44 + 24000
     from voicelive_nb.recording import Recording
@@ -116,3 +123,25 @@ def test_talk_cli_prints_turns(
     assert "[connected]" in out and "[closed]" in out
     assert "completed" in out  # the turn line with its latencies
     assert (tmp_path / "out.wav").stat().st_size > 44 + 24000
+
+
+def test_notebook_demo_hands_the_resolved_connection_to_its_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel runs in the output folder: the .env where the demo was started must still count."""
+    from voicelive_nb.demo_notebook import _connection_env
+
+    for name in ("AZURE_VOICELIVE_ENDPOINT", "AZURE_VOICELIVE_API_KEY", "AZURE_VOICELIVE_VOICE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "AZURE_VOICELIVE_ENDPOINT=http://127.0.0.1:9\nAZURE_VOICELIVE_API_KEY=k\nAZURE_VOICELIVE_VOICE=echo\n"
+    )
+    env = _connection_env(None)
+    assert env["AZURE_VOICELIVE_ENDPOINT"] == "http://127.0.0.1:9" and env["AZURE_VOICELIVE_VOICE"] == "echo"
+    assert _connection_env("emulator")["AZURE_VOICELIVE_ENDPOINT"] == "emulator"
+    with pytest.raises(ValueError, match="no API key"):
+        (tmp_path / ".env").write_text(
+            "AZURE_VOICELIVE_ENDPOINT=https://x.services.ai.azure.com\nAZURE_VOICELIVE_AUTH=key\n"
+        )
+        _connection_env(None)
