@@ -21,6 +21,7 @@ _LAZY = {
     "ConnectionSettings": "voicelive_nb.connection",
     "EventRecord": "voicelive_nb.events",
     "VoiceSession": "voicelive_nb.session",
+    "SessionFailedError": "voicelive_nb.session",
     "Panel": "voicelive_nb.panel",
     "Recording": "voicelive_nb.recording",
     "Recorder": "voicelive_nb.recording",
@@ -39,6 +40,7 @@ __all__ = [
     "Recorder",
     "Recording",
     "SessionConfig",
+    "SessionFailedError",
     "Tool",
     "TurnTracker",
     "VadSettings",
@@ -57,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.panel import Panel
     from voicelive_nb.recording import Recorder, Recording
     from voicelive_nb.replay import replay
-    from voicelive_nb.session import VoiceSession
+    from voicelive_nb.session import SessionFailedError, VoiceSession
     from voicelive_nb.session_tools import Tool, tool
 
 

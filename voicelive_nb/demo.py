@@ -136,9 +136,15 @@ def run_demo(
     )
     deadline = time.monotonic() + timeout
     with session:
+        # raises SessionFailedError with the cause at once if the endpoint cannot be reached
+        session.wait_for("session.updated", timeout=max(0.1, deadline - time.monotonic()), since=0)
         if isinstance(mic, PromptMic):
             _take_turns(session, mic, texts, deadline, say)
         _wait_until_done(session, deadline)
+    if session.failure is not None:
+        from voicelive_nb.session import SessionFailedError
+
+        raise SessionFailedError(session.failure)
     tracker = session.tracker
     turn_list = tracker.turns if tracker is not None else []
     return {
@@ -154,7 +160,6 @@ def _take_turns(session: Any, mic: Any, texts: list[str], deadline: float, say: 
     """Speak each prompt after the assistant finished answering the previous one."""
     from voicelive_nb.prompts import synthesize
 
-    session.wait_for("session.updated", timeout=max(0.1, deadline - time.monotonic()), since=0)
     for text in texts:
         pcm = synthesize(text)
         said = time.monotonic()
@@ -196,14 +201,20 @@ def main(args: argparse.Namespace) -> int:
 
         out = args.out if args.out is not None else Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
         return run_notebook_demo(args.notebook, out, timeout=args.timeout * 2.5, endpoint=args.endpoint)
-    result = run_demo(
-        wav=args.wav,
-        out=args.out,
-        turns=args.turns,
-        endpoint=args.endpoint,
-        timeout=args.timeout,
-        log=None if args.quiet else sys.stdout,
-    )
+    from voicelive_nb.session import SessionFailedError
+
+    try:
+        result = run_demo(
+            wav=args.wav,
+            out=args.out,
+            turns=args.turns,
+            endpoint=args.endpoint,
+            timeout=args.timeout,
+            log=None if args.quiet else sys.stdout,
+        )
+    except SessionFailedError as exc:
+        print(f"voicelive-nb demo: {exc}", file=sys.stderr)
+        return 1
     turns = result["turns"]
     print(format_turns(turns))
     replied = [t for t in turns if t.first_played is not None]

@@ -260,7 +260,8 @@ class Panel:
     async def wait_for(self, type: str, timeout: float = 60.0, predicate: Any = None) -> Any:
         """Await the next record of ``type`` without blocking the kernel (the panel keeps updating).
 
-        ``await panel.wait_for("response.done")`` in a notebook cell; raises TimeoutError.
+        ``await panel.wait_for("response.done")`` in a notebook cell; raises TimeoutError, or
+        SessionFailedError with the cause as soon as the session failed.
         """
         session = self._require_session()
         since = time.monotonic()

@@ -188,13 +188,17 @@ def explain_error(error: Mapping[str, Any] | Any) -> str:
 
 
 def explain_exception(exc: BaseException) -> str:
-    """Plain words for a failure to connect or a dropped connection."""
+    """Plain words for a failure to connect or a dropped connection: one line, the cause first."""
     text = str(exc) or type(exc).__name__
     low = text.lower()
-    if _is_credential_error(exc):
+    credential_error = _chain_find(exc, _CREDENTIAL_ERRORS)
+    if credential_error is not None:
+        text = str(credential_error) or type(credential_error).__name__
+        # azure-identity's message lists every credential it tried, one per line: keep the first
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         return (
-            f"Could not get a sign-in token ({text}). Run `az login` (auth='azure-cli' needs the Azure CLI), "
-            "check DefaultAzureCredential's sources, or use an API key (AZURE_VOICELIVE_API_KEY)."
+            f"Could not get a sign-in token ({first}) Set AZURE_VOICELIVE_API_KEY for key auth, or run "
+            "`az login` and use auth='azure-cli'."
         )
     if "401" in low or "unauthorized" in low or "403" in low or "forbidden" in low:
         return (
@@ -203,6 +207,15 @@ def explain_exception(exc: BaseException) -> str:
         )
     if "404" in low:
         return f"Nothing answers at that endpoint path (HTTP 404). Check AZURE_VOICELIVE_ENDPOINT. ({text})"
+    cause = _chain_find(exc, _UNREACHABLE)
+    if cause is not None:
+        host, port = _address(exc)
+        if type(cause).__name__ == "gaierror":
+            return f"Cannot resolve the host name {host or '?'} (DNS: {cause.args[-1]}). Check the endpoint's spelling."
+        where = f" at {host}:{port}" if host else ""
+        if type(cause).__name__ == "ConnectionRefusedError":
+            return f"Nothing accepts connections{where} (connection refused). Check the endpoint's host and port."
+        return f"The server's certificate is not trusted{where} ({cause}). Check the endpoint URL."
     if "cannot connect" in low or "connection refused" in low or "name or service not known" in low:
         return f"Cannot reach the endpoint. Check the URL and the network. ({text})"
     if "timeout" in low or "timed out" in low:
@@ -218,16 +231,45 @@ def _is_credential_error(exc: BaseException) -> bool:
     return any(cls.__name__ in _CREDENTIAL_ERRORS for cls in type(exc).__mro__)
 
 
+# Causes a retry cannot fix when the very first connect fails (matched by class name, no imports)
+_UNREACHABLE = ("gaierror", "ConnectionRefusedError", "SSLCertVerificationError")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes/contexts, outermost first (cycles cut)."""
+    out: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and all(e is not o for o in out):
+        out.append(e)
+        e = e.__cause__ or e.__context__
+    return out
+
+
+def _chain_find(exc: BaseException, names: tuple[str, ...]) -> BaseException | None:
+    return next((e for e in _chain(exc) if any(c.__name__ in names for c in type(e).__mro__)), None)
+
+
+def _address(exc: BaseException) -> tuple[str, Any]:
+    """``(host, port)`` from aiohttp's connector error in the chain, else ``("", None)``."""
+    for e in _chain(exc):
+        host = getattr(e, "host", None)
+        if isinstance(host, str) and host:
+            return host, getattr(e, "port", None)
+    return "", None
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True when the address itself is wrong: unknown host (DNS), connection refused, untrusted certificate.
+
+    Retrying helps a connection that worked before (a restart, a blip); for a first connect
+    it only delays the message, so the session gives up at once.
+    """
+    return _chain_find(exc, _UNREACHABLE) is not None or any(getattr(e, "status", None) == 404 for e in _chain(exc))
+
+
 def is_fatal_exception(exc: BaseException) -> bool:
     """True when retrying the connection cannot help: refused or unavailable credentials."""
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if getattr(e, "status", None) in (401, 403) or _is_credential_error(e):
-            return True
-        e = e.__cause__ or e.__context__
-    return False
+    return any(getattr(e, "status", None) in (401, 403) or _is_credential_error(e) for e in _chain(exc))
 
 
 def output_rate(session: Mapping[str, Any] | None) -> int:

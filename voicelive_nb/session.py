@@ -50,7 +50,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CommandResult", "VoiceSession"]
+__all__ = ["CommandResult", "SessionFailedError", "VoiceSession"]
+
+
+class SessionFailedError(ConnectionError):
+    """The session gave up (unreachable endpoint, refused key, no speaker ...); the message says why."""
+
 
 _BUS_THREAD = "voicelive-events"
 
@@ -177,6 +182,12 @@ class VoiceSession:
         """
         engine = self._engine
         return engine.state if engine is not None else "idle"
+
+    @property
+    def failure(self) -> str | None:
+        """Why the session failed, in plain words (None unless :attr:`state` is ``failed``)."""
+        engine = self._engine
+        return engine.failure if engine is not None and engine.state == "failed" else None
 
     @property
     def running(self) -> bool:
@@ -411,7 +422,8 @@ class VoiceSession:
         defaults to the time of this call.  Right after :meth:`start`, use
         ``wait_for("session.updated", since=session.started_at)`` so a fast answer that
         came before the call is not missed; ``since=0`` searches the whole history.
-        Raises TimeoutError.
+        Raises :class:`SessionFailedError` with the cause as soon as the session has failed
+        (an unreachable endpoint, a refused key ...), TimeoutError when nothing came in time.
         """
         now = time.monotonic()
         deadline = now + timeout
@@ -432,6 +444,9 @@ class VoiceSession:
                     if match(record):
                         return record
                 seen = self._seq
+                failure = self.failure
+                if failure is not None:
+                    raise SessionFailedError(failure)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"no {type!r} record within {timeout:g} s (state: {self.state})")

@@ -49,6 +49,7 @@ from voicelive_nb.protocol import (
     StartAudio,
     explain_exception,
     is_fatal_exception,
+    is_unreachable,
 )
 from voicelive_nb.session_audio import AudioPump, Publish
 from voicelive_nb.wire import parse_frame
@@ -122,6 +123,8 @@ class SessionEngine(AudioPump):
         self.on_sink_started = on_sink_started
         self.protocol = SessionProtocol()
         self.state = "idle"
+        self.failure: str | None = None
+        """Why the session failed, in plain words (set with state ``failed``)."""
         self._conn: Any = None
         self.stopping = False
         self._serve_task: asyncio.Task[bool] | None = None
@@ -139,6 +142,8 @@ class SessionEngine(AudioPump):
     # ------------------------------------------------------------------ records
 
     def _set_state(self, state: str, attempt: int = 0, detail: str = "") -> None:
+        if state == "failed":
+            self.failure = detail or "the session failed"
         self.state = state
         endpoint = self.settings.describe()["endpoint"]
         self._emit(
@@ -256,6 +261,7 @@ class SessionEngine(AudioPump):
         assert self._stop is not None
         failures = 0
         attempt = 0
+        connected_once = False
         credential = self.settings.credential()
         try:
             while not self._stop.is_set():
@@ -282,6 +288,7 @@ class SessionEngine(AudioPump):
                         if self._stop.is_set():
                             break
                         self._set_state("connected", attempt)
+                        connected_once = True
                         self._lost_reason = None
                         self._serve_task = asyncio.get_running_loop().create_task(self._serve(conn))
                         try:
@@ -295,7 +302,8 @@ class SessionEngine(AudioPump):
                         detail = self._lost_reason or "the server closed the connection"
                 except Exception as exc:
                     detail = explain_exception(exc)
-                    fatal = is_fatal_exception(exc)
+                    # a first connect to a wrong address fails at once; a lost connection is retried
+                    fatal = is_fatal_exception(exc) or (not connected_once and is_unreachable(exc))
                 finally:
                     self._conn = None
                     await self._run(self.protocol.connection_reset())

@@ -145,3 +145,23 @@ def test_notebook_demo_hands_the_resolved_connection_to_its_kernel(
             "AZURE_VOICELIVE_ENDPOINT=https://x.services.ai.azure.com\nAZURE_VOICELIVE_AUTH=key\n"
         )
         _connection_env(None)
+
+
+def test_demo_on_a_refused_endpoint_stops_at_once_with_the_cause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from voicelive_nb.cli import main
+
+    monkeypatch.setenv("AZURE_VOICELIVE_API_KEY", "k")
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    code = main(["demo", "--endpoint", f"http://127.0.0.1:{port}", "--out", str(tmp_path / "d"), "--timeout", "60"])
+    assert code == 1
+    assert time.monotonic() - started < 10.0  # it used to wait out --timeout
+    err = capsys.readouterr().err
+    assert f"voicelive-nb demo: Nothing accepts connections at 127.0.0.1:{port} (connection refused)" in err

@@ -20,6 +20,7 @@ from voicelive_nb.protocol import (
     explain_error,
     explain_exception,
     is_fatal_exception,
+    is_unreachable,
     output_rate,
 )
 
@@ -260,6 +261,40 @@ def test_explain_error_plain_words() -> None:
     wrapped = RuntimeError("connect failed")
     wrapped.__cause__ = CredentialUnavailableError("no token")
     assert is_fatal_exception(wrapped)
+
+
+def test_connect_failures_are_one_line_with_the_cause() -> None:
+    import socket
+    from types import SimpleNamespace
+
+    import aiohttp
+    from azure.identity import CredentialUnavailableError
+
+    # DefaultAzureCredential lists every credential it tried: the message keeps the first line
+    chain = CredentialUnavailableError(
+        "DefaultAzureCredential failed to retrieve a token from the included credentials.\n"
+        "Attempted credentials:\n\tEnvironmentCredential: unavailable.\n\tAzureCliCredential: not found"
+    )
+    wrapped = RuntimeError("connect failed")
+    wrapped.__cause__ = chain
+    text = explain_exception(wrapped)
+    assert "\n" not in text and "DefaultAzureCredential failed" in text and "AZURE_VOICELIVE_API_KEY" in text
+    assert "EnvironmentCredential" not in text
+
+    def connector_error(cause: OSError, host: str) -> Exception:
+        key = SimpleNamespace(host=host, port=443, ssl=True)
+        inner = aiohttp.ClientConnectorError(key, cause)  # type: ignore[arg-type]
+        inner.__cause__ = cause
+        outer = ConnectionError(f"Failed to establish WebSocket connection: {inner}")
+        outer.__cause__ = inner
+        return outer
+
+    dns = connector_error(socket.gaierror(-2, "Name or service not known"), "nonexistent.invalid")
+    assert explain_exception(dns).startswith("Cannot resolve the host name nonexistent.invalid (DNS")
+    refused = connector_error(ConnectionRefusedError(111, "Connect call failed"), "127.0.0.1")
+    assert "127.0.0.1:443 (connection refused)" in explain_exception(refused)
+    assert is_unreachable(dns) and is_unreachable(refused)
+    assert not is_unreachable(RuntimeError("503 Service Unavailable")) and not is_unreachable(TimeoutError())
 
 
 json_values = st.recursive(

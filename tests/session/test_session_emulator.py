@@ -183,20 +183,30 @@ def test_refused_handshakes_are_retried(emulator: Any, connection: ConnectionSet
     assert states.count("reconnecting") >= 2 and "failed" not in states
 
 
-def test_gives_up_after_max_failures_without_raising() -> None:
+def test_wait_for_on_a_refused_endpoint_raises_the_cause_at_once() -> None:
+    """A first connect to a wrong address is not retried, and wait_for says why (it used to sit out
+    its whole timeout and raise TimeoutError with the cause only in the log)."""
     import socket
+
+    from voicelive_nb.session import SessionFailedError
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings = ConnectionSettings(endpoint=f"http://127.0.0.1:{port}", api_key="k")
     mic = WavMic(np.zeros(480, dtype=np.int16))
-    session = VoiceSession(connection=settings, mic=mic, speaker=CaptureSpeaker(), max_failures=2)
+    session = VoiceSession(connection=settings, mic=mic, speaker=CaptureSpeaker(), max_failures=5)
     session.start()
-    failed = session.wait_for(Local.CONNECTION, timeout=15, since=0, predicate=lambda r: r.get("state") == "failed")
-    assert "reach" in failed.data["detail"] or "Connection" in failed.data["detail"]
-    assert session.state == "failed"
+    t = time.monotonic()
+    with pytest.raises(SessionFailedError, match=f"127.0.0.1:{port} \\(connection refused\\)"):
+        session.wait_for("session.updated", timeout=60)
+    assert time.monotonic() - t < 5.0
+    assert session.state == "failed" and "connection refused" in (session.failure or "")
+    failed = session.wait_for(Local.CONNECTION, timeout=1, since=0, predicate=lambda r: r.get("state") == "failed")
+    assert failed.get("attempt") == 1
     assert of_type(session, Local.ERROR)
+    with pytest.raises(SessionFailedError):  # later calls too, even for records that can no longer come
+        session.wait_for("response.done", timeout=60)
     with pytest.raises(RuntimeError, match="start"):
         session.send_text("nobody listens")
     session.stop()
