@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -325,3 +326,34 @@ def test_cli_help_lists_the_subcommands() -> None:
     assert out.returncode == 0
     for sub in ("config", "check", "emulator", "demo", "report", "devices"):
         assert sub in out.stdout
+
+
+def test_cli_check_exits_non_zero_when_something_is_missing(tmp_path: Path) -> None:
+    # with an empty PATH the programs (espeak-ng, pulseaudio, chromium) are not found
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "voicelive_nb.cli", "check"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "item(s) missing" in out.stdout, out.stdout + out.stderr
+    assert out.returncode == 1
+
+
+def test_cli_output_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    """`voicelive-nb config --show | head`: the reader leaves early; no BrokenPipeError traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicelive_nb.cli", "config", "--show"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the child has printed anything (its imports take longer)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

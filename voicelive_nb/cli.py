@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -66,7 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"voicelive-nb {args.command}: not available in this version", file=sys.stderr)
         return 2
     try:
-        return int(run(args) or 0)
+        code = int(run(args) or 0)
+        sys.stdout.flush()  # here, so a closed pipe is caught below rather than at exit
+        return code
+    except BrokenPipeError:  # `voicelive-nb config --show | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+        return 141  # as if killed by SIGPIPE, which is what a shell pipeline expects
     except KeyboardInterrupt:
         return 130
     except ValueError as exc:  # configuration problems are reported, not dumped

@@ -91,8 +91,8 @@ def main(args: argparse.Namespace) -> int:
             mark = "ok " if c.ok else "-- "
             print(f"{mark} {c.name:<30} {c.detail}" + (f"\n     fix: {c.fix}" if c.fix else ""))
             failed += not c.ok
-        print(f"{failed} item(s) missing" if failed else "everything is in place")
-        return 0
+        print(f"{failed} item(s) missing (exit code 1)" if failed else "everything is in place")
+        return 1 if failed else 0
     connection, config = effective(args)
     print(json.dumps({"connection": connection.describe(), "session": config.to_dict()}, indent=2))
     return 0
