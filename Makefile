@@ -35,8 +35,10 @@ pytest: setup
 
 test: lint typecheck pytest
 
+# JupyterLab refuses to run as root without --allow-root (containers, CI machines): pass it then.
+LAB_ARGS ?=
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: setup
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 
 from voicelive_nb.session import VoiceSession
 from voicelive_nb.session_devices import make_sink, make_source
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_one_turn(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,17 +27,24 @@ def test_demo_one_turn(tmp_path: Path, capsys: pytest.CaptureFixture[str], monke
         # ignored the environment and .env and always started its own emulator).
         (tmp_path / ".env").write_text(f"AZURE_VOICELIVE_ENDPOINT={emu.endpoint}\nAZURE_VOICELIVE_API_KEY=demo-k3y\n")
         started = time.monotonic()
-        code = main(["demo", "--turns", "1", "--out", str(tmp_path / "demo"), "--timeout", "90"])
+        code = main(["demo", "--turns", "1", "--timeout", "90"])  # into the default folder, as the README says
         took = time.monotonic() - started
         connections = emu.total_connections
     out = capsys.readouterr().out
     assert code == 0, out
     assert connections == 1 and f"to {emu.endpoint}" in out, out
     assert "Hello, can you hear me?" in out and "completed" in out
-    assert (tmp_path / "demo" / "speaker.wav").stat().st_size > 44 + 24000
+    # the README's paths for the demo's output are real (it once named runs/demo/session)
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"runs/demo-<time>/[\w.]+", readme))
+    assert documented >= {"runs/demo-<time>/recording"}, documented
+    for path in documented:
+        assert list(tmp_path.glob(path.replace("<time>", "*"))), f"README names {path}; the demo wrote none"
+    (demo,) = tmp_path.glob("runs/demo-*")
+    assert (demo / "speaker.wav").stat().st_size > 44 + 24000
     from voicelive_nb.recording import Recording
 
-    rec = Recording.load(tmp_path / "demo" / "recording")
+    rec = Recording.load(demo / "recording")
     assert len(rec.turns) == 1
     # The demo ends a few seconds after the last answer was played, not at its --timeout
     # (it once ran all 90 s: the prompt mic's `finished` flickered while it kept making silence).
@@ -43,7 +53,7 @@ def test_demo_one_turn(tmp_path: Path, capsys: pytest.CaptureFixture[str], monke
     assert len(rec.mic) / 24000 < answered - rec.t0 + 5.0, "the mic track runs on after the last answer"
     assert took < 45.0, f"the one-turn demo took {took:.1f} s"  # typically ~10 s
     # running again into the same folder is refused with a clear message
-    assert main(["demo", "--turns", "1", "--out", str(tmp_path / "demo")]) == 2
+    assert main(["demo", "--turns", "1", "--out", str(demo)]) == 2
     assert "already holds a recording" in capsys.readouterr().err
 
 
