@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from voicelive_nb.metrics import LATENCY_STAGES
 from voicelive_nb.prompts import DEMO_PROMPTS
 
 __all__ = ["add_arguments", "format_turns", "main", "run_demo"]
@@ -33,12 +34,11 @@ __all__ = ["add_arguments", "format_turns", "main", "run_demo"]
 _COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("#", "index", 3),
     ("speech s", "duration_ms", 8),
-    ("detect ms", "detection_ms", 9),
-    ("reply ms", "response_latency_ms", 8),
-    ("playout ms", "playout_ms", 10),
+    *((f"{s.label} ms", s.field, max(9, len(s.label) + 3)) for s in LATENCY_STAGES),
     ("v2v ms", "voice_to_voice_ms", 7),
     ("status", "status", 10),
 )
+"""(header, Turn attribute, width): the stages named as in the panel, plots and report."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -58,6 +58,45 @@ LATENCY_FIELDS: tuple[str, ...] = (
 """The derived latencies (milliseconds) that :meth:`TurnTracker.summary` summarises."""
 
 
+@dataclass(frozen=True, slots=True)
+class LatencyStage:
+    """One stage of the voice-to-voice time: the one name, label and colour of it everywhere.
+
+    The panel's chart, the plots, the report and the tables all take their stage names,
+    labels and colours from :data:`LATENCY_STAGES`, so a stage is called the same wherever
+    it is shown.
+    """
+
+    key: str
+    """Short identifier: ``detection``, ``response``, ``playout``, ``output``."""
+    field: str
+    """The :class:`Turn` attribute (and turn-table column) holding it in ms."""
+    label: str
+    """What legends and table headers call it."""
+    span: str
+    """From which instant to which (for captions and explanations)."""
+    colour: str
+    """Colour of its bars and areas (hex)."""
+
+
+LATENCY_STAGES: tuple[LatencyStage, ...] = (
+    LatencyStage("detection", "detection_ms", "detection", "end of speech → speech_stopped received", "#9aa5b1"),
+    LatencyStage("response", "response_latency_ms", "response", "speech_stopped → first audio delta", "#3b82f6"),
+    LatencyStage("playout", "playout_ms", "playout", "first audio delta → first sample to the device", "#f59e0b"),
+    LatencyStage("output", "output_ms", "device output", "first sample to the device → heard", "#10b981"),
+)
+"""The stages of voice-to-voice latency in time order; their sum is ``voice_to_voice_ms``."""
+
+
+def stage_ms(turn: Turn) -> dict[str, float]:
+    """Each stage's duration in ms (``key -> ms``; a stage that did not happen counts 0)."""
+    out = {}
+    for stage in LATENCY_STAGES:
+        value = getattr(turn, stage.field)
+        out[stage.key] = max(0.0, float(value)) if value is not None else 0.0
+    return out
+
+
 @dataclass(slots=True)
 class Turn:
     """One user turn and the assistant response it got.
@@ -69,6 +108,7 @@ class Turn:
     """
 
     index: int
+    """Turn number in the session, counting from 1 (as the panel, tables and plots show it)."""
     source: str = "speech"
     """``"speech"`` (server VAD), ``"commit"`` (manual commit) or ``"text"`` (no audio)."""
     item_id: str | None = None
@@ -130,6 +170,11 @@ class Turn:
         return _ms(self.first_played, self.first_delta_rx)
 
     @property
+    def output_ms(self) -> float | None:
+        """The output device's latency added to the first sample played (None before it played)."""
+        return None if self.first_played is None else self.output_latency_s * 1000.0
+
+    @property
     def voice_to_voice_ms(self) -> float | None:
         """``first_played + output latency - speech_end`` (speech_end on the monotonic clock)."""
         if self.first_played is None:
@@ -148,6 +193,7 @@ class Turn:
         row = asdict(self)
         row.pop("_transcript_parts", None)
         row["duration_ms"] = self.duration_ms
+        row["output_ms"] = self.output_ms
         for name in LATENCY_FIELDS:
             row[name] = getattr(self, name)
         return row
@@ -317,8 +363,8 @@ class TurnTracker:
     # -- handlers --------------------------------------------------------------
 
     def _new_turn(self, source: str) -> Turn:
-        turn = Turn(index=self._count, source=source)
         self._count += 1
+        turn = Turn(index=self._count, source=source)
         self._turns.append(turn)
         if len(self._turns) > self._keep:
             del self._turns[0]

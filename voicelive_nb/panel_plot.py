@@ -3,10 +3,9 @@
 A new figure per frame costs about twice as much as redrawing a kept one, and
 ``pyplot`` would register figures with the notebook's inline backend (and leak
 them), so this uses :class:`matplotlib.figure.Figure` with the Agg canvas directly.
-Each bar is one turn, split into the latency stages defined in the design notes:
-detection (end of speech to ``speech_stopped``), response (``speech_stopped`` to the
-first audio delta), playout (first delta to first sample handed to the device) and
-the device's output latency; their sum is the voice-to-voice time.
+Each bar is one turn, split into the latency stages of
+:data:`voicelive_nb.metrics.LATENCY_STAGES` (the same names, labels and colours as the
+plots and the report); their sum is the voice-to-voice time.  Turns are numbered from 1.
 """
 
 from __future__ import annotations
@@ -15,32 +14,15 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from voicelive_nb.metrics import LATENCY_STAGES, stage_ms
+
 __all__ = ["STAGES", "LatencyChart", "turn_stages"]
 
-STAGES: tuple[tuple[str, str, str], ...] = (
-    ("detection", "detection", "#9aa5b1"),
-    ("response", "response", "#3b82f6"),
-    ("playout", "playout", "#f59e0b"),
-    ("output", "device output", "#10b981"),
-)
-"""(key, legend label, colour) of each stacked segment, in time order."""
+STAGES: tuple[tuple[str, str, str], ...] = tuple((s.key, s.label, s.colour) for s in LATENCY_STAGES)
+"""(key, legend label, colour) of each stacked segment, in time order (from ``LATENCY_STAGES``)."""
 
-
-def turn_stages(turn: Any) -> dict[str, float]:
-    """The stage durations (ms, missing ones 0) of a :class:`~voicelive_nb.metrics.Turn`."""
-
-    def ms(name: str) -> float:
-        value = getattr(turn, name, None)
-        return max(0.0, float(value)) if isinstance(value, (int, float)) else 0.0
-
-    return {
-        "detection": ms("detection_ms"),
-        "response": ms("response_latency_ms"),
-        "playout": ms("playout_ms"),
-        "output": max(0.0, float(getattr(turn, "output_latency_s", 0.0) or 0.0) * 1000.0)
-        if getattr(turn, "first_played", None) is not None
-        else 0.0,
-    }
+turn_stages = stage_ms
+"""The stage durations (ms, missing ones 0) of a :class:`~voicelive_nb.metrics.Turn`."""
 
 
 class LatencyChart:
@@ -132,7 +114,7 @@ class LatencyChart:
             else:
                 label.set_text("")
         self._empty.set_visible(not shown)
-        self.ax.set_xticks(range(len(shown)), [str(int(getattr(t, "index", i)) + 1) for i, t in enumerate(shown)])
+        self.ax.set_xticks(range(len(shown)), [str(int(getattr(t, "index", i + 1))) for i, t in enumerate(shown)])
         self.ax.set_ylim(0, max(500.0, max(totals, default=0.0) * 1.18))
         buf = io.BytesIO()
         self.figure.savefig(buf, format="png")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from voicelive_nb.analysis import barge_ins, level_trace, playback_spans, speech_spans, turn_table
-from voicelive_nb.metrics import Turn, TurnTracker
+from voicelive_nb.metrics import LATENCY_STAGES, Turn, TurnTracker
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -25,12 +25,8 @@ if TYPE_CHECKING:
 
 TurnsLike = Any  # Recording | DataFrame | list[Turn] | TurnTracker
 
-BREAKDOWN = (
-    ("detection_ms", "end of speech → speech_stopped", "#8da0cb"),
-    ("response_latency_ms", "speech_stopped → first audio delta", "#fc8d62"),
-    ("playout_ms", "first delta → first sample played", "#66c2a5"),
-    ("output_ms", "device output latency", "#e5c494"),
-)
+BREAKDOWN: tuple[tuple[str, str, str], ...] = tuple((s.field, s.label, s.colour) for s in LATENCY_STAGES)
+"""(turn-table column, legend label, colour) of each stage, from :data:`~voicelive_nb.metrics.LATENCY_STAGES`."""
 
 
 def _fig_ax(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -149,11 +145,14 @@ def latency_breakdown(turns: TurnsLike, *, ax: Axes | None = None) -> Figure:
         ax.text(0.5, 0.5, "no turns", ha="center", va="center", transform=ax.transAxes)
         return fig
     parts = pd.DataFrame(index=df.index)
-    for name, _, _ in BREAKDOWN[:3]:
-        parts[name] = pd.to_numeric(df[name], errors="coerce")
-    has_played = pd.to_numeric(df["first_played"], errors="coerce").notna()
-    parts["output_ms"] = pd.to_numeric(df["output_latency_s"], errors="coerce") * 1000.0 * has_played
-    x = np.arange(len(parts))
+    for name, _, _ in BREAKDOWN:
+        parts[name] = pd.to_numeric(df[name], errors="coerce") if name in df.columns else np.nan
+    if "output_ms" not in df.columns:  # a table made before output_ms was a column
+        has_played = pd.to_numeric(df["first_played"], errors="coerce").notna()
+        parts["output_ms"] = pd.to_numeric(df["output_latency_s"], errors="coerce") * 1000.0 * has_played
+    # bars stand at their turn numbers (from 1, as everywhere)
+    numbers = pd.to_numeric(pd.Series(df.index), errors="coerce")
+    x = numbers.to_numpy(dtype=float) if numbers.notna().all() else np.arange(1, len(parts) + 1, dtype=float)
     bottom = np.zeros(len(parts))
     many = len(x) > 80  # hundreds of bars cost seconds to lay out: stacked areas instead
     layers = [parts[name].fillna(0.0).clip(lower=0.0).to_numpy() for name, _, _ in BREAKDOWN]
@@ -171,7 +170,7 @@ def latency_breakdown(turns: TurnsLike, *, ax: Axes | None = None) -> Figure:
     if interrupted.any():
         ax.plot(x[interrupted], bottom[interrupted] * 1.04 + 5, "rv", label="interrupted")
     if len(x) <= 40:
-        ax.set_xticks(x, [str(i) for i in df.index])
+        ax.set_xticks(x, [str(int(i)) for i in x])
     else:  # hundreds of turns: let matplotlib pick a few integer ticks (a label each is slow and unreadable)
         from matplotlib.ticker import MaxNLocator
 

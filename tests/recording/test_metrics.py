@@ -25,8 +25,8 @@ def test_turn_timestamps_and_latencies_match_construction() -> None:
         assert turn.voice_to_voice_ms == pytest.approx(exp.voice_to_voice_ms, abs=0.01)
         assert not turn.interrupted
         assert turn.status == "completed"
-        assert turn.user_transcript == f"user says {turn.index}"
-        assert turn.assistant_transcript == f"reply {turn.index} done"
+        assert turn.user_transcript == f"user says {turn.index - 1}"  # turns count from 1
+        assert turn.assistant_transcript == f"reply {turn.index - 1} done"
 
 
 def test_barge_in_marks_the_interrupted_turn() -> None:
