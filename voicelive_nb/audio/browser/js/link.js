@@ -1,0 +1,517 @@
+// voicelive-nb browser audio link: the page half (an anywidget ESM module).
+//
+// The page is the sound card of a kernel that has none: the mic is captured here
+// (getUserMedia -> capture worklet -> 24 kHz PCM16) and sent to the kernel over the
+// widget's comm; the assistant's audio comes back and plays through a worklet ring.
+// Messages carry binary buffers (base64 in the JSON only where a frontend drops
+// buffers, found by the hello round trip). Python: voicelive_nb/audio/browser/link.py,
+// where the message vocabulary is documented.
+const CAPTURE_SRC = /*__CAPTURE_SRC__*/ "";
+const PLAYBACK_SRC = /*__PLAYBACK_SRC__*/ "";
+const FRAME = 480; // samples per capture frame (20 ms at 24 kHz)
+const BAD = new Set(["insecure", "vscode", "unsupported"]);
+
+const LINKS = new Map(); // link_id -> Link (initialize and render get different model proxies)
+
+const wallMs = () => performance.timeOrigin + performance.now();
+
+function b64encode(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function b64decode(text) {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out.buffer;
+}
+
+function copyOut(dv) {
+  // anywidget hands buffers over as DataViews, possibly into a larger ArrayBuffer
+  return dv.buffer.slice(dv.byteOffset, dv.byteOffset + dv.byteLength);
+}
+
+async function addModule(ctx, src) {
+  const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+  try {
+    await ctx.audioWorklet.addModule(url);
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+class Link {
+  constructor(model) {
+    this.model = model;
+    this.opts = model.get("options") || {};
+    this.texts = model.get("texts") || {};
+    this.pid = Math.random().toString(36).slice(2, 10);
+    this.chunkFrames = Math.max(1, Math.round((this.opts.chunk_ms || 100) / 20));
+    this.views = new Set();
+    this.history = []; // [ms, state, AudioContext state] (for tests and bug reports)
+    this.state = "idle";
+    this.detail = "";
+    this.binUp = true; // buffers reach the kernel
+    this.binDown = true; // buffers reach the page
+    this.helloDone = false;
+    this.ctx = null;
+    this.stream = null;
+    this.capture = null;
+    this.playback = null;
+    this.zero = null;
+    this.wantMic = false;
+    this.starting = null;
+    this.seq = 0;
+    this.frames = [];
+    this.firstCt = 0;
+    this.calib = null; // wall ms - context ms, from the least delayed worklet message
+    this.calibNext = null;
+    this.calibReset = 0;
+    this.offset = 0; // kernel wall ms - page wall ms
+    this.bestRtt = Infinity;
+    this.rttAt = 0;
+    this.lastAck = 0;
+    this.busy = false;
+    this.lastPing = 0;
+    this.pos = null;
+    this.events = [];
+    this.tap = [];
+    this.micLevel = 0;
+    this.spkLevel = 0;
+    this.sentTimes = [];
+    this.stats = { up: 0, down: 0, acks: 0, busy: 0, flushes: 0, underruns: 0, maxUpPerS: 0, lastFlush: null };
+    this.onMsg = (content, buffers) => this.receive(content, buffers || []);
+    model.on("msg:custom", this.onMsg);
+    window.__vlnbAudio = this;
+    const bad = this.environmentProblem();
+    if (bad) this.setState(bad);
+    this.helloTimer = null;
+    this.hello();
+  }
+
+  environmentProblem() {
+    if (location.protocol === "vscode-webview:" || typeof globalThis.acquireVsCodeApi === "function") return "vscode";
+    if (!window.isSecureContext || !navigator.mediaDevices) return "insecure";
+    if (!window.AudioWorkletNode || !navigator.mediaDevices.getUserMedia) return "unsupported";
+    return null;
+  }
+
+  // ------------------------------------------------------------------ messages to the kernel
+
+  send(content, buffers) {
+    content.pid = this.pid;
+    const now = wallMs();
+    this.sentTimes.push(now);
+    while (this.sentTimes.length && this.sentTimes[0] < now - 1000) this.sentTimes.shift();
+    this.stats.maxUpPerS = Math.max(this.stats.maxUpPerS, this.sentTimes.length);
+    this.stats.up++;
+    if (buffers && buffers.length && !this.binUp) {
+      content.b64 = buffers.map((b) => b64encode(new Uint8Array(b)));
+      buffers = [];
+    }
+    this.model.send(content, undefined, buffers || []);
+  }
+
+  hello() {
+    if (this.helloDone) return;
+    // (force_base64: act as a frontend that drops buffers, to test the fallback in JupyterLab)
+    const probe = this.opts.force_base64 ? [] : [new Uint8Array([1, 2, 3, 4]).buffer];
+    this.send({ t: "hello", pt: wallMs(), state: this.state }, probe);
+    this.helloTimer = setTimeout(() => this.hello(), 1000); // until the kernel answers
+  }
+
+  report() {
+    const c = this.ctx;
+    this.send({
+      t: "state",
+      state: this.state,
+      detail: this.detail,
+      ctx_state: c ? c.state : null,
+      rate: c ? c.sampleRate : 0,
+      out_latency: c ? (c.outputLatency || 0) + (c.baseLatency || 0) : 0,
+      secure: !!window.isSecureContext,
+    });
+  }
+
+  // ------------------------------------------------------------------ messages from the kernel
+
+  receive(c, buffers) {
+    if (c.to && c.to !== this.pid) return; // for another page showing this widget
+    if (c.t === "taken") {
+      // a newer page (a reload, a second tab) took the link over
+      clearTimeout(this.helloTimer);
+      this.stop();
+      this.setState("other_page");
+      return;
+    }
+    this.stats.down++;
+    let bufs = buffers.map(copyOut);
+    if (c.b64) bufs = c.b64.map(b64decode);
+    if (c.ack) this.onAck(c.ack);
+    switch (c.t) {
+      case "hello": {
+        clearTimeout(this.helloTimer);
+        this.helloDone = true;
+        this.binUp = !!c.got;
+        const b = bufs.length ? new Uint8Array(bufs[0]) : null;
+        this.binDown = !this.opts.force_base64 && !!b && b.length === 4 && b[0] === 5 && b[3] === 8;
+        this.onAck({ pt: c.pt, kt: c.kt, ks: c.ks });
+        this.send({ t: "hello2", down: this.binDown });
+        this.report();
+        if (c.start) this.start(!!c.mic);
+        break;
+      }
+      case "start":
+        this.start(!!c.mic);
+        break;
+      case "stop":
+        this.stop();
+        break;
+      case "pcm":
+        if (this.playback && bufs.length) {
+          const pcm = new Int16Array(bufs[0]);
+          this.playback.port.postMessage({ type: "pcm", g: c.g, pcm }, [pcm.buffer]);
+        }
+        break;
+      case "end":
+        if (this.playback) this.playback.port.postMessage({ type: "end" });
+        break;
+      case "flush":
+        if (this.playback) this.playback.port.postMessage({ type: "flush", fid: c.fid });
+        else this.send({ t: "flushed", fid: c.fid, g: null });
+        break;
+      case "ack":
+        break;
+      default:
+        break;
+    }
+  }
+
+  onAck(a) {
+    const now = wallMs();
+    this.lastAck = now;
+    this.stats.acks++;
+    if (typeof a.pt === "number" && typeof a.kt === "number") {
+      // NTP's four timestamps: page sent pt, kernel got it at kt and answered at ks, page got it now
+      const ks = typeof a.ks === "number" ? a.ks : a.kt;
+      const rtt = now - a.pt - (ks - a.kt);
+      // keep the least delayed round trip of the last 20 s: it gives the best offset
+      if (rtt <= this.bestRtt || now - this.rttAt > 20000) {
+        this.bestRtt = rtt;
+        this.rttAt = now;
+        this.offset = (a.kt - a.pt + (ks - now)) / 2;
+      }
+    }
+    if (this.busy) {
+      this.busy = false;
+      this.setState("running");
+    }
+  }
+
+  // ------------------------------------------------------------------ audio graph
+
+  start(mic) {
+    this.wantMic = this.wantMic || mic;
+    if (BAD.has(this.state)) {
+      this.report();
+      return this.starting;
+    }
+    if (!this.starting) this.starting = this.open().finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  async open() {
+    if (this.state !== "running" && this.state !== "suspended") this.setState("starting");
+    try {
+      if (!this.ctx) {
+        this.ctx = new AudioContext({ latencyHint: "interactive" });
+        this.ctx.onstatechange = () => this.contextChanged();
+        await addModule(this.ctx, CAPTURE_SRC);
+        await addModule(this.ctx, PLAYBACK_SRC);
+        this.zero = this.ctx.createGain();
+        this.zero.gain.value = 0;
+        this.zero.connect(this.ctx.destination);
+      }
+      if (!this.playback) {
+        this.playback = new AudioWorkletNode(this.ctx, "vlnb-playback", {
+          numberOfInputs: 0,
+          numberOfOutputs: 1,
+          outputChannelCount: [1],
+          processorOptions: { prebuffer_ms: this.opts.prebuffer_ms || 100, report_ms: this.opts.chunk_ms || 100, tap: !!this.opts.tap },
+        });
+        this.playback.port.onmessage = (e) => this.fromPlayback(e.data);
+        this.playback.connect(this.ctx.destination);
+      }
+      if (this.wantMic && !this.capture) {
+        this.stream = await navigator.mediaDevices.getUserMedia({
+          audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+        });
+        const src = this.ctx.createMediaStreamSource(this.stream);
+        this.capture = new AudioWorkletNode(this.ctx, "vlnb-capture", {
+          numberOfInputs: 1,
+          numberOfOutputs: 1,
+          processorOptions: { frame: FRAME },
+        });
+        this.capture.port.onmessage = (e) => this.fromCapture(e.data);
+        src.connect(this.capture);
+        this.capture.connect(this.zero); // pulled by the graph, heard by nobody
+        this.lastAck = wallMs();
+      }
+      if (this.ctx.state !== "running") {
+        this.ctx.resume(); // never resolves without a user gesture: do not await it
+        this.setState("suspended");
+      } else {
+        this.setState("running");
+      }
+    } catch (err) {
+      const name = (err && err.name) || "";
+      if (name === "NotAllowedError" || name === "SecurityError") this.setState("denied", String(err.message || err));
+      else if (name === "NotFoundError" || name === "OverconstrainedError") this.setState("nomic", String(err.message || err));
+      else this.setState("error", String((err && err.message) || err));
+    }
+  }
+
+  contextChanged() {
+    if (!this.ctx) return;
+    if (this.ctx.state === "running" && (this.state === "suspended" || this.state === "starting")) {
+      this.lastAck = wallMs(); // no frames flowed while suspended: do not take that for a busy kernel
+      if (this.capture || !this.wantMic) this.setState("running");
+    } else if (this.ctx.state === "suspended" && this.state === "running") {
+      this.setState("suspended");
+    } else {
+      this.report();
+    }
+  }
+
+  resume() {
+    // called from a trusted click or key press in the widget (a user gesture)
+    if (this.ctx && this.ctx.state !== "running") this.ctx.resume();
+    if (!this.ctx || (this.wantMic && !this.capture) || ["idle", "stopped", "denied", "nomic", "error"].includes(this.state)) {
+      this.start(true);
+    }
+  }
+
+  stop() {
+    if (this.capture) {
+      this.capture.port.postMessage({ type: "stop" });
+      this.capture.disconnect();
+      this.capture = null;
+    }
+    if (this.stream) {
+      for (const track of this.stream.getTracks()) track.stop(); // the browser's mic indicator goes off
+      this.stream = null;
+    }
+    this.wantMic = false;
+    this.frames = [];
+    if (!BAD.has(this.state)) this.setState("stopped");
+  }
+
+  calibrate(ctEnd) {
+    // wall ms of context time: the least delayed worklet message of the last ~10 s
+    const now = wallMs();
+    const d = now - ctEnd * 1000;
+    if (this.calib === null || d < this.calib) this.calib = d;
+    if (this.calibNext === null || d < this.calibNext) this.calibNext = d;
+    if (now > this.calibReset) {
+      this.calib = this.calibNext;
+      this.calibNext = null;
+      this.calibReset = now + 10000;
+    }
+  }
+
+  ctWall(ct) {
+    return ct * 1000 + (this.calib || 0);
+  }
+
+  fromCapture(m) {
+    if (m.type !== "frame") return;
+    this.calibrate(m.ct + FRAME / 24000);
+    this.micLevel = Math.max(this.micLevel * 0.7, m.peak);
+    const now = wallMs();
+    if (this.capture && now - this.lastAck > (this.opts.busy_ms || 700)) {
+      if (!this.busy) {
+        this.busy = true;
+        this.stats.busy++;
+        this.frames = [];
+        this.setState("busy");
+      }
+      if (now - this.lastPing > 500) {
+        this.lastPing = now;
+        this.send({ t: "ping", pt: now, off: this.offset });
+      }
+      this.seq++; // the frame is dropped: the kernel sees the gap in the sequence
+      return; // paused: the kernel cannot take audio now; it would arrive stale
+    }
+    if (!this.frames.length) {
+      this.firstCt = m.ct;
+      this.firstSeq = this.seq;
+    }
+    this.frames.push(m.pcm);
+    this.seq++;
+    if (this.frames.length >= this.chunkFrames) this.sendUp();
+  }
+
+  sendUp() {
+    const content = { t: "up", pt: wallMs(), off: this.offset };
+    if (this.bestRtt < Infinity) content.rtt = this.bestRtt;
+    const buffers = [];
+    if (this.frames.length) {
+      const pcm = new Int16Array(this.frames.length * FRAME);
+      this.frames.forEach((f, i) => pcm.set(f, i * FRAME));
+      content.seq = this.firstSeq;
+      content.n = this.frames.length;
+      content.cw = this.ctWall(this.firstCt);
+      buffers.push(pcm.buffer);
+      this.frames = [];
+    }
+    if (this.pos) content.pos = this.pos;
+    if (this.events.length) content.ev = this.events.splice(0);
+    if (this.tap.length) {
+      const n = this.tap.reduce((a, t) => a + t.pcm.length, 0);
+      const pcm = new Int16Array(n);
+      let k = 0;
+      for (const t of this.tap) {
+        pcm.set(t.pcm, k);
+        k += t.pcm.length;
+      }
+      content.tap = { tw: this.ctWall(this.tap[0].ct), rate: this.ctx.sampleRate, i: buffers.length };
+      buffers.push(pcm.buffer);
+      this.tap = [];
+    }
+    this.send(content, buffers);
+  }
+
+  fromPlayback(m) {
+    const pw = this.ctWall(m.ct);
+    if (m.type === "pos") {
+      this.calibrate(m.ct);
+      this.spkLevel = Math.max(this.spkLevel * 0.7, m.level * 1.4);
+      this.pos = { g: m.g, pw: this.ctWall(m.ct), playing: m.playing, underruns: m.underruns };
+      this.stats.underruns = m.underruns;
+      if (m.tap) this.tap.push({ pcm: m.tap, ct: m.tapCt });
+      // without a running mic, playback facts travel on their own, once per chunk
+      if (!this.capture && (m.playing || this.events.length || this.tap.length)) this.sendUp();
+    } else if (m.type === "flushed") {
+      this.stats.flushes++;
+      this.stats.lastFlush = { fid: m.fid, g: m.g, dropped: m.dropped, sw: pw };
+      this.send({ t: "flushed", fid: m.fid, g: m.g, recv: m.recv, dropped: m.dropped, sw: pw, off: this.offset });
+    } else {
+      this.events.push({ k: m.type, g: m.g, pw });
+    }
+  }
+
+  // ------------------------------------------------------------------ views
+
+  setState(state, detail) {
+    this.history.push([Math.round(performance.now()), state, this.ctx ? this.ctx.state : null]);
+    if (this.history.length > 200) this.history.shift();
+    this.state = state;
+    this.detail = detail || "";
+    if (this.helloDone) this.report();
+    this.paint();
+  }
+
+  paint() {
+    for (const v of this.views) v.paint();
+  }
+
+  text() {
+    const base = this.texts[this.state] || this.state;
+    return this.detail ? `${base} (${this.detail})` : base;
+  }
+
+  destroy() {
+    this.stop();
+    this.model.off("msg:custom", this.onMsg);
+    clearTimeout(this.helloTimer);
+    if (this.ctx) this.ctx.close();
+    if (window.__vlnbAudio === this) delete window.__vlnbAudio;
+  }
+}
+
+class View {
+  constructor(link, el) {
+    this.link = link;
+    el.classList.add("vlnb-browser-audio");
+    this.root = el;
+    this.button = document.createElement("button");
+    this.button.className = "vlnb-ba-start";
+    this.button.textContent = "Start audio";
+    this.button.addEventListener("click", () => link.resume());
+    const meters = document.createElement("div");
+    meters.className = "vlnb-ba-meters";
+    this.mic = this.bar(meters, "mic");
+    this.spk = this.bar(meters, "speaker");
+    this.status = document.createElement("span");
+    this.status.className = "vlnb-ba-status";
+    el.append(this.button, meters, this.status);
+    // a suspended context resumes on any trusted click or key press in the widget
+    this.gesture = () => {
+      if (link.ctx && link.ctx.state !== "running") link.resume();
+    };
+    el.addEventListener("pointerdown", this.gesture);
+    el.addEventListener("keydown", this.gesture);
+    link.views.add(this);
+    this.paint();
+  }
+
+  bar(parent, label) {
+    const box = document.createElement("span");
+    box.className = "vlnb-ba-meter";
+    box.title = label;
+    const name = document.createElement("span");
+    name.className = "vlnb-ba-label";
+    name.textContent = label;
+    const track = document.createElement("span");
+    track.className = "vlnb-ba-track";
+    const fill = document.createElement("span");
+    fill.className = `vlnb-ba-fill vlnb-ba-${label}`;
+    track.append(fill);
+    box.append(name, track);
+    parent.append(box);
+    return fill;
+  }
+
+  paint() {
+    const l = this.link;
+    this.root.dataset.state = l.state;
+    this.root.dataset.transport = l.binUp && l.binDown ? "binary" : "base64";
+    this.status.textContent = l.text();
+    const show = ["idle", "suspended", "stopped", "denied", "nomic", "error"].includes(l.state);
+    this.button.style.display = show ? "" : "none";
+    this.button.textContent = l.state === "suspended" ? "Click to start audio" : "Start audio";
+    const pct = (x) => `${Math.round(100 * Math.min(1, Math.max(0, x)))}%`;
+    this.mic.style.width = pct(Math.sqrt(l.micLevel));
+    this.spk.style.width = pct(Math.sqrt(l.spkLevel));
+  }
+
+  remove() {
+    this.link.views.delete(this);
+    this.root.removeEventListener("pointerdown", this.gesture);
+    this.root.removeEventListener("keydown", this.gesture);
+  }
+}
+
+export default {
+  initialize({ model }) {
+    const id = model.get("link_id");
+    const link = new Link(model);
+    LINKS.set(id, link);
+    return () => {
+      link.destroy();
+      LINKS.delete(id);
+    };
+  },
+  render({ model, el }) {
+    const link = LINKS.get(model.get("link_id"));
+    if (!link) return undefined;
+    const view = new View(link, el);
+    const timer = setInterval(() => view.paint(), 100);
+    return () => {
+      clearInterval(timer);
+      view.remove();
+    };
+  },
+};
