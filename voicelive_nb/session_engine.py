@@ -27,7 +27,9 @@ and ``connection.state`` records.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -138,6 +140,8 @@ class SessionEngine(AudioPump):
         """MCP approval requests waiting for :meth:`approve_mcp`."""
         self._rx_t = 0.0  # when the server event being handled arrived
         self._tool_tasks: set[asyncio.Task[None]] = set()
+        self.flush_confirm_s = 0.5
+        """Longest wait for a sink's own count of what it played before a flush (the browser's page)."""
 
     # ------------------------------------------------------------------ records
 
@@ -484,11 +488,34 @@ class SessionEngine(AudioPump):
     async def _flush(self, reason: str) -> None:
         info = self.player.flush(reason)
         drop = getattr(self.sink, "drop_buffered", None)
+        confirm = None
         if info is not None and callable(drop):
-            drop()  # also drop what the device holds (AdaptiveSpeaker: abort + restart, 2-7 ms)
+            # also drop what the device holds (AdaptiveSpeaker: abort + restart, 2-7 ms); a sink
+            # far from the listener (BrowserSpeaker) answers with a future of what it really played
+            confirm = drop()
         self._drain_marks()
         if info is None:
             return
+        played_by = "player"
+        if isinstance(confirm, concurrent.futures.Future):
+            report = None
+            try:
+                report = await asyncio.wait_for(asyncio.wrap_future(confirm), self.flush_confirm_s)
+            except asyncio.TimeoutError:
+                log.warning(
+                    "no flush report from the speaker in %g s: truncating at the sent count", self.flush_confirm_s
+                )
+            except asyncio.CancelledError:
+                if not confirm.cancelled():
+                    raise  # this task was cancelled, not the speaker's future
+            if report is not None:
+                unplayed = max(0.0, float(getattr(report, "unplayed_ms", 0.0)))
+                info = dataclasses.replace(
+                    info,
+                    played_ms=max(0.0, info.played_ms - unplayed),
+                    stale_ms=float(getattr(report, "stale_ms", info.stale_ms)),
+                )
+                played_by = "device"
         self._emit(
             "local",
             Local.PLAYBACK_FLUSHED,
@@ -501,6 +528,7 @@ class SessionEngine(AudioPump):
                 # the device buffer held (speakers that drop their buffer at a flush: ~0)
                 "stale_ms": round(info.stale_ms, 3),
                 "reason": info.reason,
+                "played_by": played_by,
             },
             t=info.t,
         )
