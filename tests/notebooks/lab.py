@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -147,14 +147,30 @@ def running_lab(root: Path, state: Path, env: dict[str, str | None] | None = Non
 
 
 @contextmanager
-def chromium_page(viewport: tuple[int, int] = (1500, 1100)) -> Iterator[Any]:
-    """A playwright page in Debian's headless Chromium (no ``playwright install``)."""
+def chromium_page(
+    viewport: tuple[int, int] = (1500, 1100),
+    extra_args: Sequence[str] = (),
+    ignore_default_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[Any]:
+    """A playwright page in Debian's headless Chromium (no ``playwright install``).
+
+    ``extra_args`` go on Chromium's command line (e.g. a fake microphone); ``ignore_default_args``
+    drops some of playwright's own (``--mute-audio`` to hear the page on a sound server);
+    ``env`` is Chromium's environment (default: ours).
+    """
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"the browser test needs Debian's Chromium at {CHROMIUM}: apt install chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[*CHROMIUM_ARGS, *extra_args],
+            headless=True,
+            ignore_default_args=list(ignore_default_args) or None,
+            env=env,
+        )
         try:
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
             page = context.new_page()
