@@ -44,6 +44,9 @@ def environment_checks() -> list[Check]:
     """Probe PortAudio, audio devices, speech engines and browser tooling (nothing is started)."""
     checks: list[Check] = []
     try:
+        from voicelive_nb.audio.devices import quiet_alsa
+
+        quiet_alsa()
         import sounddevice as sd
 
         devices = sd.query_devices()

@@ -322,6 +322,9 @@ def _device_pickers(desc: dict[str, str], layout: Any) -> tuple[Any, Any]:
     outputs: list[tuple[str, Any]] = [(default, DEFAULT_DEVICE)]
     note = ""
     try:
+        from voicelive_nb.audio.devices import quiet_alsa
+
+        quiet_alsa()  # importing sounddevice probes every ALSA device, which libasound reports on stderr
         import sounddevice as sd
 
         for index, dev in enumerate(sd.query_devices()):

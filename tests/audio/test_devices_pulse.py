@@ -261,3 +261,27 @@ def test_a_second_daemon_coexists_and_leaves_nothing(virtual_audio: Any) -> None
     assert "vspeaker" in virtual_audio.pactl("list", "short", "sinks")  # the first one is untouched
     devices.reinitialize()
     assert devices.find_device(virtual_audio.output_device, "output")
+
+
+def test_alsa_underrun_chatter_stays_off_stderr(virtual_audio: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    """libasound prints "underrun occurred" to fd 2, which Jupyter shows as a pink box under the cell."""
+    sd = devices.sounddevice()
+    late = threading.Event()
+
+    def callback(out: np.ndarray, frames: int, t: Any, status: Any) -> None:
+        out[:] = 0
+        if status.output_underflow:
+            late.set()
+        time.sleep(0.06)  # three blocks late, every block: the device runs dry
+
+    stream = sd.OutputStream(
+        device=virtual_audio.output_device, samplerate=RATE, channels=1, dtype="int16", blocksize=480,
+        latency="low", callback=callback,
+    )  # fmt: skip
+    with stream:
+        assert late.wait(10), "the test meant to starve the device, but no underflow was reported"
+        deadline = time.monotonic() + 0.5  # a few more underruns, each one would print a line
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+    err = capfd.readouterr().err
+    assert "underrun" not in err and "ALSA lib" not in err, err

@@ -24,6 +24,7 @@ __all__ = [
     "find_device",
     "list_devices",
     "main",
+    "quiet_alsa",
     "reinitialize",
     "sounddevice",
 ]
@@ -44,8 +45,51 @@ class AudioUnavailableError(RuntimeError):
     """sounddevice or PortAudio is missing, or no device matches."""
 
 
+_alsa_quiet = False
+
+
+def quiet_alsa() -> bool:
+    """Keep libasound's messages ("underrun occurred", "Unknown PCM cards.pcm.rear" ...) off stderr.
+
+    libasound prints them from C straight to file descriptor 2, which Jupyter shows as pink
+    stderr boxes under whatever cell is running; PortAudio's own errors still raise, and
+    underruns are counted by our sinks (``output_underflows``).  The handler installed is libc's
+    ``getpid``: a C function that ignores its arguments, so an xrun in PortAudio's audio thread
+    never enters Python (no GIL, no allocation).  ``VOICELIVE_NB_ALSA_MESSAGES=1`` keeps the
+    messages.  Returns True when they are silenced (Linux with libasound), else False.
+    """
+    global _alsa_quiet
+    if _alsa_quiet:
+        return True
+    import ctypes
+    import ctypes.util
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("VOICELIVE_NB_ALSA_MESSAGES"):
+        return False
+    name = ctypes.util.find_library("asound")
+    if name is None:
+        return False
+    try:
+        asound = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
+        asound.snd_lib_error_set_handler.argtypes = [ctypes.c_void_p]
+        asound.snd_lib_error_set_handler.restype = ctypes.c_int
+        handler = ctypes.cast(libc.getpid, ctypes.c_void_p)  # C, ignores the (file, line, func, err, fmt, ...)
+        _alsa_quiet = asound.snd_lib_error_set_handler(handler) == 0
+    except (OSError, AttributeError):
+        return False
+    return _alsa_quiet
+
+
 def sounddevice() -> ModuleType:
-    """Import and return :mod:`sounddevice`, or raise :class:`AudioUnavailableError` saying why."""
+    """Import and return :mod:`sounddevice`, or raise :class:`AudioUnavailableError` saying why.
+
+    libasound's stderr chatter is silenced first (:func:`quiet_alsa`): importing sounddevice
+    initialises PortAudio, which probes every ALSA device.
+    """
+    quiet_alsa()
     try:
         import sounddevice as sd
     except OSError as exc:  # sounddevice raises OSError when libportaudio is missing
