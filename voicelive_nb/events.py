@@ -80,7 +80,8 @@ class Local:
 
     CONNECTION = "connection.state"
     """``data``: ``state`` (``connecting`` | ``connected`` | ``reconnecting`` |
-    ``closed`` | ``failed``), ``endpoint`` (no secrets), ``attempt``, ``detail``."""
+    ``closed`` | ``failed``), ``endpoint`` (no secrets), ``attempt``, ``detail``,
+    ``emulator`` (True when the endpoint is the session's own embedded emulator: nothing configured)."""
 
     SESSION_INFO = "session.info"
     """Once per start: ``data``: ``config`` (the session config dict, secrets removed),

@@ -256,6 +256,8 @@ class PanelState:
         self._endpoint = str(r.get("endpoint") or self._endpoint)
         detail = str(r.get("detail") or "")
         where = f" to {self._endpoint}" if self._endpoint else ""
+        if r.get("emulator"):
+            where = f" to the local emulator ({self._endpoint}; no Voice Live endpoint configured)"
         if state == "connected":
             self._status, self._error = f"Connected{where}.", ""
         elif state == "connecting":

@@ -574,9 +574,12 @@ class VoiceSession:
 
                 emulator = Emulator()
                 emulator.start()
-                log.warning("no Voice Live endpoint configured: using the embedded emulator at %s", emulator.endpoint)
+                # not a warning: it is the documented default, and a notebook would show it as a
+                # pink stderr box; the panel's status line says it instead (connection.state "emulator")
+                log.info("no Voice Live endpoint configured: using the embedded emulator at %s", emulator.endpoint)
                 settings = settings.for_endpoint(emulator.endpoint)
                 engine.settings = settings
+                engine.embedded = True
             engine.on_sink_started = lambda: self._publish_info(engine, engine.settings)
             loop.run_until_complete(engine.run())
         except BaseException as exc:  # nothing escapes the session thread

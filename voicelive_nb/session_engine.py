@@ -125,6 +125,8 @@ class SessionEngine(AudioPump):
         self.on_sink_started = on_sink_started
         self.protocol = SessionProtocol()
         self.state = "idle"
+        self.embedded = False
+        """True when ``settings`` point at the session's own embedded emulator (nothing configured)."""
         self.failure: str | None = None
         """Why the session failed, in plain words (set with state ``failed``)."""
         self._conn: Any = None
@@ -153,7 +155,7 @@ class SessionEngine(AudioPump):
         self._emit(
             "local",
             Local.CONNECTION,
-            {"state": state, "endpoint": endpoint, "attempt": attempt, "detail": detail},
+            {"state": state, "endpoint": endpoint, "attempt": attempt, "detail": detail, "emulator": self.embedded},
         )
 
     # ------------------------------------------------------------------ commands (loop thread)

@@ -40,6 +40,16 @@ def outputs(nb: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
+def stderr_boxes(nb: nbformat.NotebookNode) -> list[str]:
+    """What the notebook wrote to stderr (Jupyter shows each as a pink box under its cell)."""
+    return [
+        str(out.get("text", ""))
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream" and out.get("name") == "stderr"
+    ]
+
+
 def images(nb: nbformat.NotebookNode) -> int:
     return sum("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
 
@@ -63,6 +73,7 @@ def test_quickstart_runs_headless(tmp_path: Path, headless_env: dict[str, str]) 
     assert "connected: first answer after" in text
     assert "accepted" in text and "silence_duration_ms=800" in text
     assert "recorded to recordings/" in text
+    assert stderr_boxes(nb) == []  # the emulator notice is in the panel's status line, not a pink box
     folders = list((tmp_path / "work" / "recordings").glob("*/events.jsonl"))
     assert len(folders) == 1, "the quickstart records one session"
     # Every answer that was not interrupted is in the recording to its last sample.

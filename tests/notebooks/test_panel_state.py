@@ -88,6 +88,11 @@ def test_connection_states_become_plain_status() -> None:
     st.feed(rec(3, "local", Local.CONNECTION, state="failed", endpoint="x", detail="Cannot reach the endpoint."))
     snap = st.snapshot(3)
     assert snap.connection == "failed" and snap.error == "Cannot reach the endpoint."
+    # the embedded emulator is said in the status line (it used to be a pink stderr box)
+    st.feed(rec(4, "local", Local.CONNECTION, state="connected", endpoint="http://127.0.0.1:5001", emulator=True))
+    assert st.snapshot(4).status == (
+        "Connected to the local emulator (http://127.0.0.1:5001; no Voice Live endpoint configured)."
+    )
 
 
 def test_meters_jump_to_the_loudest_block_then_fall() -> None:

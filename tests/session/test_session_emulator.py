@@ -217,9 +217,14 @@ def test_embedded_emulator_when_no_endpoint(caplog: pytest.LogCaptureFixture) ->
     session = VoiceSession(
         connection=ConnectionSettings(), mic=WavMic(np.zeros(4800, dtype=np.int16)), speaker=CaptureSpeaker()
     )
-    with caplog.at_level("WARNING", logger="voicelive_nb.session"), session:
+    with caplog.at_level("INFO", logger="voicelive_nb.session"), session:
         session.wait_for("session.updated", timeout=30, since=0)
-    assert any("embedded emulator" in m for m in caplog.messages)
+    # said in the log at INFO (a WARNING is a pink stderr box in a notebook) and in the records
+    assert [r.levelname for r in caplog.records if "embedded emulator" in r.getMessage()] == ["INFO"]
+    connected = session.wait_for(
+        Local.CONNECTION, timeout=0.1, since=0, predicate=lambda r: r.get("state") == "connected"
+    )
+    assert connected.get("emulator") is True
     info = session.wait_for(Local.SESSION_INFO, timeout=0.1, since=0)
     assert info.data["connection"]["endpoint"].startswith("http://127.0.0.1:")
     assert info.data["connection"]["api_key"] in (None, "****")
