@@ -2,9 +2,9 @@
 
 What a JupyterLab kernel does while a session runs, all holding the GIL:
 
-* the panel's latency chart redrawn (:class:`voicelive_nb.panel_plot.LatencyChart`,
+* the panel's latency chart redrawn (:class:`voicelive_nb.panel.chart.LatencyChart`,
   one kept Agg figure rendered to PNG) each time a turn completes;
-* meter updates at 20 Hz (:meth:`voicelive_nb.panel_state.PanelState.snapshot`);
+* meter updates at 20 Hz (:meth:`voicelive_nb.panel.state.PanelState.snapshot`);
 * the user's own cells: a CPU-bound pure-Python loop in 100 ms bursts, one every
   ``burst_every_s`` seconds.
 
@@ -46,7 +46,7 @@ def busy_kernel(
     Args:
         seconds: How long.
         turns: Returns the completed turns so far (the chart is redrawn when it grows).
-        state: A :class:`~voicelive_nb.panel_state.PanelState` (``snapshot`` at ``meter_hz``).
+        state: A :class:`~voicelive_nb.panel.state.PanelState` (``snapshot`` at ``meter_hz``).
         burst_s: Length of one CPU burst.
         burst_every_s: A burst starts this often.
         meter_hz: Meter updates per second.
@@ -56,7 +56,7 @@ def busy_kernel(
         ``busy_fraction`` (share of wall time spent working), ``redraws``, ``redraw_ms``
         (mean), ``meter_updates``, ``bursts``.
     """
-    from voicelive_nb.panel_plot import LatencyChart
+    from voicelive_nb.panel.chart import LatencyChart
 
     chart = LatencyChart()
     start = time.monotonic()

@@ -9,10 +9,10 @@ For each delta/block size (20, 50, 200 ms) it measures CPU per second of audio
 * **capture -> send**.  *Ours* (``DeviceMic`` + ``AudioPump``): the input callback copies the
   block into a preallocated ring and writes one byte into a pipe; the session loop watches the
   pipe with ``add_reader`` (woken by the kernel, no relay thread), and the reader callback
-  itself reads the block and writes :func:`voicelive_nb.wire.append_text` (SIMD base64 in a
+  itself reads the block and writes :func:`voicelive_nb.session.wire.append_text` (SIMD base64 in a
   string template, no ``json.dumps``) to the SDK's socket
   (:func:`voicelive_nb.connection.text_sender`), running the send coroutine inline
-  (:func:`voicelive_nb.eager.start_eagerly`: no task, no second loop round).
+  (:func:`voicelive_nb.session.eager.start_eagerly`: no task, no second loop round).
   *Reference*: the callback base64-encodes the block and schedules
   ``connection.input_audio_buffer.append(audio=...)`` with ``asyncio.run_coroutine_threadsafe``
   (a coroutine, task and future per block); the SDK builds the typed event and serialises it.
@@ -25,7 +25,7 @@ For each delta/block size (20, 50, 200 ms) it measures CPU per second of audio
   records and the pump's watchdog (a timer that wakes it every 0.1 s without a mic block,
   for playback marks and counters) are not on this path and are left out (ours only).
 * **receive -> play**.  *Ours*: :func:`voicelive_nb.connection.text_receiver` (the frame's
-  text off the SDK's socket) + :func:`voicelive_nb.wire.parse_frame` (``json.loads`` of the
+  text off the SDK's socket) + :func:`voicelive_nb.session.wire.parse_frame` (``json.loads`` of the
   frame less its base64, which ``pybase64`` decodes) + :meth:`Player.push`, and
   :meth:`Player.fill` per 20 ms output block.  *Reference*:
   ``recv()`` (typed SDK event, delta decoded to bytes), a ``queue.Queue`` of
@@ -71,9 +71,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from azure.ai.voicelive.aio import VoiceLiveConnection
 
 from voicelive_nb.audio.player import Player
-from voicelive_nb.connection import text_receiver, text_sender
-from voicelive_nb.eager import start_eagerly
-from voicelive_nb.wire import append_text, parse_frame
+from voicelive_nb.session.eager import start_eagerly
+from voicelive_nb.session.transport import text_receiver, text_sender
+from voicelive_nb.session.wire import append_text, parse_frame
 
 RATE = 24000
 OUR_BLOCK = 480  # 20 ms output block

@@ -101,7 +101,7 @@ class OurClient:
     ) -> None:
         from voicelive_nb.config import SessionConfig
         from voicelive_nb.connection import ConnectionSettings
-        from voicelive_nb.panel_state import PanelState
+        from voicelive_nb.panel.state import PanelState
         from voicelive_nb.session import VoiceSession
 
         mic: Any = None
@@ -183,7 +183,7 @@ class RefClient:
     """:class:`bench._reference.ReferenceClient` behind the same small interface."""
 
     def __init__(self, endpoint: str, config: dict[str, Any] | None = None) -> None:
-        from voicelive_nb.panel_state import PanelState
+        from voicelive_nb.panel.state import PanelState
 
         self.client = ReferenceClient(endpoint, config=config)
         self.state = PanelState()
@@ -277,7 +277,7 @@ def speech_loop(path: Path) -> float:
     """Write the looped stimulus of the glitch run: turns that end, answers that get interrupted."""
     from voicelive_nb.audio.resample import Resampler
     from voicelive_nb.audio.wav import write_wav
-    from voicelive_nb.emulator.tts import EspeakTTS
+    from voicelive_nb.speech.tts import EspeakTTS
 
     tts = EspeakTTS()
 

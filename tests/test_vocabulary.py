@@ -7,10 +7,10 @@ import matplotlib.colors as mcolors
 import pytest
 
 from tests.recording.synth import SyntheticSession
-from voicelive_nb import plots
-from voicelive_nb.demo import format_turns
+from voicelive_nb.cli.demo import format_turns
 from voicelive_nb.metrics import LATENCY_STAGES, TurnTracker, stage_ms
-from voicelive_nb.panel_plot import LatencyChart
+from voicelive_nb.panel.chart import LatencyChart
+from voicelive_nb.report import plots
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def tracker() -> TurnTracker:
 def test_turns_count_from_one_everywhere(tracker: TurnTracker) -> None:
     turns = tracker.turns
     assert [t.index for t in turns] == [1, 2, 3]
-    from voicelive_nb.analysis import turn_table
+    from voicelive_nb.recording.analysis import turn_table
 
     assert list(turn_table(turns).index) == [1, 2, 3]
     fig = plots.latency_breakdown(turns)

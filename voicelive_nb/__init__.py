@@ -10,26 +10,26 @@ are imported lazily, on first use of the name that needs them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from voicelive_nb._lazy import lazy_exports
+from voicelive_nb._version import __version__
 
 _LAZY = {
     "SessionConfig": "voicelive_nb.config",
     "VadSettings": "voicelive_nb.config",
     "ConnectionSettings": "voicelive_nb.connection",
     "EventRecord": "voicelive_nb.events",
-    "VoiceSession": "voicelive_nb.session",
-    "SessionFailedError": "voicelive_nb.session",
-    "Panel": "voicelive_nb.panel",
-    "Recording": "voicelive_nb.recording",
-    "Recorder": "voicelive_nb.recording",
+    "VoiceSession": "voicelive_nb.session.voice_session",
+    "SessionFailedError": "voicelive_nb.session.voice_session",
+    "Panel": "voicelive_nb.panel.panel",
+    "Recording": "voicelive_nb.recording.recording",
+    "Recorder": "voicelive_nb.recording.recorder",
     "Emulator": "voicelive_nb.emulator",
     "TurnTracker": "voicelive_nb.metrics",
-    "replay": "voicelive_nb.replay",
-    "tool": "voicelive_nb.session_tools",
-    "Tool": "voicelive_nb.session_tools",
+    "replay": "voicelive_nb.tuning.replay",
+    "tool": "voicelive_nb.session.tools",
+    "Tool": "voicelive_nb.session.tools",
 }
 
 __all__ = [
@@ -56,21 +56,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.emulator import Emulator
     from voicelive_nb.events import EventRecord
     from voicelive_nb.metrics import TurnTracker
-    from voicelive_nb.panel import Panel
-    from voicelive_nb.recording import Recorder, Recording
-    from voicelive_nb.replay import replay
-    from voicelive_nb.session import SessionFailedError, VoiceSession
-    from voicelive_nb.session_tools import Tool, tool
+    from voicelive_nb.panel.panel import Panel
+    from voicelive_nb.recording.recorder import Recorder
+    from voicelive_nb.recording.recording import Recording
+    from voicelive_nb.session.tools import Tool, tool
+    from voicelive_nb.session.voice_session import SessionFailedError, VoiceSession
+    from voicelive_nb.tuning.replay import replay
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'voicelive_nb' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY, __all__)

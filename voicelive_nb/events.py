@@ -58,7 +58,7 @@ class Local:
 
     SPEAKER_AUDIO = "speaker.audio"
     """Audio handed to the output device.  ``t`` = when its first sample is heard
-    (the sink's DAC time; see :mod:`voicelive_nb.session_audio`); ``audio``: PCM16 mono;
+    (the sink's DAC time; see :mod:`voicelive_nb.session.pump`); ``audio``: PCM16 mono;
     ``data``: ``samples``, ``rate``, ``rms_db``, ``peak_db``, ``response_id``,
     ``item_id``, ``offset`` (position in the item's audio; silence is never published)."""
 

@@ -12,9 +12,9 @@ from azure.ai.voicelive.aio import ConnectionClosed, connect
 from azure.core.credentials import AzureKeyCredential
 
 from tests.emulator.client import session
-from voicelive_nb.connection import text_receiver, text_sender
 from voicelive_nb.emulator import Emulator
-from voicelive_nb.wire import append_text, parse_frame
+from voicelive_nb.session.transport import text_receiver, text_sender
+from voicelive_nb.session.wire import append_text, parse_frame
 
 
 def test_ready_made_appends_on_the_sdk_socket(emu: Emulator) -> None:

@@ -31,7 +31,7 @@ def _js_text(selector: str) -> str:
 @pytest.mark.timeout(420)
 def test_quickstart_panel_in_jupyterlab(tmp_path: Path) -> None:
     from voicelive_nb.audio.pulse import VirtualAudio
-    from voicelive_nb.prompts import DEMO_PROMPTS, prompts_wav
+    from voicelive_nb.speech.prompts import DEMO_PROMPTS, prompts_wav
 
     shots = tmp_path / "screenshots"
     shots.mkdir()

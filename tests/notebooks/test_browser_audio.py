@@ -85,7 +85,7 @@ def _speech_wav(path: Path) -> tuple[float, float]:
     Returns (end of the question, start of the barge-in speech), seconds into the file.
     """
     from voicelive_nb.audio.wav import write_wav
-    from voicelive_nb.prompts import synthesize
+    from voicelive_nb.speech.prompts import synthesize
 
     def silence(s: float) -> np.ndarray:
         return np.zeros(round(s * RATE), dtype=np.int16)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # for tests.speech when run without `python -m`
-    sys.path.insert(0, str(ROOT))
 
 API_KEY = "rec-test-key-5ecret-0123456789"
 """The emulator requires this key; tests check it never reaches a recording."""

@@ -18,7 +18,7 @@ import pytest
 from voicelive_nb.events import EventRecord, Local
 from voicelive_nb.metrics import TurnTracker
 from voicelive_nb.recording import Recorder, Recording, scrub
-from voicelive_nb.recording_files import read_wav
+from voicelive_nb.recording.files import read_wav
 
 from .synth import BLOCK, RATE, SyntheticSession
 

@@ -190,7 +190,7 @@ def overflow() -> dict[str, Any]:
     from voicelive_nb.audio.pulse import VirtualAudio
     from voicelive_nb.audio.streams import DeviceMic, DeviceSpeaker
     from voicelive_nb.events import Local
-    from voicelive_nb.panel_state import PanelState
+    from voicelive_nb.panel.state import PanelState
 
     with VirtualAudio() as va, _emulator() as emu:
         session = _session(emu, mic=DeviceMic(va.input_device, buffer_s=0.3), speaker=DeviceSpeaker(va.output_device))

@@ -21,7 +21,7 @@ import pytest
 from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import Local
-from voicelive_nb.panel_state import PanelState
+from voicelive_nb.panel.state import PanelState
 from voicelive_nb.session import VoiceSession
 
 from .conftest import Replies, silence

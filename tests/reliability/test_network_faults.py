@@ -22,7 +22,7 @@ from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.config import SessionConfig
 from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import EventRecord, Local
-from voicelive_nb.panel_state import PanelState
+from voicelive_nb.panel.state import PanelState
 from voicelive_nb.recording import Recording
 from voicelive_nb.session import VoiceSession
 

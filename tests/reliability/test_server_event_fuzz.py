@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voicelive_nb.protocol import (
+from voicelive_nb.session.protocol import (
     CommandDone,
     FinishAudio,
     FlushPlayback,

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # for tests.speech when run without `python -m`
-    sys.path.insert(0, str(ROOT))
-
-from tests.speech import speech_pcm  # noqa: E402
+from tests.speech import speech_pcm
 
 
 class SwitchableResponder:

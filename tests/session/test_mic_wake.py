@@ -13,7 +13,7 @@ import pytest
 from voicelive_nb.audio.player import Player
 from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.events import EventRecord
-from voicelive_nb.session_audio import AudioPump
+from voicelive_nb.session.pump import AudioPump
 
 
 class PipeMic(WavMic):

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicelive_nb.protocol import (
+from voicelive_nb.session.protocol import (
     CommandDone,
     FinishAudio,
     FlushPlayback,

@@ -19,8 +19,8 @@ from azure.ai.voicelive.aio import VoiceLiveConnection
 from voicelive_nb.audio.player import Player
 from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.events import EventRecord, Local
-from voicelive_nb.protocol import SessionProtocol
-from voicelive_nb.session_audio import AudioPump
+from voicelive_nb.session.protocol import SessionProtocol
+from voicelive_nb.session.pump import AudioPump
 
 BLOCK = 4800  # 200 ms: 12.8 kB of base64 per append
 SECONDS = 240  # ~15 MB of appends: more than the kernel buffers hold

@@ -22,7 +22,7 @@ from voicelive_nb import SessionConfig, VoiceSession
 from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import EventRecord, Local
-from voicelive_nb.session_tools import tool
+from voicelive_nb.session.tools import tool
 
 CALLS: list[tuple[str, dict[str, Any], str]] = []
 

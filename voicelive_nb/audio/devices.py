@@ -6,24 +6,22 @@
   case-insensitive) or index, with an error listing what exists.
 * :func:`reinitialize` -- re-scan devices (PortAudio caches the list at import, so a PulseAudio
   daemon started afterwards is invisible until this is called).
-* ``voicelive-nb devices``: :func:`add_arguments` / :func:`main` print a table.
+* :func:`format_table` -- the table ``voicelive-nb devices`` prints (:mod:`voicelive_nb.cli.devices`).
 """
 
 from __future__ import annotations
 
-import argparse
 import threading
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal
+from typing import Literal
 
 __all__ = [
     "AudioUnavailableError",
     "DeviceInfo",
-    "add_arguments",
     "find_device",
+    "format_table",
     "list_devices",
-    "main",
     "quiet_alsa",
     "reinitialize",
     "sounddevice",
@@ -223,29 +221,3 @@ def format_table(devices: list[DeviceInfo]) -> str:
             f"{d.max_output_channels:>3} {d.default_samplerate:>7.0f}  {default}"
         )
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``voicelive-nb devices``."""
-    parser.add_argument("--kind", choices=["input", "output"], help="only devices of this kind")
-
-
-def main(args: Any) -> int:
-    """``voicelive-nb devices``: print the device table; 1 if there are no devices."""
-    try:
-        devices = list_devices()
-    except AudioUnavailableError as exc:
-        print(f"voicelive-nb devices: {exc}")
-        return 1
-    kind = getattr(args, "kind", None)
-    if kind == "input":
-        devices = [d for d in devices if d.max_input_channels > 0]
-    elif kind == "output":
-        devices = [d for d in devices if d.max_output_channels > 0]
-    if not devices:
-        print(
-            "No audio devices found. Headless? Start PulseAudio (see voicelive_nb.audio.VirtualAudio) or use WAV files."
-        )
-        return 1
-    print(format_table(devices))
-    return 0

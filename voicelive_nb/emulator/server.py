@@ -35,8 +35,8 @@ from voicelive_nb.emulator.faults import Faults
 from voicelive_nb.emulator.responder import Responder, default_responder
 from voicelive_nb.emulator.settings import EmulatorSettings
 from voicelive_nb.emulator.tool_replies import as_calls, list_mcp, tool_reply
-from voicelive_nb.emulator.tts import TTS, EspeakTTS
 from voicelive_nb.emulator.vad import acquire_model, release_model
+from voicelive_nb.speech.tts import TTS, EspeakTTS
 
 log = logging.getLogger("voicelive_nb.emulator")
 

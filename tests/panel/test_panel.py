@@ -1,0 +1,197 @@
+"""The Panel's widgets without a kernel: built, fed records, refreshed, and driving a real session.
+
+ipywidgets work without a frontend (their comm goes nowhere), so these tests check what
+the widgets hold.  The live test runs a real VoiceSession on the embedded emulator with
+the headless WAV mic; the panel is refreshed by hand, as a script would.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from voicelive_nb.config import SessionConfig
+from voicelive_nb.events import EventRecord, Local
+
+from .test_panel_state import one_turn, rec
+
+
+@pytest.fixture
+def no_azure(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    for name in ("AZURE_VOICELIVE_ENDPOINT", "AZURE_VOICELIVE_API_KEY", "AZURE_VOICELIVE_AUTH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env; recordings land in tmp_path
+
+
+def make_panel(**kwargs: Any) -> Any:
+    from voicelive_nb.panel import Panel
+
+    return Panel(**kwargs)
+
+
+def test_panel_builds_with_defaults_and_shows_idle(no_azure: None) -> None:
+    panel = make_panel()
+    assert panel.session is None
+    assert "Not connected" in panel._status.value
+    assert panel.c.connect.description == "Connect"
+    assert panel.c.endpoint.value == "local emulator"
+    assert panel.c.api_key.value == ""
+    assert panel.c.fields["silence_duration_ms"].value == 500
+    assert panel.c.fields["speech_duration_ms"].disabled  # server_vad takes no speech duration
+    assert panel.config.transcription_model == "azure-speech"  # so the transcript shows the user
+    assert panel.chart.draws == 1
+    panel.close()
+
+
+def test_refresh_projects_records_into_widgets(no_azure: None) -> None:
+    panel = make_panel()
+    panel.state.feed(rec(1, "local", Local.CONNECTION, state="connected", endpoint="ws://127.0.0.1:9"))
+    panel.state.feed_many(one_turn(cancelled=True))
+    panel.state.feed(rec(12.0, "local", Local.MIC_AUDIO, rms_db=-23.0, peak_db=-12.0))
+    panel.refresh()
+    assert "Connected to ws://127.0.0.1:9" in panel._status.value
+    assert panel.c.connect.description == "Disconnect"
+    assert "hello there" in panel._transcript.value
+    assert "interrupted" in panel._transcript.value
+    assert "-23 dBFS" in panel._meters.value
+    assert "user speaking" in panel._meters.value
+    assert "device output ms: <b>40</b>" in panel._counters.value
+    panel.close()
+
+
+def test_refresh_sends_nothing_when_nothing_changed(no_azure: None) -> None:
+    panel = make_panel()
+    panel.refresh()
+    before = panel.widget_updates
+    for _ in range(50):
+        panel.refresh()
+    assert panel.widget_updates == before
+    panel.close()
+
+
+def test_html_from_the_server_is_escaped(no_azure: None) -> None:
+    panel = make_panel()
+    panel.state.feed(
+        rec(1, "server", "conversation.item.input_audio_transcription.completed", item_id="u", transcript="<b>x</b>")
+    )
+    panel.refresh()
+    assert "<b>x</b>" not in panel._transcript.value and "&lt;b&gt;x&lt;/b&gt;" in panel._transcript.value
+    panel.close()
+
+
+def test_vad_changes_before_connect_are_kept_for_connect(no_azure: None) -> None:
+    panel = make_panel(debounce_s=0)
+    panel.c.fields["silence_duration_ms"].value = 900
+    panel.c.fields["type"].value = "azure_semantic_vad"
+    assert not panel.c.fields["speech_duration_ms"].disabled
+    panel.c.fields["end_of_utterance_detection"].value = "low"
+    cfg = panel.config
+    assert cfg.turn_detection.silence_duration_ms == 900
+    assert cfg.turn_detection.type == "azure_semantic_vad"
+    assert cfg.turn_detection.end_of_utterance_detection.threshold_level == "low"
+    assert "used on connect" in panel.c.badges["silence_duration_ms"].value
+    panel.close()
+
+
+def test_set_vad_refuses_unknown_and_bad_values_with_the_reason(no_azure: None) -> None:
+    panel = make_panel(debounce_s=0)
+    with pytest.raises(ValueError, match="unknown setting"):
+        panel.set_vad(silence=3)
+    assert panel.set_vad(voice="not a voice") is None
+    assert "voice" in panel.c.badges["voice"].value and "✗" in panel.c.badges["voice"].value
+    assert panel.config.voice.name != "not a voice"
+    panel.close()
+
+
+def test_given_session_locks_connection_fields(no_azure: None) -> None:
+    from voicelive_nb.session import VoiceSession
+
+    session = VoiceSession(SessionConfig().with_vad(silence_duration_ms=700))
+    panel = make_panel(session=session)
+    assert panel.session is session
+    assert panel.c.endpoint.disabled and panel.c.model.disabled
+    assert panel.c.fields["silence_duration_ms"].value == 700
+    panel.close()
+
+
+@pytest.mark.timeout(180)
+def test_live_session_through_the_panel(no_azure: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Connect, a turn, a live VAD change acknowledged, a recording, disconnect -- all via the panel API."""
+    monkeypatch.setenv("VOICELIVE_NB_HEADLESS", "1")
+    panel = make_panel(record_dir=tmp_path / "rec", debounce_s=0)
+    panel.c.api_key.value = "typed-secret-key"  # ignored by the emulator, must not linger
+    panel.record(True)
+    panel.connect()
+    try:
+        assert panel.c.api_key.value == "", "the typed key must leave the widget state on connect"
+        session = panel.session
+
+        def completed(r: EventRecord) -> bool:
+            return r.get("response", {}).get("status") == "completed"
+
+        session.wait_for("response.done", timeout=90, predicate=completed, since=0)
+        deadline = time.monotonic() + 30
+        while "assistant" not in panel._transcript.value and time.monotonic() < deadline:
+            panel.refresh()
+            time.sleep(0.05)
+        lines = panel.state.snapshot(time.monotonic()).transcript
+        assert any(line.role == "assistant" and line.text for line in lines), lines
+        panel.c.fields["silence_duration_ms"].value = 750  # as if the slider moved
+        session.wait_for(Local.COMMAND, timeout=10, since=0)
+        deadline = time.monotonic() + 5
+        while "applied" not in panel.c.badges["silence_duration_ms"].value and time.monotonic() < deadline:
+            panel.refresh()
+            time.sleep(0.05)
+        assert "applied" in panel.c.badges["silence_duration_ms"].value
+        assert session.config.turn_detection.silence_duration_ms == 750
+        assert panel.chart.draws >= 2
+    finally:
+        panel.disconnect()
+    snap = panel.refresh()
+    assert snap.connection == "closed"
+    folders = list((tmp_path / "rec").glob("*/events.jsonl"))
+    assert len(folders) == 1
+    text = folders[0].read_text()
+    assert "typed-secret-key" not in text and "session.updated" in text
+    panel.close()
+
+
+def test_records_from_a_recording_replay_into_the_state() -> None:
+    """PanelState is fed the same way from a loaded recording (records are the contract)."""
+    from voicelive_nb.panel.state import PanelState
+
+    st = PanelState()
+    st.feed_many(EventRecord(r.t, r.wall, r.kind, r.type, r.data) for r in one_turn())
+    assert len(st.snapshot(20).transcript) == 2
+
+
+@pytest.mark.timeout(120)
+def test_panel_attached_to_a_running_session_shows_it(no_azure: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session started in code first, the panel made afterwards: it shows the live state and controls it."""
+    from voicelive_nb.session import VoiceSession
+
+    monkeypatch.setenv("VOICELIVE_NB_HEADLESS", "1")
+    with VoiceSession() as session:
+        session.wait_for("session.updated", timeout=30, since=0)
+        panel = make_panel(session=session, debounce_s=0)
+        snap = panel.refresh()
+        assert snap.connection == "connected" and panel.c.connect.description == "Disconnect"
+        future = panel.set_vad(threshold=0.6)
+        assert future.result(timeout=10).ok
+        assert session.config.turn_detection.threshold == 0.6
+        panel.close()  # closing the panel leaves a session it did not build running
+        assert session.running
+
+
+def test_connect_without_a_key_for_azure_says_what_to_do(no_azure: None) -> None:
+    """A typed Azure endpoint with no key: nothing starts, and the status line names the fix."""
+    panel = make_panel()
+    panel.c.endpoint.value = "https://example.services.ai.azure.com"
+    panel.connect()
+    snap = panel.refresh()
+    assert panel.session is None
+    assert "no API key" in snap.error and "AZURE_VOICELIVE_API_KEY" in snap.error
+    assert "Could not connect" in panel._status.value
+    panel.close()

@@ -1,0 +1,85 @@
+"""Plots (Agg) and the report CLI on a synthetic recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from matplotlib.figure import Figure
+
+from tests.recording.synth import SyntheticSession
+from voicelive_nb.cli import main as cli_main
+from voicelive_nb.metrics import TurnTracker
+from voicelive_nb.recording import Recorder, Recording
+from voicelive_nb.report import plots
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    folder = tmp_path_factory.mktemp("rec") / "session"
+    synth = SyntheticSession([(1.0, 2.0), (3.0, 4.0), (6.0, 7.5)], barge_in_at=3.0, reply_s=1.5).build()
+    with Recorder(folder) as rec:
+        for r in synth.records:
+            rec(r)
+    return Recording.load(folder)
+
+
+def test_each_plot_returns_a_figure_and_draws_into_a_given_ax(recording: Recording) -> None:
+    for fn in (plots.timeline, plots.latency_breakdown, plots.latency_cdf, plots.level_meters):
+        fig = fn(recording)
+        assert isinstance(fig, Figure)
+        assert plots.to_png(fig)[:4] == b"\x89PNG"
+        host = Figure()
+        ax = host.add_subplot()
+        assert fn(recording, ax=ax) is host
+    tl = plots.timeline(recording, start=0.5, end=5)
+    assert tl.axes[0].get_xlim() == (0.5, 5)
+    assert any("user says 0" in t.get_text() for t in tl.axes[0].texts)
+
+
+def test_plots_accept_turn_lists_trackers_and_named_sessions(recording: Recording) -> None:
+    tracker = recording.tracker
+    assert isinstance(plots.latency_breakdown(tracker.turns), Figure)
+    assert isinstance(plots.latency_breakdown(TurnTracker()), Figure)  # empty: says "no turns"
+    fig = plots.latency_cdf({"a": recording, "b": recording.turns}, metric="voice_to_voice_ms")
+    assert len(fig.axes[0].get_legend().get_texts()) == 2
+    with pytest.raises(TypeError, match="expected a Recording"):
+        plots.latency_breakdown(42)
+
+
+def test_repr_html_embeds_timeline(recording: Recording) -> None:
+    page = recording._repr_html_()
+    assert "data:image/png;base64," in page and "turns" in page
+
+
+def test_report_cli_prints_table_and_writes_html_and_png(
+    recording: Recording, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    html_out = tmp_path / "r.html"
+    assert cli_main(["report", str(recording.path), "--out", str(html_out)]) == 0
+    text = capsys.readouterr().out
+    assert "3 turns, 1 interrupted" in text and "voice_to_voice_ms" in text and "user says 2" in text
+    assert html_out.read_text().count("data:image/png;base64,") == 4
+    png_out = tmp_path / "r.png"
+    assert cli_main(["report", str(recording.path), "--out", str(png_out)]) == 0
+    assert png_out.read_bytes()[:4] == b"\x89PNG"
+    assert cli_main(["report", str(tmp_path / "missing")]) == 2
+    assert cli_main(["report", str(recording.path), "--out", str(tmp_path / "r.txt")]) == 2
+
+
+def test_long_sessions_draw_only_what_is_in_view(tmp_path: Path) -> None:
+    utterances = [(2.0 + 3.0 * i, 3.0 + 3.0 * i) for i in range(90)]
+    synth = SyntheticSession(utterances, duration=275.0, reply_s=0.5).build()
+    with Recorder(tmp_path / "long") as rec:
+        for r in synth.records:
+            rec(r)
+    long = Recording.load(tmp_path / "long")
+    assert len(long.turns) == 90
+    fig = plots.latency_breakdown(long)
+    assert len(fig.axes[0].patches) == 0 and fig.axes[0].collections  # stacked areas, not 360 bars
+    zoom = plots.timeline(long, start=30.0, end=45.0)
+    labels = [t.get_text() for t in zoom.axes[0].texts]
+    assert "user says 10" in labels and "user says 20" not in labels
+    assert len(plots.timeline(long).axes[0].texts) == 0  # 90 turns in view: too many labels to read
+    with pytest.raises(ValueError, match="must be after start"):
+        plots.timeline(long, start=10, end=5)

@@ -1,0 +1,671 @@
+"""The notebook panel: ipywidgets that control a :class:`~voicelive_nb.session.VoiceSession`.
+
+Usage::
+
+    from voicelive_nb import Panel
+    panel = Panel()        # builds its own session from AZURE_VOICELIVE_* (or the emulator)
+    panel                  # display it; press Connect and talk
+
+    panel.connect(); panel.set_vad(silence_duration_ms=800); panel.disconnect()  # same, in code
+
+Threads: the session's event bus feeds a :class:`~voicelive_nb.panel.state.PanelState`
+(a lock-protected model, no widgets).  Widgets are touched only on the kernel's own
+thread: an asyncio task on the kernel's running loop takes a snapshot at most
+``refresh_hz`` times a second and assigns only the values that changed, so an idle
+panel sends nothing and a talking one sends a few dozen small comm messages a second.
+Without a running loop (a plain script) call :meth:`Panel.refresh` yourself.
+
+Widgets observe; they own nothing.  Every button and control calls a public method
+(:meth:`connect`, :meth:`disconnect`, :meth:`mute`, :meth:`record`, :meth:`set_vad` ...).
+The API key typed into the panel lives only in memory: the password box is emptied on
+connect, so the key never reaches the notebook file or the widget state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from voicelive_nb.panel.chart import LatencyChart
+from voicelive_nb.panel.refresh import Refresher
+from voicelive_nb.panel.state import FieldStatus, PanelSnapshot, PanelState
+from voicelive_nb.panel.views import (
+    counters_html,
+    field_badge_html,
+    filter_log,
+    log_html,
+    meters_html,
+    status_html,
+    transcript_html,
+)
+from voicelive_nb.panel.widgets import (
+    DEFAULT_DEVICE,
+    EMULATOR_LABEL,
+    LIVE_FIELDS,
+    build_controls,
+    build_views,
+    config_from_values,
+    vad_changes,
+    values_from_session,
+)
+
+__all__ = ["Panel"]
+
+log = logging.getLogger(__name__)
+
+
+def _require_ipywidgets() -> Any:
+    try:
+        import ipywidgets
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ImportError("The panel needs ipywidgets: pip install 'ipywidgets>=8.1'") from exc
+    return ipywidgets
+
+
+def _close_tree(widget: Any) -> None:
+    """Close a widget and everything inside it (only ours: ``Widget.close_all`` would close every widget)."""
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    for name in ("layout", "style"):
+        part = getattr(widget, name, None)
+        if part is not None and hasattr(part, "close"):
+            part.close()
+    widget.close()
+
+
+class Panel:
+    """A control panel for one live Voice Live session.
+
+    Args:
+        session: The :class:`~voicelive_nb.session.VoiceSession` to control.  None builds
+            one on :meth:`connect` from the panel's fields (endpoint, auth, model, voice,
+            instructions, devices), which start from ``AZURE_VOICELIVE_*`` / ``.env``;
+            with no endpoint configured that is the bundled local emulator.
+        config: Starting :class:`~voicelive_nb.config.SessionConfig` when ``session`` is None.
+        record_dir: Where the Record button creates session folders.
+        refresh_hz: Most widget refreshes per second (meters, status).
+        last_n: Turns shown in the latency chart.
+        debounce_s: Quiet time after the last control change before ``session.update``.
+        transcribe: Input-transcription model switched on when the panel makes the config
+            itself (``config`` and ``session`` None), so the transcript shows what you said;
+            None leaves it off.
+        **session_kwargs: Passed to ``VoiceSession`` when the panel builds it (``mic=``,
+            ``speaker=``, ``connection=``, ``tools=``, ``mcp_approval=`` ...).  With tools,
+            the panel shows a switch per tool (on/off live, acknowledged like a VAD change)
+            and Approve/Refuse buttons for MCP approval requests; tool calls appear in the
+            transcript (name, arguments, result or error, ms).
+    """
+
+    def __init__(
+        self,
+        session: Any = None,
+        *,
+        config: Any = None,
+        record_dir: str | Path = "recordings",
+        refresh_hz: float = 20.0,
+        last_n: int = 12,
+        debounce_s: float = 0.3,
+        transcribe: str | None = "azure-speech",
+        **session_kwargs: Any,
+    ) -> None:
+        _require_ipywidgets()
+        from voicelive_nb.connection import read_sources, session_config_from_env
+
+        self._session = session
+        self._own_session = session is None
+        self._session_kwargs = session_kwargs
+        if session is not None:
+            self._config = session.config
+        else:
+            self._config = config if config is not None else session_config_from_env()
+            if config is None and transcribe and self._config.transcription_model is None:
+                self._config = self._config.replace(transcription_model=transcribe)
+        self.record_dir = Path(record_dir)
+        self._period = 1.0 / max(1.0, min(refresh_hz, 60.0))
+        self._debounce_s = debounce_s
+        self.state = PanelState(self._turns)
+        """The panel's model (fed by the session's event bus)."""
+        self._unsubscribe: Callable[[], None] | None = None
+        self._recorder: Any = None
+        self._unsub_recorder: Callable[[], None] | None = None
+        self._api_key: str | None = None
+        self._pending: dict[str, Any] = {}
+        self._debounce: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._syncing = False
+        self._seen = {"tx": -1, "log": -1, "turns": -1, "types": 0, "fields": -1}
+        self._seen_connection = ""
+        self._seen_server: Any = None
+        self._last_log_draw = 0.0
+        self._last_chart_draw = 0.0
+        self._last_counters_draw = 0.0
+        self._chart_job: asyncio.Future[bytes] | None = None
+        self.refreshes = 0
+        """Snapshots pushed into the widgets so far."""
+        self._refresher = Refresher(self.refresh, self._period, busy=self._connected)
+        self._set = self._refresher.set
+
+        src = read_sources()
+        env_endpoint = src.get("endpoint") or None
+        self.c, conn_box, vad_box = build_controls(self._config, env_endpoint)
+        self.chart = LatencyChart(last_n=last_n)
+        v = build_views(self.c, conn_box, vad_box, self.chart.render([]), self._threshold())
+        self._status, self._meters, self._chart_img = v.status, v.meters, v.chart
+        self._transcript, self._counters, self._log, self._log_acc = v.transcript, v.counters, v.log, v.log_box
+        self.widget = v.root
+        """The root widget (display it, or put it in your own layout)."""
+        self.widget.add_class("vlnb-panel")
+        self._build_tool_controls()
+        self._wire()
+        if session is not None:
+            self._attach(session)
+            self._lock_connection_fields(True)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def widget_updates(self) -> int:
+        """Widget values actually changed so far (each is one comm message to the browser)."""
+        return self._refresher.updates
+
+    @property
+    def session(self) -> Any:
+        """The session this panel controls (None until :meth:`connect` builds one)."""
+        return self._session
+
+    @property
+    def config(self) -> Any:
+        """The session config the controls currently describe."""
+        return self._session.config if self._session is not None else self._config
+
+    def connect(self) -> None:
+        """Start the session (building it first if the panel owns it)."""
+        try:
+            if self._session is None or self._own_session:
+                self._build_session()
+            session = self._session
+            if self.c.record.value and self._recorder is None:
+                self._start_recorder()
+            self.state.set_status("Starting…")
+            session.start()
+        except Exception as exc:  # shown in plain words; the traceback goes to the log
+            log.exception("connect failed")
+            self.state.set_status(f"Could not connect: {exc}", error=True)
+        self._refresher.ensure_running()
+        self.refresh()
+
+    def disconnect(self) -> None:
+        """Stop the session (idempotent); a recording in progress is finalised."""
+        if self._session is not None:
+            try:
+                self._session.stop()
+            except Exception as exc:
+                log.exception("disconnect failed")
+                self.state.set_status(f"Stopping failed: {exc}", error=True)
+        self._stop_recorder()
+        self.refresh()
+
+    def mute(self, muted: bool = True) -> None:
+        """Stop (or resume, with ``muted=False``) sending the mic."""
+        if self._session is not None:
+            (self._session.mute if muted else self._session.unmute)()
+        self.state.set_muted(muted)
+        self._set(self.c.mute, "value", muted)
+
+    def unmute(self) -> None:
+        """Resume sending the mic."""
+        self.mute(False)
+
+    def record(self, on: bool = True) -> Path | None:
+        """Start (or stop) recording into a new folder under ``record_dir``.
+
+        Returns the folder being recorded (or just finalised, with ``on=False``); None when
+        recording was asked for before connecting (the folder is made on connect).
+        """
+        self._syncing = True  # the toggle follows; it must not call back into record()
+        try:
+            self._set(self.c.record, "value", on)
+        finally:
+            self._syncing = False
+        folder = Path(self._recorder.folder) if self._recorder is not None else None
+        if on and self._recorder is None and self._connected():
+            self._start_recorder()
+            folder = Path(self._recorder.folder) if self._recorder is not None else None
+        elif not on:
+            self._stop_recorder()
+        return folder
+
+    def set_vad(self, **changes: Any) -> Any:
+        """Change turn-detection / audio-processing settings now (what the controls do).
+
+        Names: ``type``, ``threshold``, ``prefix_padding_ms``, ``silence_duration_ms``,
+        ``speech_duration_ms``, ``end_of_utterance_detection`` (``"low"``... or ``""``),
+        ``create_response``, ``interrupt_response``, ``noise_reduction``,
+        ``echo_cancellation``, ``voice``, ``instructions``.
+
+        Returns the session's Future of the server's answer (``.result(timeout)``), or
+        None when there is no running session (the change is used on connect).
+        """
+        unknown = sorted(set(changes) - set(LIVE_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}: expected some of {', '.join(LIVE_FIELDS)}")
+        return self._apply(dict(changes))
+
+    async def wait_for(self, type: str, timeout: float = 60.0, predicate: Any = None) -> Any:
+        """Await the next record of ``type`` without blocking the kernel (the panel keeps updating).
+
+        ``await panel.wait_for("response.done")`` in a notebook cell; raises TimeoutError, or
+        SessionFailedError with the cause as soon as the session failed.
+        """
+        session = self._require_session()
+        since = time.monotonic()
+        return await asyncio.to_thread(session.wait_for, type, timeout, predicate, since=since)
+
+    async def wait_turns(self, count: int = 1, timeout: float = 90.0) -> list[Any]:
+        """Await ``count`` more finished responses (``response.done``); returns the turns so far."""
+        session = self._require_session()
+        deadline = time.monotonic() + timeout
+        target = self.state.count("response.done") + count
+        while self.state.count("response.done") < target:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{count} turn(s) did not finish within {timeout:g} s (state: {session.state})")
+            since = time.monotonic() - 0.5  # a record that raced the count check is still in the history
+            await asyncio.to_thread(session.wait_for, "response.done", remaining, None, since=since)
+            await asyncio.sleep(0.05)  # let the bus deliver it to the panel state too
+        self.refresh()
+        return self._turns()
+
+    async def wait_quiet(self, timeout: float = 60.0, settle_s: float = 0.2) -> None:
+        """Await the end of the assistant's speech: no response being generated, none of its audio
+        left to hand to the speaker; then ``settle_s`` more, so its last records reach the
+        recording.  ``await panel.wait_quiet()`` before ``panel.record(False)``; raises TimeoutError.
+        """
+        session = self._require_session()
+        deadline = time.monotonic() + timeout
+        while session.assistant_busy:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the assistant was still speaking after {timeout:g} s")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(settle_s)
+
+    def enable_tool(self, name: str, enabled: bool = True) -> Any:
+        """Switch a tool on or off live (what its switch does); the session's Future of the
+        server's answer, or None before connecting (the panel's config changes then)."""
+        session = self._session
+        if session is None or not getattr(session, "running", False):
+            if session is not None:
+                return session.enable_tool(name, enabled)
+            return None
+        self.state.set_status(f"{'Switching on' if enabled else 'Switching off'} {name}…")
+        self._tool_pending.add(name)  # its switch shows the wish until the server answers
+        future = session.enable_tool(name, enabled)
+        future.add_done_callback(lambda f: self._tool_switched(name, enabled, f))
+        return future
+
+    def approve_mcp(self, approve: bool = True) -> Any:
+        """Answer the oldest pending MCP approval request (what Approve/Refuse do); None if none waits."""
+        session = self._session
+        pending = session.pending_approvals if session is not None else []
+        if not pending:
+            return None
+        return session.approve_mcp(pending[0]["approval_request_id"], approve)
+
+    def _build_tool_controls(self) -> None:
+        ipywidgets = _require_ipywidgets()
+        names = self._tool_names()
+        self._tool_switches: dict[str, Any] = {}
+        self._tool_pending: set[str] = set()
+        self._approve_buttons: list[Any] = []
+        if not names:
+            return
+        for name in names:
+            box = ipywidgets.Checkbox(value=True, description=name, indent=False)
+            box.observe(lambda change, n=name: self._on_tool_switch(n, change), names="value")
+            self._tool_switches[name] = box
+        approve = ipywidgets.Button(description="Approve", button_style="success", disabled=True)
+        refuse = ipywidgets.Button(description="Refuse", button_style="danger", disabled=True)
+        approve.on_click(lambda _b: self.approve_mcp(True))
+        refuse.on_click(lambda _b: self.approve_mcp(False))
+        self._approve_buttons = [approve, refuse]
+        row = ipywidgets.HBox([ipywidgets.HTML("<b>tools</b>"), *self._tool_switches.values(), approve, refuse])
+        self.widget.children = (*self.widget.children, row)
+
+    def _tool_names(self) -> list[str]:
+        from voicelive_nb.config import tool_definition, tool_name
+
+        if self._session is not None:
+            return list(getattr(self._session, "tools", {}))
+        given = [*self._config.tools, *self._session_kwargs.get("tools", ())]
+        return list(dict.fromkeys(tool_name(tool_definition(t)) for t in given))
+
+    def _on_tool_switch(self, name: str, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        self.enable_tool(name, bool(change["new"]))
+
+    def _tool_switched(self, name: str, enabled: bool, future: Any) -> None:
+        self._tool_pending.discard(name)
+        result = future.result()
+        if result.ok:
+            self.state.set_status(f"{name} switched {'on' if enabled else 'off'} (session.updated)")
+        else:
+            self.state.set_status(f"Switching {name} failed: {result.detail}", error=True)
+
+    def _refresh_tools(self) -> None:
+        session = self._session
+        if session is None or not self._tool_switches:
+            return
+        self._syncing = True
+        try:
+            for name, on in getattr(session, "tools", {}).items():
+                box = self._tool_switches.get(name)
+                if box is not None and name not in self._tool_pending:
+                    self._set(box, "value", on)
+        finally:
+            self._syncing = False
+        waiting = bool(session.pending_approvals)
+        for button in self._approve_buttons:
+            self._set(button, "disabled", not waiting)
+
+    def _require_session(self) -> Any:
+        if self._session is None:
+            raise RuntimeError("the panel has no session yet: call panel.connect() (or press Connect) first")
+        return self._session
+
+    def refresh(self) -> PanelSnapshot:
+        """Push the current state into the widgets (the refresher calls this ~20 times a second)."""
+        now = time.monotonic()
+        snap = self.state.snapshot(now)
+        self.refreshes += 1
+        if snap.connection != self._seen_connection:  # buttons first: a reader of the status sees them current
+            self._seen_connection = snap.connection
+            self._update_buttons(snap)
+        self._set(self._status, "value", status_html(snap, self._record_note()))
+        self._refresh_tools()
+        self._set(self._meters, "value", meters_html(snap, self._threshold()))
+        if snap.transcript_version != self._seen["tx"]:
+            self._seen["tx"] = snap.transcript_version
+            self._set(self._transcript, "value", transcript_html(snap.transcript))
+        if (
+            snap.log_version != self._seen["log"]
+            and self._log_acc.selected_index == 0
+            and now - self._last_log_draw >= 0.5
+        ):
+            self._seen["log"] = snap.log_version
+            self._last_log_draw = now
+            self._set(self._log, "value", log_html(filter_log(snap.log, self.c.log_filter.value)))
+        if len(snap.type_counts) != self._seen["types"]:
+            self._seen["types"] = len(snap.type_counts)
+            base = ["all", "server", "client", "local", "errors"]
+            self._set(self.c.log_filter, "options", [*base, *sorted(snap.type_counts)])
+        if (
+            snap.turns_version != self._seen["turns"]
+            and now - self._last_chart_draw >= 0.25
+            and self._chart_job is None
+        ):
+            self._seen["turns"] = snap.turns_version
+            self._last_chart_draw = now
+            self._draw_chart(snap.turns)
+        if now - self._last_counters_draw >= 0.25:  # numbers people read: 4 Hz is plenty
+            self._last_counters_draw = now
+            self._set(self._counters, "value", counters_html(self._counter_values(snap)))
+        if snap.fields_version != self._seen["fields"]:
+            self._seen["fields"] = snap.fields_version
+            for name, badge in self.c.badges.items():
+                self._set(badge, "value", field_badge_html(snap.fields.get(name)))
+        if snap.server_session != self._seen_server and snap.server_session and not self._pending:
+            self._seen_server = snap.server_session
+            self._show_values(values_from_session(snap.server_session))
+        return snap
+
+    def close(self) -> None:
+        """Stop refreshing, stop a session the panel built, and close the widgets."""
+        self._closed = True
+        self._refresher.close()
+        if self._own_session and self._session is not None:
+            self.disconnect()
+        self._stop_recorder()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.chart.close()
+        _close_tree(self.widget)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+        self._refresher.ensure_running()
+
+    def __repr__(self) -> str:
+        snap = self.state.snapshot(time.monotonic())
+        return f"<voicelive_nb.Panel {snap.connection}: {snap.status}>"
+
+    # ------------------------------------------------------------------ session plumbing
+
+    def _turns(self) -> list[Any]:
+        session = self._session
+        tracker = getattr(session, "tracker", None) if session is not None else None
+        return list(tracker.turns) if tracker is not None else []
+
+    def _attach(self, session: Any) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._session = session
+        self._unsubscribe = session.subscribe(self.state.feed)
+        if getattr(session, "running", False):  # attached to a live session: show where it stands
+            from voicelive_nb.events import EventRecord, Local
+
+            self.state.feed(EventRecord.now("local", Local.CONNECTION, {"state": session.state}))
+        recorder = getattr(session, "recorder", None)
+        if recorder is not None:
+            self.c.record_folder.value = f"recording to <code>{recorder.folder}</code>"
+
+    def _build_session(self) -> None:
+        from voicelive_nb.connection import ConnectionSettings
+        from voicelive_nb.session.voice_session import VoiceSession
+
+        if self._session is not None:
+            self._session.stop()
+            self._config = self._session.config  # keep what was changed live last time
+        endpoint = str(self.c.endpoint.value or "").strip()
+        typed_key = self.c.api_key.value or None
+        if typed_key:
+            self._api_key = typed_key
+            self.c.api_key.value = ""  # the key must not stay in the widget state
+            self.c.api_key.placeholder = "•••••• (held in memory for this panel)"
+        connection = self._session_kwargs.get("connection") or ConnectionSettings.resolve(
+            endpoint=None if endpoint.lower() in ("", EMULATOR_LABEL) else endpoint,
+            api_key=self._api_key,
+            auth=self.c.auth.value,
+        )
+        config = config_from_values(
+            self._config, {"voice": self.c.voice.value, "instructions": self.c.instructions.value}
+        )
+        config = config.replace(model=self.c.model.value.strip() or config.model)
+        self._config = config
+        kwargs = {k: v for k, v in self._session_kwargs.items() if k != "connection"}
+        kwargs.setdefault("mic", self.c.mic.value if self.c.mic.value != DEFAULT_DEVICE else None)
+        kwargs.setdefault("speaker", self.c.speaker.value if self.c.speaker.value != DEFAULT_DEVICE else None)
+        self._attach(VoiceSession(config, connection=connection, **kwargs))
+
+    def _start_recorder(self) -> None:
+        from voicelive_nb.recording.recorder import Recorder
+
+        folder = self.record_dir / datetime.now().strftime("%Y%m%d-%H%M%S")
+        self._recorder = Recorder(folder, config=self.config.to_dict())
+        if self._session is not None:
+            self._unsub_recorder = self._session.subscribe(self._recorder)
+        self.c.record_folder.value = f"● recording to <code>{folder}</code>"
+
+    def _stop_recorder(self) -> None:
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        bus = getattr(self._session, "bus", None)
+        if bus is not None:
+            bus.flush(2.0)  # the records already published belong in the recording
+        if self._unsub_recorder is not None:
+            self._unsub_recorder()
+            self._unsub_recorder = None
+        recorder.close()
+        self.c.record_folder.value = f"saved <code>{recorder.folder}</code>"
+        self._syncing = True
+        try:
+            self._set(self.c.record, "value", False)
+        finally:
+            self._syncing = False
+
+    def _connected(self) -> bool:
+        return self.state.connection in ("connected", "connecting", "reconnecting")
+
+    # ------------------------------------------------------------------ controls
+
+    def _wire(self) -> None:
+        c = self.c
+        c.connect.on_click(lambda _b: self.disconnect() if self._connected() else self.connect())
+        c.mute.observe(lambda ch: None if self._syncing else self.mute(bool(ch["new"])), names="value")
+        c.record.observe(lambda ch: None if self._syncing else self.record(bool(ch["new"])), names="value")
+        c.log_audio.observe(lambda ch: self.state.set_log_high_rate(bool(ch["new"])), names="value")
+        c.log_filter.observe(lambda _ch: self._redraw_log(), names="value")
+        self._log_acc.observe(lambda _ch: self._redraw_log(), names="selected_index")
+        for name, widget in c.fields.items():
+            widget.observe(self._control_changed(name), names="value")
+
+    def _control_changed(self, name: str) -> Callable[[dict[str, Any]], None]:
+        def handler(change: dict[str, Any]) -> None:
+            if self._syncing:
+                return
+            self._pending[name] = change["new"]
+            if name == "type":
+                self.c.fields["speech_duration_ms"].disabled = change["new"] == "server_vad"
+            self._schedule_apply()
+
+        return handler
+
+    def _schedule_apply(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or self._debounce_s <= 0:
+            self._apply_pending()
+            return
+        if self._debounce is not None:
+            self._debounce.cancel()
+        self._debounce = loop.call_later(self._debounce_s, self._apply_pending)
+
+    def _apply_pending(self) -> None:
+        self._debounce = None
+        changes, self._pending = self._pending, {}
+        if changes:
+            self._apply(changes)
+
+    def _apply(self, changes: dict[str, Any]) -> Any:
+        """Validate ``changes``; send them if connected, else keep them for the next connect."""
+        base = self.config
+        try:
+            config = config_from_values(base, changes)
+        except ValueError as exc:
+            for name in changes:
+                self.state.set_field(name, FieldStatus("error", str(exc)))
+            self.state.set_status(str(exc), error=True)
+            self.refresh()
+            return None
+        self._show_values({k: v for k, v in changes.items() if k in self.c.fields})
+        session = self._session
+        if session is None or not self._connected():
+            self._config = config
+            for name in changes:
+                self.state.set_field(name, FieldStatus("ok", "used on connect"))
+            if session is not None:
+                session.update(config)  # stored by the session for its next start
+            self.refresh()
+            return None
+        self.state.mark_pending(changes)
+        future = None
+        try:
+            vad = vad_changes(changes, config)
+            future = session.update_vad(**vad) if vad is not None else session.update(config)
+        except Exception as exc:
+            for name in changes:
+                self.state.set_field(name, FieldStatus("error", str(exc)))
+        self.refresh()
+        return future
+
+    def _show_values(self, values: dict[str, Any]) -> None:
+        """Set control values without treating them as user changes."""
+        self._syncing = True
+        try:
+            for name, value in values.items():
+                widget = self.c.fields.get(name)
+                if widget is not None and name not in self._pending:
+                    with contextlib.suppress(Exception):  # e.g. a value outside a slider's range
+                        self._set(widget, "value", value)
+            kind = self.c.fields["type"].value
+            self.c.fields["speech_duration_ms"].disabled = kind == "server_vad"
+        finally:
+            self._syncing = False
+
+    def _lock_connection_fields(self, locked: bool) -> None:
+        for widget in (self.c.endpoint, self.c.auth, self.c.api_key, self.c.model, self.c.mic, self.c.speaker):
+            widget.disabled = locked
+
+    def _update_buttons(self, snap: PanelSnapshot) -> None:
+        live = snap.connection in ("connected", "connecting", "reconnecting")
+        b = self.c.connect
+        self._set(b, "description", "Disconnect" if live else "Connect")
+        self._set(b, "button_style", "warning" if live else "success")
+        self._set(b, "icon", "stop" if live else "plug")
+        if self._own_session:
+            for widget in (self.c.endpoint, self.c.auth, self.c.api_key, self.c.model, self.c.mic, self.c.speaker):
+                self._set(widget, "disabled", live)
+
+    def _draw_chart(self, turns: tuple[Any, ...]) -> None:
+        """Redraw the latency chart in a worker thread (~0.1 s of CPU; the meters keep moving).
+
+        One job at a time touches the figure; the PNG reaches the widget on the loop.
+        """
+
+        def deliver(png: bytes) -> None:
+            self._chart_job = None
+            self._set(self._chart_img, "value", png)
+
+        self._chart_job = self._refresher.off_loop(lambda: self.chart.render(turns), deliver)
+        if self._chart_job is not None:
+            self._chart_job.add_done_callback(lambda _f: setattr(self, "_chart_job", None))
+
+    def _redraw_log(self) -> None:
+        self._seen["log"] = -1
+        self._last_log_draw = 0.0
+        self.refresh()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _threshold(self) -> float | None:
+        td = self.config.turn_detection
+        return float(td.threshold) if td is not None else None
+
+    def _record_note(self) -> str:
+        return f"recording to {self._recorder.folder}" if self._recorder is not None else ""
+
+    def _counter_values(self, snap: PanelSnapshot) -> dict[str, float]:
+        values = dict(snap.counters)
+        bus = getattr(self._session, "counters", None) if self._session is not None else None
+        if isinstance(bus, dict):
+            for key, value in bus.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in values:
+                    values[key] = value
+        done = [t for t in snap.turns if getattr(t, "response_latency_ms", None) is not None]
+        if done:
+            last = done[-1]
+            values["last_response_ms"] = round(float(last.response_latency_ms), 1)
+            if last.voice_to_voice_ms is not None:
+                values["last_voice_to_voice_ms"] = round(float(last.voice_to_voice_ms), 1)
+        return values

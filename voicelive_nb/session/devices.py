@@ -1,0 +1,110 @@
+"""Turn the ``mic=`` / ``speaker=`` arguments of :class:`~voicelive_nb.session.VoiceSession` into objects.
+
+=========================  ==============================================  ==========================
+value                      mic                                             speaker
+=========================  ==============================================  ==========================
+None                       the default input device (``DeviceMic``);       the default output device
+                           with ``VOICELIVE_NB_HEADLESS=1`` a ``WavMic``   (``DeviceSpeaker``); headless:
+                           of synthesised demo prompts                     a ``CaptureSpeaker`` in memory
+``"x.wav"`` / ``Path``     ``WavMic`` playing the file in real time        ``CaptureSpeaker`` writing it
+int or other str           ``DeviceMic(device=...)`` (index or name)       ``DeviceSpeaker(device=...)``
+an object                  used as is (an ``AudioSource``)                 used as is (an ``AudioSink``)
+=========================  ==============================================  ==========================
+
+Objects are created fresh on every :meth:`VoiceSession.start`, so a session can be
+started again after a stop; objects passed in are reused as they are.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+HEADLESS_ENV = "VOICELIVE_NB_HEADLESS"
+
+
+def headless() -> bool:
+    """True when ``VOICELIVE_NB_HEADLESS`` asks for WAV/capture audio instead of devices."""
+    return os.environ.get(HEADLESS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _is_wav(spec: Any) -> bool:
+    return isinstance(spec, Path) or (isinstance(spec, str) and spec.lower().endswith(".wav"))
+
+
+def check_spec(spec: Any, what: str) -> None:
+    """Validate a mic/speaker argument early, in the caller's thread (ValueError naming the fix)."""
+    if spec is None or isinstance(spec, int | str | Path):
+        if isinstance(spec, bool):
+            raise ValueError(f"{what}={spec!r} is not valid: pass None, a device index/name or a .wav path")
+        if what == "mic" and _is_wav(spec) and not Path(str(spec)).is_file():
+            raise ValueError(f"mic={str(spec)!r}: no such WAV file; pass an existing .wav path or a device")
+        return
+    needed = ("start", "read", "stop") if what == "mic" else ("start", "stop")
+    missing = [name for name in needed if not callable(getattr(spec, name, None))]
+    if missing:
+        kind = "AudioSource" if what == "mic" else "AudioSink"
+        raise ValueError(
+            f"{what}={spec!r} is not valid: expected None, a device index or name, a .wav path, "
+            f"or an {kind} (missing {', '.join(missing)})"
+        )
+
+
+def make_source(spec: Any, rate: int = 24000, latency: Any = None) -> Any:
+    """An AudioSource for a ``mic=`` argument (see the module table).
+
+    ``latency``: the latency profile of a device mic (:func:`voicelive_nb.audio.profiles.profile`).
+    """
+    check_spec(spec, "mic")
+    if spec is None:
+        if headless():
+            from voicelive_nb.audio.wav import WavMic
+            from voicelive_nb.speech.prompts import prompts_wav
+
+            return WavMic(prompts_wav(), rate=rate)
+        from voicelive_nb.audio.profiles import profile
+
+        return profile(latency).mic(None, rate)
+    if _is_wav(spec):
+        from voicelive_nb.audio.wav import WavMic
+
+        return WavMic(str(spec), rate=rate)
+    if isinstance(spec, int | str):
+        from voicelive_nb.audio.profiles import profile
+
+        return profile(latency).mic(spec, rate)
+    return spec
+
+
+def make_sink(spec: Any, rate: int = 24000, latency: Any = None) -> Any:
+    """An AudioSink for a ``speaker=`` argument (see the module table).
+
+    ``latency``: the latency profile of a device speaker (:func:`voicelive_nb.audio.profiles.profile`).
+    """
+    check_spec(spec, "speaker")
+    if spec is None:
+        if headless():
+            from voicelive_nb.audio.wav import CaptureSpeaker
+
+            return CaptureSpeaker(None, rate=rate)
+        from voicelive_nb.audio.profiles import profile
+
+        return profile(latency).speaker(None, rate)
+    if _is_wav(spec):
+        from voicelive_nb.audio.wav import CaptureSpeaker
+
+        return CaptureSpeaker(str(spec), rate=rate)
+    if isinstance(spec, int | str):
+        from voicelive_nb.audio.profiles import profile
+
+        return profile(latency).speaker(spec, rate)
+    return spec
+
+
+def describe(part: Any) -> str:
+    """A device's human-readable description (never raises)."""
+    try:
+        return str(getattr(part, "description", None) or type(part).__name__)
+    except Exception:
+        return type(part).__name__

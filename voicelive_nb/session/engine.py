@@ -1,0 +1,537 @@
+"""The session's asyncio side: one connection at a time around the sans-I/O protocol.
+
+:class:`SessionEngine` runs on the session thread's loop (see
+:mod:`voicelive_nb.session`, which owns the thread and the public commands).  It
+is a thin I/O shell around :class:`~voicelive_nb.session.protocol.SessionProtocol`:
+
+* connects with the SDK (``azure.ai.voicelive.aio.connect``), sends the current
+  session config, reads raw frames off the SDK's socket (:func:`~voicelive_nb.session.transport.text_receiver`)
+  and parses them with :func:`~voicelive_nb.session.wire.parse_frame`
+  (``json.loads`` with audio deltas decoded fast, so records keep the server's dicts
+  verbatim), stamps each on receipt, publishes
+  it and carries out the protocol's actions (send, play, flush + truncate, ...);
+* its base :class:`~voicelive_nb.session.pump.AudioPump` drains the mic into
+  ``input_audio_buffer.append`` and the player's marks into playback records;
+* runs the functions the model calls (:class:`~voicelive_nb.session.tools.ToolRunner`, off
+  the loop) and sends their outputs; answers MCP approval requests (``mcp_approval``);
+  each call becomes ``tool.call`` and ``tool.result`` records;
+* reconnects with exponential backoff when the socket drops, re-sending the
+  current config; a server that never confirms the config is dropped after
+  ``configure_timeout_s``; after ``max_failures`` consecutive failures (or at once
+  for a refused credential) it publishes ``connection.state`` ``failed`` and returns.
+
+Nothing raises out of :meth:`SessionEngine.run`: problems become ``local.error``
+and ``connection.state`` records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from voicelive_nb.events import Local
+from voicelive_nb.session.protocol import (
+    Action,
+    ApproveMcp,
+    CommandDone,
+    FinishAudio,
+    FlushPlayback,
+    PlayAudio,
+    ReportError,
+    RunTool,
+    SendEvent,
+    SessionProtocol,
+    StartAudio,
+    explain_exception,
+    is_fatal_exception,
+    is_unreachable,
+)
+from voicelive_nb.session.pump import AudioPump, Publish
+from voicelive_nb.session.transport import text_receiver
+from voicelive_nb.session.wire import parse_frame
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voicelive_nb.audio.player import Player
+    from voicelive_nb.config import SessionConfig
+    from voicelive_nb.connection import ConnectionSettings
+    from voicelive_nb.session.tools import ToolRunner
+
+McpApproval = bool | Callable[[dict[str, Any]], bool] | None
+"""How MCP approval requests are answered: True/False (always), a callable given the request
+(``approval_request_id``, ``server_label``, ``name``, ``arguments``), or None (wait for
+:meth:`SessionEngine.approve_mcp`, e.g. from the panel)."""
+
+log = logging.getLogger(__name__)
+
+
+class SessionEngine(AudioPump):
+    """Runs one session on the current event loop until :meth:`request_stop`.
+
+    Args:
+        config: The session config to send on (every) connect.
+        settings: Where to connect (already resolved to a concrete endpoint).
+        source: The mic (an ``AudioSource``), started when the session is configured.
+        sink: The speaker (an ``AudioSink``), started with ``player`` at once.
+        player: The barge-in player the sink drains.
+        publish: Where records go (the session's :class:`~voicelive_nb.events.EventBus`).
+        max_failures: Consecutive failed (re)connects before giving up.
+        backoff_s: First reconnect delay; doubles each failure, capped at ``max_backoff_s``.
+        poll_s: Mic/marks pump interval.
+        configure_timeout_s: A connection whose server has not confirmed the session
+            config (``session.updated``) within this time is dropped and retried.
+        bus_dropped: Reads the bus's dropped-record count (for ``audio.counters``).
+        on_sink_started: Called once the speaker runs (its latency is known then).
+        tools: Runs the functions the model calls (None: calls are answered with an error).
+        mcp_approval: How MCP approval requests are answered (see :data:`McpApproval`).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: SessionConfig,
+        settings: ConnectionSettings,
+        source: Any,
+        sink: Any,
+        player: Player,
+        publish: Publish,
+        max_failures: int = 5,
+        backoff_s: float = 0.25,
+        max_backoff_s: float = 8.0,
+        poll_s: float = 0.01,
+        configure_timeout_s: float = 10.0,
+        bus_dropped: Callable[[], int] = lambda: 0,
+        on_sink_started: Callable[[], None] | None = None,
+        tools: ToolRunner | None = None,
+        mcp_approval: McpApproval = None,
+    ) -> None:
+        super().__init__(
+            source=source, sink=sink, player=player, publish=publish, poll_s=poll_s, bus_dropped=bus_dropped
+        )
+        self.config = config
+        self.settings = settings
+        self.max_failures = max_failures
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.configure_timeout_s = configure_timeout_s
+        self.close_timeout_s = 2.0
+        """Longest wait for the server's answer to our close frame."""
+        self._lost_reason: str | None = None
+        self.on_sink_started = on_sink_started
+        self.protocol = SessionProtocol()
+        self.state = "idle"
+        self.embedded = False
+        """True when ``settings`` point at the session's own embedded emulator (nothing configured)."""
+        self.failure: str | None = None
+        """Why the session failed, in plain words (set with state ``failed``)."""
+        self._conn: Any = None
+        self.stopping = False
+        self._serve_task: asyncio.Task[bool] | None = None
+        self._stop: asyncio.Event | None = None
+        self._pending: dict[str, asyncio.Future[tuple[bool, Any]]] = {}
+        self._next_cmd = 0
+        self._player_full_reported = False
+        self.tools = tools
+        self.mcp_approval = mcp_approval
+        self.pending_approvals: dict[str, ApproveMcp] = {}
+        """MCP approval requests waiting for :meth:`approve_mcp`."""
+        self._rx_t = 0.0  # when the server event being handled arrived
+        self._tool_tasks: set[asyncio.Task[None]] = set()
+        self.flush_confirm_s = 0.5
+        """Longest wait for a sink's own count of what it played before a flush (the browser's page)."""
+
+    # ------------------------------------------------------------------ records
+
+    def _set_state(self, state: str, attempt: int = 0, detail: str = "") -> None:
+        if state == "failed":
+            self.failure = detail or "the session failed"
+        self.state = state
+        endpoint = self.settings.describe()["endpoint"]
+        self._emit(
+            "local",
+            Local.CONNECTION,
+            {"state": state, "endpoint": endpoint, "attempt": attempt, "detail": detail, "emulator": self.embedded},
+        )
+
+    # ------------------------------------------------------------------ commands (loop thread)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to finish: closes the socket, which ends the receive loop."""
+        self.stopping = True
+        if self._stop is not None:
+            self._stop.set()
+        # Cancel the receive loop rather than closing under it: the connection's
+        # context manager then closes the socket with nothing waiting on it.
+        task = self._serve_task
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def update(self, config: SessionConfig, timeout: float) -> tuple[bool, Any]:
+        """Send ``config`` as a session.update; return (ok, server session or error text)."""
+        if self._conn is None or not self.protocol.audio_enabled:
+            self.config = config
+            return True, "not connected: the config is sent when the connection is (re)established"
+        self._next_cmd += 1
+        command_id = f"update-{self._next_cmd}"
+        future: asyncio.Future[tuple[bool, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[command_id] = future
+        try:
+            await self._run(self.protocol.update_session(config.to_dict(), command_id))
+            ok, detail = await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            ok, detail = False, f"no answer from the server within {timeout:g} s"
+            self.protocol.forget_command(command_id)  # a later answer must not be taken for the next command
+        finally:
+            self._pending.pop(command_id, None)
+        if ok:
+            self.config = config
+        return ok, detail
+
+    async def approve_mcp(self, approval_request_id: str, approve: bool, by: str = "user") -> bool:
+        """Answer a pending MCP approval request; False if there is none with that id."""
+        request = self.pending_approvals.pop(approval_request_id, None)
+        if request is None:
+            return False
+        await self._run(self.protocol.mcp_approval(approval_request_id, approve))
+        data = {
+            "approval_request_id": approval_request_id,
+            "server_label": request.server_label,
+            "name": request.name,
+            "arguments": request.arguments,
+            "approve": bool(approve),
+            "by": by,
+        }
+        self._emit("local", Local.TOOL_APPROVAL, data)
+        return True
+
+    async def send_text(self, text: str) -> None:
+        """Add a user text message and ask for a response."""
+        await self._run(self.protocol.send_text(text))
+
+    async def cancel_response(self) -> None:
+        """Cancel the active response and flush playback."""
+        await self._run(self.protocol.cancel_response())
+
+    # ------------------------------------------------------------------ main
+
+    async def run(self) -> None:
+        """Connect (and reconnect) until stopped or given up; never raises."""
+        self._stop = asyncio.Event()
+        if self.stopping:  # stop() came before the loop got here
+            self._stop.set()
+        pump = asyncio.get_running_loop().create_task(self._pump(), name="voicelive-pump")
+        try:
+            try:
+                self.sink.start(self.player)
+            except Exception as exc:  # no device, PortAudio missing ...: a plain message, no traceback
+                self._error(f"The speaker could not be started: {exc}", "speaker")
+                self._set_state("failed", detail=f"speaker: {exc}")
+                return
+            if self.on_sink_started is not None:
+                self.on_sink_started()
+            await self._connect_loop()
+        except Exception as exc:  # the last line of defence: report, never raise
+            log.exception("session engine failed")
+            self._error(f"The session stopped after an unexpected error: {exc!r}", "session")
+            self._set_state("failed", detail=str(exc))
+        finally:
+            pump.cancel()
+            for task in list(self._tool_tasks):
+                task.cancel()
+            await asyncio.gather(pump, *self._tool_tasks, return_exceptions=True)
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_result((False, "the session stopped"))
+            self._stop_audio()
+            self._drain_marks()
+            self._publish_counters()
+            if self.state != "failed":
+                self._set_state("closed")
+
+    def _stop_audio(self) -> None:
+        self._unwatch_mic()
+        for name, part in (("mic", self.source), ("speaker", self.sink)):
+            try:
+                part.stop()
+            except Exception as exc:
+                self._error(f"Stopping the {name} failed: {exc!r}", name)
+
+    async def _connect_loop(self) -> None:
+        from azure.ai.voicelive.aio import connect
+
+        assert self._stop is not None
+        failures = 0
+        attempt = 0
+        connected_once = False
+        credential = self.settings.credential()
+        try:
+            while not self._stop.is_set():
+                attempt += 1
+                self._set_state("connecting" if attempt == 1 else "reconnecting", attempt)
+                detail = ""
+                fatal = False
+                ready = False
+                try:
+                    extra: dict[str, Any] = {}
+                    if self.settings.api_version:
+                        extra["api_version"] = self.settings.api_version
+                    manager = connect(
+                        credential=credential,
+                        endpoint=str(self.settings.endpoint),
+                        model=self.config.model,
+                        # a peer that never answers our close frame must not hold stop() for
+                        # aiohttp's default 10 s
+                        connection_options={"close_timeout": self.close_timeout_s},
+                        **extra,
+                    )
+                    async with manager as conn:
+                        self._conn = conn
+                        if self._stop.is_set():
+                            break
+                        self._set_state("connected", attempt)
+                        connected_once = True
+                        self._lost_reason = None
+                        self._serve_task = asyncio.get_running_loop().create_task(self._serve(conn))
+                        try:
+                            ready = await self._serve_task
+                        except asyncio.CancelledError:
+                            if not self._stop.is_set():
+                                raise  # our own task was cancelled, not just the receive loop
+                            ready = True
+                        finally:
+                            self._serve_task = None
+                        detail = self._lost_reason or "the server closed the connection"
+                except Exception as exc:
+                    detail = explain_exception(exc)
+                    # a first connect to a wrong address fails at once; a lost connection is retried
+                    fatal = is_fatal_exception(exc) or (not connected_once and is_unreachable(exc))
+                finally:
+                    self._conn = None
+                    await self._run(self.protocol.connection_reset())
+                if self._stop.is_set():
+                    break
+                failures = 1 if ready else failures + 1
+                if fatal or failures >= self.max_failures:
+                    self._error(detail, "connection")
+                    self._set_state("failed", attempt, detail)
+                    return
+                delay = min(self.backoff_s * 2 ** (failures - 1), self.max_backoff_s)
+                log.warning("connection lost (%s); reconnecting in %.2f s", detail, delay)
+                self._set_state("reconnecting", attempt, f"{detail}; retrying in {delay:.2f} s")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+        finally:
+            close = getattr(credential, "close", None)
+            if close is not None:
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+
+    async def _serve(self, conn: Any) -> bool:
+        """Configure the session and receive until the socket closes. True if it got configured."""
+        from azure.ai.voicelive.aio import ConnectionClosed
+
+        assert self._stop is not None
+        await self._run(self.protocol.update_session(self.config.to_dict()))
+        configure_by = time.monotonic() + self.configure_timeout_s
+        receive = text_receiver(conn)  # frames as the socket hands them over (str)
+        while not self._stop.is_set():
+            try:
+                if self.protocol.audio_enabled:
+                    raw = await receive()
+                else:  # a server that never confirms the config must not leave us waiting forever
+                    raw = await asyncio.wait_for(receive(), max(0.0, configure_by - time.monotonic()))
+            except ConnectionClosed:
+                break
+            except asyncio.TimeoutError:
+                self._lost_reason = (
+                    f"the server did not answer the session configuration within {self.configure_timeout_s:g} s"
+                )
+                self._error(f"The server is not responding: {self._lost_reason}; reconnecting.", "connection")
+                return False
+            t = time.monotonic()
+            if not raw:
+                continue
+            try:
+                event = parse_frame(raw)  # json.loads, with audio deltas decoded fast
+            except ValueError:
+                self._error("The server sent a frame that is not JSON; ignored it.", "server")
+                continue
+            if isinstance(event, dict):
+                await self._on_server(event, t)
+        return self.protocol.audio_enabled or self.protocol.session != {}
+
+    # ------------------------------------------------------------------ server events
+
+    async def _on_server(self, event: dict[str, Any], t: float) -> None:
+        etype = str(event.get("type", ""))
+        self._rx_t = t
+        actions = self.protocol.receive(event)
+        if etype == "response.audio.delta":
+            pcm = next((a.pcm for a in actions if isinstance(a, PlayAudio)), None)
+            data = {k: v for k, v in event.items() if k != "delta"}
+            delta = event.get("delta")
+            data["delta_bytes"] = len(pcm) if pcm is not None else (len(delta) * 3 // 4 if delta else 0)
+            if pcm is None:
+                data["played"] = False
+            self._emit("server", etype, data, pcm, t)
+        else:
+            self._emit("server", etype, event, None, t)
+        await self._run(actions)
+
+    async def _run(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendEvent):
+                await self._send(action.event)
+            elif isinstance(action, PlayAudio):
+                self._play(action)
+            elif isinstance(action, FinishAudio):
+                self.player.done(action.response_id, action.item_id)
+            elif isinstance(action, FlushPlayback):
+                await self._flush(action.reason)
+            elif isinstance(action, StartAudio):
+                self._start_mic()
+            elif isinstance(action, ReportError):
+                self._error(action.message, "server", code=action.code)
+            elif isinstance(action, CommandDone):
+                future = self._pending.get(action.command_id)
+                if future is not None and not future.done():
+                    future.set_result((action.ok, action.detail))
+            elif isinstance(action, RunTool):
+                self._spawn_tool(self._run_tool(action, self._rx_t))
+            elif isinstance(action, ApproveMcp):
+                self._spawn_tool(self._ask_approval(action))
+
+    # ------------------------------------------------------------------ tools
+
+    def _spawn_tool(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tool_tasks.add(task)
+        task.add_done_callback(self._tool_tasks.discard)
+
+    async def _run_tool(self, call: RunTool, args_done_t: float) -> None:
+        """Run one call off the loop, send its output; records ``tool.call`` and ``tool.result``."""
+        ids = {"call_id": call.call_id, "name": call.name, "response_id": call.response_id, "item_id": call.item_id}
+        self._emit("local", Local.TOOL_CALL, {**ids, "arguments": call.arguments, "kind": "function"}, t=args_done_t)
+        enabled = call.name in self.config.tool_names
+        if self.tools is None:
+            from voicelive_nb.session.tools import ToolRunner
+
+            self.tools = ToolRunner()
+        outcome = await self.tools.run(call.name, call.arguments, enabled=enabled)
+        sent = False
+        for action in self.protocol.tool_output(call.call_id, outcome.output):
+            if isinstance(action, SendEvent) and action.type == "conversation.item.create":
+                sent = await self._send(action.event)
+                sent_t = time.monotonic()
+            else:
+                await self._run([action])
+        if not sent:
+            sent_t = time.monotonic()
+        run_s = outcome.finished_t - outcome.started_t
+        data = {
+            **ids,
+            "status": outcome.status,
+            "ok": outcome.ok,
+            "output": outcome.output[:4000],
+            "error": outcome.error,
+            "duration_ms": round(run_s * 1000.0, 3),
+            "overhead_ms": round(((sent_t - args_done_t) - run_s) * 1000.0, 3),
+            "args_done_t": args_done_t,
+            "started_t": outcome.started_t,
+            "finished_t": outcome.finished_t,
+            "sent": sent,
+        }
+        self._emit("local", Local.TOOL_RESULT, data, t=sent_t)
+        if not outcome.ok:
+            self._error(f"Tool {call.name} {outcome.status}: {outcome.error}; the model was told.", "tool")
+
+    async def _ask_approval(self, request: ApproveMcp) -> None:
+        """Answer an MCP approval request as ``mcp_approval`` says (or keep it for :meth:`approve_mcp`)."""
+        self.pending_approvals[request.approval_request_id] = request
+        policy = self.mcp_approval
+        if policy is None:
+            return
+        if isinstance(policy, bool):
+            await self.approve_mcp(request.approval_request_id, policy, by="auto")
+            return
+        info = {
+            "approval_request_id": request.approval_request_id,
+            "server_label": request.server_label,
+            "name": request.name,
+            "arguments": request.arguments,
+        }
+        try:
+            approve = bool(await asyncio.get_running_loop().run_in_executor(None, policy, info))
+        except Exception as exc:  # the approver's bug must not end the session: refuse the call
+            self._error(f"The MCP approval callback failed ({exc!r}); the call was refused.", "tool")
+            approve = False
+        await self.approve_mcp(request.approval_request_id, approve, by="callback")
+
+    def _play(self, action: PlayAudio) -> None:
+        from voicelive_nb.audio.player import PlayerFullError
+
+        try:
+            self.player.push(action.pcm, action.response_id, action.item_id)
+        except PlayerFullError as exc:
+            if not self._player_full_reported:
+                self._player_full_reported = True
+                self._error(str(exc), "speaker")
+            return
+        queued = getattr(self.sink, "audio_queued", None)
+        if callable(queued):
+            queued()  # AdaptiveSpeaker: an answer starts now, not behind the device's silence
+
+    async def _flush(self, reason: str) -> None:
+        info = self.player.flush(reason)
+        drop = getattr(self.sink, "drop_buffered", None)
+        confirm = None
+        if info is not None and callable(drop):
+            # also drop what the device holds (AdaptiveSpeaker: abort + restart, 2-7 ms); a sink
+            # far from the listener (BrowserSpeaker) answers with a future of what it really played
+            confirm = drop()
+        self._drain_marks()
+        if info is None:
+            return
+        played_by = "player"
+        if isinstance(confirm, concurrent.futures.Future):
+            report = None
+            try:
+                report = await asyncio.wait_for(asyncio.wrap_future(confirm), self.flush_confirm_s)
+            except asyncio.TimeoutError:
+                log.warning(
+                    "no flush report from the speaker in %g s: truncating at the sent count", self.flush_confirm_s
+                )
+            except asyncio.CancelledError:
+                if not confirm.cancelled():
+                    raise  # this task was cancelled, not the speaker's future
+            if report is not None:
+                unplayed = max(0.0, float(getattr(report, "unplayed_ms", 0.0)))
+                info = dataclasses.replace(
+                    info,
+                    played_ms=max(0.0, info.played_ms - unplayed),
+                    stale_ms=float(getattr(report, "stale_ms", info.stale_ms)),
+                )
+                played_by = "device"
+        self._emit(
+            "local",
+            Local.PLAYBACK_FLUSHED,
+            {
+                "response_id": info.response_id,
+                "item_id": info.item_id,
+                "played_ms": round(info.played_ms, 3),
+                "dropped_ms": round(info.dropped_ms, 3),
+                # still heard after the flush: the rest of the block in flight plus what
+                # the device buffer held (speakers that drop their buffer at a flush: ~0)
+                "stale_ms": round(info.stale_ms, 3),
+                "reason": info.reason,
+                "played_by": played_by,
+            },
+            t=info.t,
+        )
+        await self._run(self.protocol.playback_flushed(info.item_id, info.played_ms, info.response_id))

@@ -1,0 +1,629 @@
+"""VoiceSession: a live Voice Live conversation on a background thread.
+
+The caller's thread (a notebook kernel, a script) only calls command methods;
+each returns quickly.  A daemon thread owns one asyncio loop, the SDK connection,
+the mic pump and the player marks (:class:`~voicelive_nb.session.engine.SessionEngine`,
+around the sans-I/O :class:`~voicelive_nb.session.protocol.SessionProtocol`).  Everything
+that happens comes back as immutable :class:`~voicelive_nb.events.EventRecord`
+objects on an :class:`~voicelive_nb.events.EventBus` (``subscribe``), so it works
+the same inside Jupyter's running event loop (no ``asyncio.run`` conflict: the
+loop lives on its own thread) and in plain scripts.
+
+Example::
+
+    from voicelive_nb import VoiceSession
+
+    with VoiceSession(mic="question.wav", speaker="answer.wav", record="runs/one") as s:
+        s.wait_for("response.done", timeout=30)
+        print(s.update_vad(silence_duration_ms=800).result(5))
+        print(s.tracker.summary())
+
+No exception from the session thread reaches the caller: connection problems
+become ``connection.state`` / ``local.error`` records (``state`` tells the
+latest).  Bad arguments raise :class:`ValueError` at once, in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import platform
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from voicelive_nb.config import SessionConfig
+from voicelive_nb.connection import ConnectionSettings, Secret
+from voicelive_nb.events import EventBus, EventRecord, Local, Observer
+from voicelive_nb.session.devices import check_spec, describe, make_sink, make_source
+from voicelive_nb.session.engine import SessionEngine
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voicelive_nb.metrics import TurnTracker
+    from voicelive_nb.recording.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CommandResult", "SessionFailedError", "VoiceSession"]
+
+
+class SessionFailedError(ConnectionError):
+    """The session gave up (unreachable endpoint, refused key, no speaker ...); the message says why."""
+
+
+_BUS_THREAD = "voicelive-events"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """The server's answer to a command such as :meth:`VoiceSession.update_vad`.
+
+    Attributes:
+        command: ``"update"`` or ``"update_vad"``.
+        ok: True if the server accepted it (``session.updated``).
+        detail: The confirmed session dict, or the reason it failed, in plain words.
+    """
+
+    command: str
+    ok: bool
+    detail: Any = None
+
+
+class VoiceSession:
+    """A Voice Live session running on its own thread.
+
+    Args:
+        config: Session settings (voice, instructions, VAD ...); default ``SessionConfig()``.
+        connection: Endpoint and credential; None = ``ConnectionSettings.resolve()``
+            (arguments > ``AZURE_VOICELIVE_*`` > ``.env``).  With no endpoint configured
+            an embedded :class:`~voicelive_nb.emulator.Emulator` is started and used.
+        mic: None (default input device; a WAV of demo prompts when
+            ``VOICELIVE_NB_HEADLESS=1``), a device index/name, a ``.wav`` path, or an
+            ``AudioSource``.
+        speaker: None (default output device; an in-memory capture when headless), a
+            device index/name, a ``.wav`` path to write, or an ``AudioSink``.
+        record: A folder to record the session into (a
+            :class:`~voicelive_nb.recording.Recorder` observes the bus); each start
+            needs a new folder.
+        max_failures: Consecutive failed (re)connects before the session gives up.
+        history: Records kept for :meth:`wait_for` ``since=`` look-backs.
+        tools: Python functions (or ``@tool`` objects, or tool dicts) the model may call,
+            added to ``config.tools``; the session runs them off its loop (see
+            :mod:`voicelive_nb.session.tools`) and sends their outputs.
+        tool_timeout_s: Longest run of a tool call (a ``@tool(timeout_s=...)`` overrides);
+            then the model is told it timed out.
+        mcp_approval: How the service's MCP approval requests are answered: None (wait
+            for :meth:`approve_mcp`, e.g. the panel's buttons), True/False (approve/refuse
+            all), or ``callable(request) -> bool`` (``request``: ``approval_request_id``,
+            ``server_label``, ``name``, ``arguments``; run in a worker thread).
+        latency: The latency/robustness knob of sound-device mics and speakers:
+            ``"auto"`` (default: 10 ms blocks, 20 ms speaker buffer that grows after an
+            underflow), ``"low"`` (never grows) or ``"robust"`` (100 ms speaker buffer), or a
+            :class:`~voicelive_nb.audio.profiles.LatencyProfile`.  See
+            :mod:`voicelive_nb.audio.profiles`; ignored for WAV files and objects passed in.
+    """
+
+    def __init__(
+        self,
+        config: SessionConfig | None = None,
+        *,
+        connection: ConnectionSettings | None = None,
+        mic: Any = None,
+        speaker: Any = None,
+        record: str | Path | None = None,
+        max_failures: int = 5,
+        history: int = 4000,
+        latency: str | Any = None,
+        tools: list[Any] | tuple[Any, ...] | None = None,
+        tool_timeout_s: float = 10.0,
+        mcp_approval: bool | Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        if config is not None and not isinstance(config, SessionConfig):
+            raise ValueError(f"config must be a SessionConfig, got {type(config).__name__}")
+        if connection is not None and not isinstance(connection, ConnectionSettings):
+            raise ValueError(
+                f"connection must be a ConnectionSettings (e.g. ConnectionSettings.resolve()), "
+                f"got {type(connection).__name__}"
+            )
+        check_spec(mic, "mic")
+        check_spec(speaker, "speaker")
+        from voicelive_nb.audio.profiles import profile
+
+        self._latency = profile(latency)  # ValueError naming the profiles
+        if max_failures < 1:
+            raise ValueError(f"max_failures must be >= 1, got {max_failures}")
+        self._config = config or SessionConfig()
+        from voicelive_nb.session.tools import ToolRunner
+
+        self._tool_runner = ToolRunner(timeout_s=tool_timeout_s)
+        self._tool_defs: dict[str, Any] = {}  # every tool ever given, by name, in order (switched off or on)
+        for obj in [*self._config.tools, *(tools or [])]:
+            self._register_tool(obj)
+        known = set(self._config.tool_names)
+        extra = [obj for name, obj in self._tool_defs.items() if name not in known]
+        if extra:
+            self._config = self._config.replace(tools=(*self._config.tools, *extra))
+        self._mcp_approval = mcp_approval
+        self._connection = connection
+        self._mic = mic
+        self._speaker = speaker
+        self._record = Path(record) if record is not None else None
+        self._max_failures = max_failures
+        self.bus = EventBus(name=_BUS_THREAD)
+        """The session's event bus (records of every start of this object)."""
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._engine: SessionEngine | None = None
+        self._recorder: Recorder | None = None
+        self._recorder_unsub: Callable[[], None] | None = None
+        self._tracker: TurnTracker | None = None
+        self._muted = False
+        self._cond = threading.Condition()
+        self._history: deque[tuple[int, EventRecord]] = deque(maxlen=history)
+        self._seq = 0
+        self.started_at: float | None = None
+        """Monotonic time of the latest :meth:`start` (for ``wait_for(..., since=...)``)."""
+        self.bus.subscribe(self._observe)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def state(self) -> str:
+        """``idle``, ``connecting``, ``connected``, ``reconnecting``, ``closed`` or ``failed``.
+
+        Set by the session thread as it happens (the ``connection.state`` records follow).
+        """
+        engine = self._engine
+        return engine.state if engine is not None else "idle"
+
+    @property
+    def failure(self) -> str | None:
+        """Why the session failed, in plain words (None unless :attr:`state` is ``failed``)."""
+        engine = self._engine
+        return engine.failure if engine is not None and engine.state == "failed" else None
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop` (even while reconnecting)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    @property
+    def config(self) -> SessionConfig:
+        """The config in force (updated when the server accepts an update)."""
+        engine = self._engine
+        return engine.config if engine is not None else self._config
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        """The latest ``audio.counters`` values (overflows, underflows, drops, queue depth)."""
+        engine = self._engine
+        return dict(engine.counters) if engine is not None else {}
+
+    @property
+    def tracker(self) -> TurnTracker | None:
+        """Per-turn latencies of the current (or last) run."""
+        return self._tracker
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """The recorder of the current (or last) run, if ``record=`` was given."""
+        return self._recorder
+
+    @property
+    def speaker(self) -> Any:
+        """The AudioSink of the current (or last) run (e.g. a CaptureSpeaker to read back)."""
+        engine = self._engine
+        return engine.sink if engine is not None else None
+
+    @property
+    def assistant_busy(self) -> bool:
+        """True while a response is being generated or its audio is still queued for playback."""
+        engine = self._engine
+        if engine is None or not self.running:
+            return False
+        return engine.protocol.active_response_id is not None or engine.player.queued_ms > 0
+
+    @property
+    def mic(self) -> Any:
+        """The AudioSource of the current (or last) run."""
+        engine = self._engine
+        return engine.source if engine is not None else None
+
+    @property
+    def tools(self) -> dict[str, bool]:
+        """Every tool given (function names, MCP server labels) and whether it is switched on."""
+        on = set(self.config.tool_names)
+        return {name: name in on for name in self._tool_defs}
+
+    @property
+    def pending_approvals(self) -> list[dict[str, Any]]:
+        """MCP approval requests waiting for :meth:`approve_mcp`."""
+        engine = self._engine
+        if engine is None:
+            return []
+        return [
+            {
+                "approval_request_id": r.approval_request_id,
+                "server_label": r.server_label,
+                "name": r.name,
+                "arguments": r.arguments,
+            }
+            for r in list(engine.pending_approvals.values())
+        ]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> VoiceSession:
+        """Start the session thread and connect; returns at once (idempotent).
+
+        Raises ValueError for bad settings (no API key for an endpoint, missing WAV ...).
+        """
+        with self._lock:
+            if self.running:
+                return self
+            self._join_previous()
+            settings = self._connection or ConnectionSettings.resolve()
+            config = self.config
+            source = make_source(self._mic, config.input_audio_sampling_rate, self._latency)
+            sink = make_sink(self._speaker, config.output_rate, self._latency)
+            from voicelive_nb.audio.player import Player
+
+            player = Player(rate=config.output_rate)
+            self._attach_observers(config)
+            engine = SessionEngine(
+                config=config,
+                settings=settings,
+                source=source,
+                sink=sink,
+                player=player,
+                publish=self.bus.publish,
+                max_failures=self._max_failures,
+                bus_dropped=lambda: self.bus.dropped,
+                tools=self._tool_runner,
+                mcp_approval=self._mcp_approval,
+            )
+            engine.muted = self._muted
+            engine.state = "connecting"
+            self._engine = engine
+            self.started_at = time.monotonic()
+            ready = threading.Event()
+            self._thread = threading.Thread(
+                target=self._thread_main, args=(engine, settings, ready), name="voicelive-session", daemon=True
+            )
+            self._thread.start()
+            ready.wait(10.0)
+            return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the session: close the socket, stop mic and speaker, join the thread.
+
+        Idempotent; safe from any thread except the session thread itself.
+        """
+        with self._lock:
+            thread, loop, engine = self._thread, self._loop, self._engine
+            if thread is None:
+                return
+            if thread is threading.current_thread():
+                raise RuntimeError("VoiceSession.stop() cannot be called from the session thread")
+            if loop is not None and engine is not None:
+                # RuntimeError: the loop already closed, the thread is finishing
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(engine.request_stop)
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("the session thread did not finish within %.1f s", timeout)
+                return
+            self._thread = None
+            self._finish_observers()
+
+    def __enter__(self) -> VoiceSession:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __del__(self) -> None:  # a forgotten session must not keep devices open
+        try:
+            if self._thread is not None and self._thread is not threading.current_thread():
+                self.stop(timeout=2.0)
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------ commands
+
+    def update(self, config: SessionConfig, *, timeout: float = 10.0) -> concurrent.futures.Future[CommandResult]:
+        """Send a new session config; the Future resolves with the server's answer.
+
+        The answer is also published as a ``command.result`` record.  When not running
+        the config is just stored (applied on the next start).
+        """
+        if not isinstance(config, SessionConfig):
+            raise ValueError(f"update() needs a SessionConfig, got {type(config).__name__}")
+        return self._update("update", config, timeout)
+
+    def update_vad(self, *, timeout: float = 10.0, **changes: Any) -> concurrent.futures.Future[CommandResult]:
+        """Change turn-detection settings live, e.g. ``update_vad(silence_duration_ms=800)``.
+
+        Invalid names or values raise ValueError here.  Returns a Future of
+        :class:`CommandResult` (``.result(timeout)`` blocks only the caller).
+        """
+        return self._update("update_vad", self.config.with_vad(**changes), timeout)
+
+    def enable_tool(
+        self, name: str, enabled: bool = True, *, timeout: float = 10.0
+    ) -> concurrent.futures.Future[CommandResult]:
+        """Switch a tool (a function's name, an MCP server's label) on or off, live.
+
+        Sends the new tool list in a ``session.update``; the Future resolves with the
+        server's answer, as for :meth:`update_vad`.  A call to a switched-off tool that
+        still arrives is answered with an error the model can read.
+        """
+        if name not in self._tool_defs:
+            raise ValueError(f"no tool named {name!r}; the session knows {sorted(self._tool_defs)}")
+        on = set(self.config.tool_names)
+        if enabled:
+            on.add(name)
+        else:
+            on.discard(name)
+        config = self.config
+        choice = config.tool_choice
+        if isinstance(choice, dict) and choice.get("name") not in on:
+            config = config.replace(tool_choice="auto")  # a forced tool that is off cannot stay forced
+        tools = tuple(obj for tname, obj in self._tool_defs.items() if tname in on)
+        return self._update("enable_tool", config.replace(tools=tools), timeout)
+
+    def approve_mcp(self, approval_request_id: str, approve: bool = True) -> concurrent.futures.Future[bool]:
+        """Answer a pending MCP approval request; the Future is False if none had that id."""
+        return self._submit(lambda e: e.approve_mcp(approval_request_id, approve), "approve_mcp")
+
+    def mute(self) -> None:
+        """Send silence instead of the mic (the audio timeline keeps running)."""
+        self._set_muted(True)
+
+    def unmute(self) -> None:
+        """Send the mic again."""
+        self._set_muted(False)
+
+    def send_text(self, text: str) -> None:
+        """Say ``text`` as the user (a text message), and ask for a response."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("send_text() needs a non-empty string")
+        self._submit(lambda e: e.send_text(text), "send_text")
+
+    def cancel_response(self) -> None:
+        """Stop the assistant: cancel the active response and drop queued audio."""
+        self._submit(lambda e: e.cancel_response(), "cancel_response")
+
+    # ------------------------------------------------------------------ observing
+
+    def subscribe(self, callback: Observer) -> Callable[[], None]:
+        """Call ``callback(record)`` (on the bus thread) for every record; returns an unsubscribe."""
+        return self.bus.subscribe(callback)
+
+    def wait_for(
+        self,
+        type: str,
+        timeout: float = 30.0,
+        predicate: Callable[[EventRecord], bool] | None = None,
+        *,
+        since: float | None = None,
+    ) -> EventRecord:
+        """Block the caller until a record of ``type`` (matching ``predicate``) is published.
+
+        Only records that happened (their ``t``) at or after ``since`` count; ``since``
+        defaults to the time of this call.  Right after :meth:`start`, use
+        ``wait_for("session.updated", since=session.started_at)`` so a fast answer that
+        came before the call is not missed; ``since=0`` searches the whole history.
+        Raises :class:`SessionFailedError` with the cause as soon as the session has failed
+        (an unreachable endpoint, a refused key ...), TimeoutError when nothing came in time.
+        """
+        now = time.monotonic()
+        deadline = now + timeout
+        after = now if since is None else since
+
+        def match(record: EventRecord) -> bool:
+            return record.t >= after and record.type == type and (predicate is None or predicate(record))
+
+        with self._cond:
+            seen = 0
+            while True:
+                fresh = []
+                for seq, record in reversed(self._history):  # only what arrived since the last look
+                    if seq <= seen:
+                        break
+                    fresh.append(record)
+                for record in reversed(fresh):
+                    if match(record):
+                        return record
+                seen = self._seq
+                failure = self.failure
+                if failure is not None:
+                    raise SessionFailedError(failure)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no {type!r} record within {timeout:g} s (state: {self.state})")
+                self._cond.wait(remaining)
+
+    def records(self, type: str | None = None) -> list[EventRecord]:
+        """Records still in the history (optionally of one type), oldest first."""
+        with self._cond:
+            return [r for _, r in self._history if type is None or r.type == type]
+
+    # ------------------------------------------------------------------ internals
+
+    def _register_tool(self, obj: Any) -> None:
+        from voicelive_nb.config import tool_definition, tool_name
+
+        definition = tool_definition(obj)
+        if definition.get("type") == "function":
+            obj = self._tool_runner.add(obj)
+        self._tool_defs[tool_name(definition)] = obj
+
+    def _observe(self, record: EventRecord) -> None:
+        with self._cond:
+            self._seq += 1
+            self._history.append((self._seq, record))
+            self._cond.notify_all()
+
+    def _set_muted(self, muted: bool) -> None:
+        self._muted = muted
+        engine, loop = self._engine, self._loop
+        if engine is not None and loop is not None and self.running:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(setattr, engine, "muted", muted)
+
+    def _submit(self, make: Callable[[SessionEngine], Any], what: str) -> concurrent.futures.Future[Any]:
+        engine, loop = self._engine, self._loop
+        if engine is None or loop is None or not self.running or engine.state in ("failed", "closed"):
+            raise RuntimeError(f"{what}(): the session is not running (state: {engine and engine.state}); call start()")
+        return asyncio.run_coroutine_threadsafe(make(engine), loop)
+
+    def _update(self, command: str, config: SessionConfig, timeout: float) -> concurrent.futures.Future[CommandResult]:
+        result: concurrent.futures.Future[CommandResult] = concurrent.futures.Future()
+        engine, loop = self._engine, self._loop
+        if engine is None or loop is None or not self.running:
+            self._config = config
+            if engine is not None:
+                engine.config = config
+            result.set_result(CommandResult(command, True, "stored; applied when the session starts"))
+            return result
+
+        async def run() -> None:
+            try:
+                ok, detail = await engine.update(config, timeout)
+            except Exception as exc:  # never leave the caller's Future hanging
+                ok, detail = False, f"update failed: {exc!r}"
+            if ok:
+                self._config = engine.config
+            data = {"command": command, "ok": ok, "detail": detail if not ok else "session.updated"}
+            self.bus.publish(EventRecord.now("local", Local.COMMAND, data))
+            result.set_result(CommandResult(command, ok, detail))
+
+        try:
+            asyncio.run_coroutine_threadsafe(run(), loop)
+        except RuntimeError:
+            result.set_result(CommandResult(command, False, "the session is stopping"))
+        return result
+
+    def _attach_observers(self, config: SessionConfig) -> None:
+        try:
+            from voicelive_nb.metrics import TurnTracker
+        except ImportError:  # pragma: no cover - metrics is part of the package
+            self._tracker = None
+        else:
+            tracker = TurnTracker()
+            self._tracker = tracker
+
+            def feed(record: EventRecord) -> None:
+                tracker.feed(record)
+
+            unsub_tracker = self.bus.subscribe(feed)
+        if self._record is not None:
+            from voicelive_nb.recording.recorder import Recorder
+
+            key = self._connection.api_key if self._connection is not None else None
+            secrets = [key.reveal()] if isinstance(key, Secret) else []
+            recorder = Recorder(self._record, config=config.to_dict(), secrets=secrets)
+            self._recorder = recorder
+            unsub_recorder = self.bus.subscribe(recorder)
+        else:
+            self._recorder = None
+
+        def unsubscribe() -> None:
+            if self._tracker is not None:
+                unsub_tracker()
+            if self._recorder is not None:
+                unsub_recorder()
+
+        self._recorder_unsub = unsubscribe
+
+    def _finish_observers(self) -> None:
+        if threading.current_thread().name != _BUS_THREAD:
+            self.bus.flush()
+        if self._recorder_unsub is not None:
+            self._recorder_unsub()
+            self._recorder_unsub = None
+        if self._recorder is not None:
+            self._recorder.close()
+        if threading.current_thread().name != _BUS_THREAD:
+            self.bus.close()
+
+    def _join_previous(self) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(10.0)
+            self._thread = None
+            self._finish_observers()
+
+    def _thread_main(self, engine: SessionEngine, settings: ConnectionSettings, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        ready.set()
+        emulator = None
+        try:
+            if settings.uses_emulator:
+                from voicelive_nb.emulator import Emulator
+
+                emulator = Emulator()
+                emulator.start()
+                # not a warning: it is the documented default, and a notebook would show it as a
+                # pink stderr box; the panel's status line says it instead (connection.state "emulator")
+                log.info("no Voice Live endpoint configured: using the embedded emulator at %s", emulator.endpoint)
+                settings = settings.for_endpoint(emulator.endpoint)
+                engine.settings = settings
+                engine.embedded = True
+            engine.on_sink_started = lambda: self._publish_info(engine, engine.settings)
+            loop.run_until_complete(engine.run())
+        except BaseException as exc:  # nothing escapes the session thread
+            log.exception("the session thread failed")
+            engine.state = "failed"
+            self.bus.publish(
+                EventRecord.now("local", Local.ERROR, {"message": f"The session failed: {exc!r}", "where": "session"})
+            )
+            self.bus.publish(EventRecord.now("local", Local.CONNECTION, {"state": "failed", "detail": repr(exc)}))
+            for part in (engine.source, engine.sink):
+                with contextlib.suppress(Exception):
+                    part.stop()
+        finally:
+            self._tool_runner.close()
+            if emulator is not None:
+                try:
+                    emulator.close()  # stop + release its worker threads (it is ours alone)
+                except Exception:
+                    log.exception("stopping the embedded emulator failed")
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()
+                self._loop = None
+
+    def _publish_info(self, engine: SessionEngine, settings: ConnectionSettings) -> None:
+        import azure.ai.voicelive as sdk
+
+        from voicelive_nb._version import __version__
+
+        data = {
+            "config": engine.config.to_dict(),
+            "connection": settings.describe(),
+            "mic": describe(engine.source),
+            "speaker": describe(engine.sink),
+            "input_rate": int(getattr(engine.source, "rate", 24000)),
+            "output_rate": engine.player.rate,
+            "input_latency_s": float(getattr(engine.source, "input_latency_s", 0.0) or 0.0),
+            "output_latency_s": float(getattr(engine.sink, "output_latency_s", 0.0) or 0.0),
+            "versions": {
+                "voicelive_nb": __version__,
+                "azure-ai-voicelive": getattr(sdk, "__version__", "?"),
+                "python": platform.python_version(),
+            },
+        }
+        self.bus.publish(EventRecord.now("local", Local.SESSION_INFO, data))
