@@ -93,8 +93,10 @@ def test_text_receiver_raises_connection_closed_when_the_server_drops(emu: Emula
     async def run() -> None:
         async with connect(endpoint=emu.endpoint, credential=AzureKeyCredential("k"), model="gpt-realtime") as conn:
             receive = text_receiver(conn)
-            await conn.session.update(session={"instructions": "x"})
+            # armed before the update: armed after it, the answer may already be out, and then
+            # no further event would come to trigger the drop (the receive would time out)
             emu.faults.drop_after_events = 1
+            await conn.session.update(session={"instructions": "x"})
             with pytest.raises(ConnectionClosed):
                 for _ in range(50):
                     await asyncio.wait_for(receive(), 10)
