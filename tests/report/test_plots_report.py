@@ -47,9 +47,15 @@ def test_plots_accept_turn_lists_trackers_and_named_sessions(recording: Recordin
         plots.latency_breakdown(42)
 
 
-def test_repr_html_embeds_timeline(recording: Recording) -> None:
-    page = recording._repr_html_()
-    assert "data:image/png;base64," in page and "turns" in page
+def test_repr_html_shows_the_summary_and_the_report_adds_the_timeline(recording: Recording) -> None:
+    from voicelive_nb.recording.analysis import summary_html
+    from voicelive_nb.report.html import recording_html
+
+    page = recording._repr_html_()  # rendered by the recording itself: recording never imports report
+    summary = summary_html(str(recording.path), recording.summary())
+    assert summary in page and "turns" in page and "response_latency_ms" in page and "<img" not in page
+    report = recording_html(recording, full=False)
+    assert summary in report and "data:image/png;base64," in report
 
 
 def test_report_cli_prints_table_and_writes_html_and_png(

@@ -17,9 +17,9 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from voicelive_nb.config import EOU_MODELS, INPUT_FORMATS, INPUT_RATES, VOICE_TYPES
-from voicelive_nb.config import TURN_DETECTION_TYPES as VAD_TYPES
 from voicelive_nb.emulator.audio_formats import OUTPUT_FORMATS
+from voicelive_nb.schema import EOU_MODELS, INPUT_FORMATS, INPUT_RATES, VOICE_TYPES
+from voicelive_nb.schema import TURN_DETECTION_TYPES as VAD_TYPES
 
 
 class SessionError(ValueError):

@@ -12,14 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from voicelive_nb.config import (
-    NOISE_REDUCTION_TYPES,
-    OPENAI_VOICES,
-    TURN_DETECTION_TYPES,
-    EndOfUtterance,
-    SessionConfig,
-    Voice,
-)
+from voicelive_nb.config import EndOfUtterance, SessionConfig, Voice
+from voicelive_nb.schema import NOISE_REDUCTION_TYPES, OPENAI_VOICES, TURN_DETECTION_TYPES
 
 __all__ = [
     "LIVE_FIELDS",

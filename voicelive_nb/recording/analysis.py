@@ -7,6 +7,7 @@ tracker and on a loaded :class:`~voicelive_nb.recording.Recording`.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,15 @@ def summary_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
     """A tracker summary (:func:`metrics.summarize`) as a table: latency x (count, p50, p90, max)."""
     rows = {name: summary[name] for name in LATENCY_FIELDS if name in summary}
     return pd.DataFrame(rows).T[["count", "p50", "p90", "max"]]
+
+
+def summary_html(path: str, summary: Mapping[str, Any]) -> str:
+    """A recording's key figures and latency table as HTML (no plots: those are :mod:`voicelive_nb.report`)."""
+    figures = (
+        f"<b>{html.escape(path)}</b>: {summary['duration_s']:.1f} s, {summary['turns']} turns, "
+        f"{summary['interrupted']} interrupted"
+    )
+    return f"<div>{figures}</div>" + summary_frame(summary).round(1).to_html()
 
 
 def flat_summary(summary: Mapping[str, Any]) -> dict[str, Any]:

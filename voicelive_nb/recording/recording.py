@@ -214,9 +214,11 @@ class Recording:
         return compare({names[0]: left.summary(), names[1]: right.summary()})
 
     def _repr_html_(self) -> str:
-        from voicelive_nb.report.html import recording_html
+        """The key figures and the latency table; the plots are :mod:`voicelive_nb.report`'s
+        (``report.html.recording_html(rec)``, ``report.plots.timeline(rec)``)."""
+        from voicelive_nb.recording.analysis import summary_html
 
-        return recording_html(self, full=False)
+        return f"<div class='voicelive-recording'>{summary_html(str(self.path), self.summary())}</div>"
 
     def __repr__(self) -> str:
         return (

@@ -69,15 +69,10 @@ def _png_tag(png: bytes, alt: str) -> str:
 
 def recording_html(rec: Recording, *, full: bool = True) -> str:
     """HTML for a recording: key figures, timeline PNG, and (``full``) every plot and the turn table."""
-    from voicelive_nb.recording.analysis import summary_frame
+    from voicelive_nb.recording.analysis import summary_html
     from voicelive_nb.report import plots
 
-    s = rec.summary()
-    figures = (
-        f"<b>{html.escape(str(rec.path))}</b>: {s['duration_s']:.1f} s, {s['turns']} turns, "
-        f"{s['interrupted']} interrupted"
-    )
-    parts = [f"<div>{figures}</div>", summary_frame(s).round(1).to_html()]
+    parts = [summary_html(str(rec.path), rec.summary())]
     parts.append(_png_tag(plots.to_png(plots.timeline(rec)), "timeline"))
     if full:
         parts.append(_png_tag(plots.to_png(plots.latency_breakdown(rec)), "latency breakdown"))
