@@ -99,9 +99,21 @@ def test_set_vad_refuses_unknown_and_bad_values_with_the_reason(no_azure: None) 
     panel = make_panel(debounce_s=0)
     with pytest.raises(ValueError, match="unknown setting"):
         panel.set_vad(silence=3)
-    assert panel.set_vad(voice="not a voice") is None
+    with pytest.raises(ValueError, match="voice"):
+        panel.set_vad(voice="not a voice")
     assert "voice" in panel.c.badges["voice"].value and "✗" in panel.c.badges["voice"].value
     assert panel.config.voice.name != "not a voice"
+    # out of range: a ValueError naming the field and its range (it used to return None, so the
+    # quickstart's `panel.set_vad(...).result()` failed with AttributeError), shown refused
+    for bad in (2, -1):
+        with pytest.raises(ValueError, match=r"threshold=.* not valid: expected a number with 0\.01 <="):
+            panel.set_vad(threshold=bad)
+        assert "✗" in panel.c.badges["threshold"].value
+    assert panel.config.turn_detection.threshold == 0.5
+    # not connected: a settled result, so the same code works before connecting
+    result = panel.set_vad(threshold=0.7).result(timeout=1)
+    assert result.ok and "used on connect" in str(result.detail)
+    assert panel.config.turn_detection.threshold == 0.7
     panel.close()
 
 
@@ -180,6 +192,11 @@ def test_panel_attached_to_a_running_session_shows_it(no_azure: None, monkeypatc
         assert snap.connection == "connected" and panel.c.connect.description == "Disconnect"
         future = panel.set_vad(threshold=0.6)
         assert future.result(timeout=10).ok
+        assert session.config.turn_detection.threshold == 0.6
+        sent = len(session.records("session.update"))
+        with pytest.raises(ValueError, match="threshold"):
+            panel.set_vad(threshold=2)
+        assert len(session.records("session.update")) == sent  # refused before anything was sent
         assert session.config.turn_detection.threshold == 0.6
         panel.close()  # closing the panel leaves a session it did not build running
         assert session.running

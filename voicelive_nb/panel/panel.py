@@ -24,13 +24,14 @@ connect, so the key never reaches the notebook file or the widget state.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voicelive_nb.panel.chart import LatencyChart
 from voicelive_nb.panel.refresh import Refresher
@@ -54,6 +55,9 @@ from voicelive_nb.panel.widgets import (
     vad_changes,
     values_from_session,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voicelive_nb.session import CommandResult
 
 __all__ = ["Panel"]
 
@@ -249,13 +253,21 @@ class Panel:
         ``create_response``, ``interrupt_response``, ``noise_reduction``,
         ``echo_cancellation``, ``voice``, ``instructions``.
 
-        Returns the session's Future of the server's answer (``.result(timeout)``), or
-        None when there is no running session (the change is used on connect).
+        Returns a Future of a :class:`~voicelive_nb.session.CommandResult` (``.result(timeout)``):
+        the server's answer, or, with no running session, an immediate ``ok`` result saying the
+        change is used on connect.  A value out of range raises ValueError naming the field
+        and its range before anything is sent (and the control shows it refused).
         """
         unknown = sorted(set(changes) - set(LIVE_FIELDS))
         if unknown:
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}: expected some of {', '.join(LIVE_FIELDS)}")
-        return self._apply(dict(changes))
+        changes = dict(changes)
+        try:
+            config_from_values(self.config, changes)
+        except ValueError as exc:
+            self._refuse(changes, exc)
+            raise
+        return self._apply(changes)
 
     async def wait_for(self, type: str, timeout: float = 60.0, predicate: Any = None) -> Any:
         """Await the next record of ``type`` without blocking the kernel (the panel keeps updating).
@@ -567,17 +579,28 @@ class Panel:
         if changes:
             self._apply(changes)
 
-    def _apply(self, changes: dict[str, Any]) -> Any:
-        """Validate ``changes``; send them if connected, else keep them for the next connect."""
+    def _refuse(self, changes: dict[str, Any], exc: Exception) -> None:
+        """Show ``changes`` refused (each control and the status line say why)."""
+        for name in changes:
+            self.state.set_field(name, FieldStatus("error", str(exc)))
+        self.state.set_status(str(exc), error=True)
+        self.refresh()
+
+    def _apply(self, changes: dict[str, Any]) -> concurrent.futures.Future[CommandResult]:
+        """Validate ``changes``; send them if connected, else keep them for the next connect.
+
+        Returns a Future of the outcome: the server's answer, or an already settled result.
+        """
+        from voicelive_nb.session import CommandResult
+
+        done: concurrent.futures.Future[CommandResult] = concurrent.futures.Future()
         base = self.config
         try:
             config = config_from_values(base, changes)
         except ValueError as exc:
-            for name in changes:
-                self.state.set_field(name, FieldStatus("error", str(exc)))
-            self.state.set_status(str(exc), error=True)
-            self.refresh()
-            return None
+            self._refuse(changes, exc)
+            done.set_result(CommandResult("update", False, str(exc)))
+            return done
         self._show_values({k: v for k, v in changes.items() if k in self.c.fields})
         session = self._session
         if session is None or not self._connected():
@@ -587,15 +610,19 @@ class Panel:
             if session is not None:
                 session.update(config)  # stored by the session for its next start
             self.refresh()
-            return None
+            done.set_result(CommandResult("update", True, "not connected: used on connect"))
+            return done
         self.state.mark_pending(changes)
-        future = None
         try:
             vad = vad_changes(changes, config)
-            future = session.update_vad(**vad) if vad is not None else session.update(config)
+            future: concurrent.futures.Future[CommandResult] = (
+                session.update_vad(**vad) if vad is not None else session.update(config)
+            )
         except Exception as exc:
             for name in changes:
                 self.state.set_field(name, FieldStatus("error", str(exc)))
+            done.set_result(CommandResult("update", False, str(exc)))
+            future = done
         self.refresh()
         return future
 
