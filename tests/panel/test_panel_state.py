@@ -95,6 +95,20 @@ def test_connection_states_become_plain_status() -> None:
     )
 
 
+def test_a_device_down_while_connected_is_said_and_cleared_when_it_works_again() -> None:
+    st = PanelState()
+    st.feed(rec(1, "local", Local.CONNECTION, state="connected", endpoint="ws://x"))
+    st.feed(rec(2, "local", Local.ERROR, message="The mic has delivered no audio for 3.0 s ...", where="mic"))
+    snap = st.snapshot(2)
+    assert snap.device_trouble == ("mic",) and snap.status == "Connected to ws://x, but the mic is not working (see below)."
+    assert "no audio" in snap.error
+    st.feed(rec(3, "local", Local.MIC_AUDIO, offset=0, samples=480, rate=24000, rms_db=-30.0, peak_db=-20.0))
+    assert st.snapshot(3).device_trouble == () and st.snapshot(3).status == "Connected to ws://x."
+    st.feed(rec(4, "local", Local.ERROR, message="speaker stalled", where="speaker"))
+    st.feed(rec(5, "local", Local.CONNECTION, state="connecting", endpoint="ws://x"))  # a new start
+    assert st.snapshot(5).device_trouble == ()
+
+
 def test_meters_jump_to_the_loudest_block_then_fall() -> None:
     st = PanelState(meter_fall_db_s=40.0)
     st.snapshot(1.0)

@@ -54,14 +54,21 @@ def missing_device() -> dict[str, Any]:
     """A mic name that does not exist: a clear error, and the session still talks (text)."""
     from voicelive_nb.audio.pulse import VirtualAudio
     from voicelive_nb.audio.wav import CaptureSpeaker
+    from voicelive_nb.panel_state import PanelState
+    from voicelive_nb.panel_views import status_html
 
     with VirtualAudio(), _emulator() as emu:
         session = _session(emu, mic="no-such-mic", speaker=CaptureSpeaker(max_s=5))
+        panel = PanelState()
+        session.subscribe(panel.feed)
         session.start()
         ready = session.wait_for("session.updated", timeout=30, since=0)
         session.send_text("hello")
         done = session.wait_for("response.done", timeout=30, since=ready.t)
         out = {"errors": _errors(session), "state": session.state, "response": done.data["response"]["status"]}
+        session.bus.flush()
+        snap = panel.snapshot(time.monotonic())
+        out["panel"] = {"status": snap.status, "trouble": list(snap.device_trouble), "html": status_html(snap)}
         out["stop_s"] = _timed_stop(session)
         # a missing speaker: the same, for output
         session = _session(emu, mic=None, speaker="no-such-speaker")

@@ -55,6 +55,10 @@ def test_missing_devices_are_named_with_the_fix_and_text_still_works() -> None:
     (mic_error,) = r["errors"]
     assert "no input device named 'no-such-mic'" in mic_error and "voicelive-nb devices" in mic_error
     assert r["state"] == "connected" and r["response"] == "completed"  # not fatal: text still works
+    # the panel does not say a plain green "Connected": it says the mic is down, and what to do
+    panel = r["panel"]
+    assert panel["trouble"] == ["mic"] and "but the mic is not working" in panel["status"], panel
+    assert "#f59e0b" in panel["html"] and "voicelive-nb devices" in panel["html"], panel
     (speaker_error,) = r["speaker_errors"]
     assert "no output device named 'no-such-speaker'" in speaker_error and "Available output devices" in speaker_error
     assert r["speaker_state"] == "failed"

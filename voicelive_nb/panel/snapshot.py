@@ -79,6 +79,8 @@ class PanelSnapshot:
     endpoint: str = ""
     status: str = "Not connected."
     error: str = ""
+    device_trouble: tuple[str, ...] = ()
+    """``"mic"`` and/or ``"speaker"`` when they failed to start or stopped delivering."""
     mic_db: float = FLOOR_DB
     mic_peak_db: float = FLOOR_DB
     speaker_db: float = FLOOR_DB

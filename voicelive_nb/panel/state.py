@@ -84,6 +84,7 @@ class PanelState:
         self._endpoint = ""
         self._status = "Not connected."
         self._error = ""
+        self._device_trouble: dict[str, str] = {}  # "mic"/"speaker" -> why it is not working
         # Meters: the loudest block since the last snapshot, and when audio last came.
         self._mic_db = FLOOR_DB
         self._mic_peak_db = FLOOR_DB
@@ -198,7 +199,8 @@ class PanelState:
             snap_args: dict[str, Any] = dict(
                 connection=self._connection,
                 endpoint=self._endpoint,
-                status=self._status,
+                status=self._status_line(),
+                device_trouble=tuple(sorted(self._device_trouble)),
                 error=self._error,
                 mic_db=self._mic_shown,
                 mic_peak_db=self._mic_peak_shown,
@@ -227,9 +229,19 @@ class PanelState:
         snap_args["turns"] = self._turns_cache
         return PanelSnapshot(**snap_args)
 
+    def _status_line(self) -> str:
+        """The status, and when connected with a device down, that it is down (the dot turns amber)."""
+        if self._connection != "connected" or not self._device_trouble:
+            return self._status
+        down = " and ".join(f"the {name}" for name in sorted(self._device_trouble))
+        verb = "is" if len(self._device_trouble) == 1 else "are"
+        return f"{self._status.rstrip('.')}, but {down} {verb} not working (see below)."
+
     # ------------------------------------------------------------------ handlers
 
     def _on_mic(self, r: EventRecord) -> None:
+        if "mic" in self._device_trouble and not r.get("muted"):
+            del self._device_trouble["mic"]  # it delivers audio again
         self._mic_db = max(self._mic_db, _db(r.get("rms_db")))
         self._mic_peak_db = max(self._mic_peak_db, _db(r.get("peak_db")))
         offset, samples, rate = r.get("offset"), r.get("samples"), r.get("rate")
@@ -248,6 +260,7 @@ class PanelState:
                 del self._first_delta_t[next(iter(self._first_delta_t))]
 
     def _on_speaker(self, r: EventRecord) -> None:
+        self._device_trouble.pop("speaker", None)  # it plays again
         self._spk_db = max(self._spk_db, _db(r.get("rms_db")))
 
     def _on_connection(self, r: EventRecord) -> None:
@@ -258,8 +271,12 @@ class PanelState:
         where = f" to {self._endpoint}" if self._endpoint else ""
         if r.get("emulator"):
             where = f" to the local emulator ({self._endpoint}; no Voice Live endpoint configured)"
+        if state == "connecting":  # a new start: its devices are opened afresh
+            self._device_trouble.clear()
         if state == "connected":
-            self._status, self._error = f"Connected{where}.", ""
+            self._status = f"Connected{where}."
+            if not self._device_trouble:
+                self._error = ""
         elif state == "connecting":
             self._status = f"Connecting{where}…"
         elif state == "reconnecting":
@@ -323,6 +340,9 @@ class PanelState:
 
     def _on_local_error(self, r: EventRecord) -> None:
         self._error = str(r.get("message") or "An error occurred on the client side.")
+        where = r.get("where")
+        if where in ("mic", "speaker"):
+            self._device_trouble[str(where)] = self._error
 
     def _on_counters(self, r: EventRecord) -> None:
         for key, value in r.data.items():

@@ -85,6 +85,8 @@ _STATE_COLOURS = {
 def status_html(snap: PanelSnapshot, extra: str = "") -> str:
     """The status line: a coloured dot, the connection state in words, and the last error."""
     colour = _STATE_COLOURS.get(snap.connection, "#9ca3af")
+    if snap.connection == "connected" and snap.device_trouble:
+        colour = _STATE_COLOURS["reconnecting"]  # amber: connected, but a device is down
     muted = " · <b>mic muted</b>" if snap.muted else ""
     extra_html = f" · {escape(extra)}" if extra else ""
     err = f'<div class="vlnb-err">⚠ {escape(snap.error)}</div>' if snap.error else ""

@@ -218,7 +218,11 @@ class AudioPump:
                 self.source.start(notify)
         except Exception as exc:  # a mic that cannot open must not end the session (text still works)
             self.mic_started = False
-            self._error(f"The mic could not be started: {exc}", "mic")
+            self._error(
+                f"The mic could not be started: {exc}. Pick another mic (`voicelive-nb devices` lists them) "
+                "and reconnect; typed text (send_text) still works.",
+                "mic",
+            )
             return
         self._mic_wakes = True
 
