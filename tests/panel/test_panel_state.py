@@ -100,7 +100,8 @@ def test_a_device_down_while_connected_is_said_and_cleared_when_it_works_again()
     st.feed(rec(1, "local", Local.CONNECTION, state="connected", endpoint="ws://x"))
     st.feed(rec(2, "local", Local.ERROR, message="The mic has delivered no audio for 3.0 s ...", where="mic"))
     snap = st.snapshot(2)
-    assert snap.device_trouble == ("mic",) and snap.status == "Connected to ws://x, but the mic is not working (see below)."
+    assert snap.device_trouble == ("mic",)
+    assert snap.status == "Connected to ws://x, but the mic is not working (see below)."
     assert "no audio" in snap.error
     st.feed(rec(3, "local", Local.MIC_AUDIO, offset=0, samples=480, rate=24000, rms_db=-30.0, peak_db=-20.0))
     assert st.snapshot(3).device_trouble == () and st.snapshot(3).status == "Connected to ws://x."

@@ -54,8 +54,8 @@ def missing_device() -> dict[str, Any]:
     """A mic name that does not exist: a clear error, and the session still talks (text)."""
     from voicelive_nb.audio.pulse import VirtualAudio
     from voicelive_nb.audio.wav import CaptureSpeaker
-    from voicelive_nb.panel_state import PanelState
-    from voicelive_nb.panel_views import status_html
+    from voicelive_nb.panel.state import PanelState
+    from voicelive_nb.panel.views import status_html
 
     with VirtualAudio(), _emulator() as emu:
         session = _session(emu, mic="no-such-mic", speaker=CaptureSpeaker(max_s=5))
