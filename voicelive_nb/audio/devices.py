@@ -75,7 +75,7 @@ def quiet_alsa() -> bool:
         asound.snd_lib_error_set_handler.argtypes = [ctypes.c_void_p]
         asound.snd_lib_error_set_handler.restype = ctypes.c_int
         handler = ctypes.cast(libc.getpid, ctypes.c_void_p)  # C, ignores the (file, line, func, err, fmt, ...)
-        _alsa_quiet = asound.snd_lib_error_set_handler(handler) == 0
+        _alsa_quiet = bool(asound.snd_lib_error_set_handler(handler) == 0)
     except (OSError, AttributeError):
         return False
     return _alsa_quiet
@@ -94,7 +94,8 @@ def sounddevice() -> ModuleType:
         raise AudioUnavailableError(f"{_INSTALL_HINT} ({exc})") from exc
     except ImportError as exc:
         raise AudioUnavailableError(f"the sounddevice package is not installed. {_INSTALL_HINT}") from exc
-    return sd
+    module: ModuleType = sd
+    return module
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,8 @@ class Resampler:
         self._n_out += j.shape[0]
         self._n_in += x.shape[0]
         self._hist = buf[-(self.taps - 1) :].copy() if self.taps > 1 else self._hist
-        return np.clip(np.rint(y), -32768, 32767).astype(np.int16)
+        out: np.ndarray = np.clip(np.rint(y), -32768, 32767).astype(np.int16)
+        return out
 
 
 def resample(x: np.ndarray, from_rate: int, to_rate: int, taps: int = 32) -> np.ndarray:

@@ -178,7 +178,7 @@ class WavMic:
     @property
     def duration_s(self) -> float:
         """Length of one pass, including lead/tail silence and block padding."""
-        return self._data.shape[0] / self._rate
+        return float(self._data.shape[0] / self._rate)
 
     @property
     def finished(self) -> bool:

@@ -58,7 +58,7 @@ def run_notebook_demo(
     out.mkdir(parents=True, exist_ok=True)
     target = out / notebook.name
     shutil.copy(notebook, target)
-    nb = nbformat.read(target, as_version=4)
+    nb = nbformat.read(target, as_version=4)  # type: ignore[no-untyped-call]  # (nbformat: untyped)
     kernel_env = {**os.environ, **_connection_env(endpoint), "VOICELIVE_NB_HEADLESS": "1"}
     print(f"demo: running {notebook} headless in a Jupyter kernel; output in {out}", file=log, flush=True)
     started = time.monotonic()
@@ -69,7 +69,7 @@ def run_notebook_demo(
     except CellExecutionError as exc:
         failed = str(exc).strip().splitlines()[-1] if str(exc).strip() else "a cell failed"
     finally:
-        nbformat.write(nb, target)
+        nbformat.write(nb, target)  # type: ignore[no-untyped-call]
     print(
         f"demo: notebook {'failed: ' + failed if failed else 'ran'} in {time.monotonic() - started:.0f} s "
         f"(executed copy: {target})",

@@ -81,7 +81,8 @@ def ulaw_encode(pcm: np.ndarray) -> np.ndarray:
     exponent = np.floor(np.log2(mag)).astype(np.int32) - 7
     exponent = np.clip(exponent, 0, 7)
     mantissa = (mag >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+    codes: np.ndarray = (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+    return codes
 
 
 def ulaw_decode(codes: np.ndarray) -> np.ndarray:
@@ -102,7 +103,8 @@ def alaw_encode(pcm: np.ndarray) -> np.ndarray:
     mag = np.minimum(mag, 0x0FFF)
     exponent = np.where(mag < 32, 0, np.floor(np.log2(np.maximum(mag, 1))).astype(np.int32) - 4)
     mantissa = np.where(exponent == 0, mag >> 1, mag >> exponent) & 0x0F
-    return ((sign | (exponent << 4) | mantissa) ^ 0x55).astype(np.uint8)
+    codes: np.ndarray = ((sign | (exponent << 4) | mantissa) ^ 0x55).astype(np.uint8)
+    return codes
 
 
 def alaw_decode(codes: np.ndarray) -> np.ndarray:

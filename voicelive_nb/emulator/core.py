@@ -151,7 +151,8 @@ class Conversation(ItemsMixin):
         handler = _HANDLERS.get(etype) if isinstance(etype, str) else None
         if handler is None:
             return [self._error("unknown_event_type", f"Unknown client event type {etype!r}.", "type", cid)]
-        return handler(self, event, cid)
+        out: list[Output] = handler(self, event, cid)
+        return out
 
     # --- session -----------------------------------------------------------------------------
 

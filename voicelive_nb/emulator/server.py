@@ -29,8 +29,8 @@ from aiohttp import WSMsgType, web
 
 from voicelive_nb.emulator.asr import ASR, WhisperASR
 from voicelive_nb.emulator.audio_formats import encode_output, resample
-from voicelive_nb.emulator.core import Conversation, Generate, Output, Transcribe
-from voicelive_nb.emulator.effects import ListMcpTools
+from voicelive_nb.emulator.core import Conversation
+from voicelive_nb.emulator.effects import Generate, ListMcpTools, Output, Transcribe
 from voicelive_nb.emulator.faults import Faults
 from voicelive_nb.emulator.responder import Responder, default_responder
 from voicelive_nb.emulator.settings import EmulatorSettings

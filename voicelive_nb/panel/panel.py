@@ -452,7 +452,7 @@ class Panel:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)
+        display(self.widget)  # type: ignore[no-untyped-call]  # (IPython: untyped)
         self._refresher.ensure_running()
 
     def __repr__(self) -> str:

@@ -24,7 +24,7 @@ __all__ = ["AUDIO_DATA_ORDER", "EventFile", "FileMicClock", "WavStream", "read_e
 log = logging.getLogger(__name__)
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSON-lines file into a list of dicts.
 
     A truncated or damaged *last* line (a recording killed mid-write) is dropped with
@@ -36,12 +36,12 @@ def read_jsonl(path: str | Path) -> list[dict]:
         return []
     body = raw.rstrip(b"\n")
     try:  # fast path: the whole file as one JSON array, parsed by one C call
-        parsed: list[dict] = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        parsed: list[dict[str, Any]] = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
         return parsed
     except ValueError:  # JSONDecodeError, or UnicodeDecodeError from damaged bytes
         pass
     lines = body.split(b"\n")
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     bad = 0
     last_bad = False
     for i, line in enumerate(lines):
@@ -102,12 +102,12 @@ class EventFile:
 
     path: Path
     lines: list[bytes]
-    other: list[dict]
+    other: list[dict[str, Any]]
     other_lines: list[int]
     mic_lines: np.ndarray
     speaker_lines: np.ndarray
 
-    def block(self, line: int) -> tuple | None:
+    def block(self, line: int) -> tuple[Any, ...] | None:
         """One audio line as a row of :data:`BLOCK_FIELDS` values (None if unreadable)."""
         raw = self.lines[line]
         m = AUDIO_LINE.match(raw)
@@ -144,7 +144,7 @@ class EventFile:
             for name, k in zip(BLOCK_FIELDS, (0, 1, 3, 4, 5, 7, 8, 9, 10, 11), strict=True):
                 cols[name] = _floats(columns[k])
             return cols
-        rows: list[tuple] = []
+        rows: list[tuple[Any, ...]] = []
         kept: list[int] = []
         for i in chosen:
             row = self.block(i)
@@ -157,7 +157,7 @@ class EventFile:
             cols[name] = _floats(column)
         return cols
 
-    def all_events(self) -> list[dict]:
+    def all_events(self) -> list[dict[str, Any]]:
         """Every readable record parsed as JSON, in order (slow for long sessions: ~10 µs a line)."""
         events = read_jsonl(self.path)
         return _clean_events(events, list(range(len(events))), self.path)[0]
@@ -326,7 +326,7 @@ def _num(v: object) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _floats(values: tuple) -> np.ndarray:
+def _floats(values: tuple[Any, ...]) -> np.ndarray:
     try:  # the common case: numbers as bytes (missing ones empty or null), parsed by numpy in C
         raw = np.asarray(values, dtype="S40")
         raw[(raw == b"") | (raw == b"null") | (raw == b"None")] = b"nan"
@@ -344,13 +344,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _clean_events(events: list[Any], lines: list[int], path: Path) -> tuple[list[dict], list[int]]:
+def _clean_events(events: list[Any], lines: list[int], path: Path) -> tuple[list[dict[str, Any]], list[int]]:
     """Keep the lines that are records (finite numeric ``t``, text ``type``); repair ``data``/``audio``.
 
     A damaged or hand-edited file can hold valid JSON of the wrong shape; such lines are
     skipped with one warning instead of failing deep inside the analysis.
     """
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     kept: list[int] = []
     bad = 0
     for ev, line in zip(events, lines, strict=True):

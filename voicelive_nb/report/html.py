@@ -34,7 +34,7 @@ def turn_summary_table(rec: Recording) -> pd.DataFrame:
     """The turn table trimmed to the columns worth reading (ms rounded)."""
     table = rec.turns
     cols = [c for c in TABLE_COLUMNS if c in table.columns]
-    out = table[cols].copy()
+    out: pd.DataFrame = table[cols].copy()
     for c in cols:
         if c.endswith("_ms"):
             out[c] = out[c].astype(float).round(0)

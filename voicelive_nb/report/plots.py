@@ -73,8 +73,8 @@ def _envelope(
     ax.fill_between(x, y + lo / peak * 0.9, y + hi / peak * 0.9, color=color, lw=0, label=label)
 
 
-def _short(text: Any, limit: int = 40) -> str:
-    text = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+def _short(value: Any, limit: int = 40) -> str:
+    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

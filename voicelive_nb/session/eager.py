@@ -39,7 +39,8 @@ def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T] | None:
 
 
 async def _carry_on(coro: Coroutine[Any, Any, T], waiting_on: Any) -> T:
-    return await _Started(coro, waiting_on)
+    result: T = await _Started(coro, waiting_on)  # what ``coro`` returns
+    return result
 
 
 class _Started:

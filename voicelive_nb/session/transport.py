@@ -45,7 +45,8 @@ def text_receiver(conn: Any) -> Callable[[], Awaitable[str | bytes]]:
     ws = getattr(conn, "_connection", None)
     receive = getattr(ws, "receive", None)
     if not callable(receive):
-        return conn.recv_bytes
+        fallback: Callable[[], Awaitable[str | bytes]] = conn.recv_bytes
+        return fallback
 
     import aiohttp
     from azure.ai.voicelive.aio import ConnectionClosed
@@ -63,7 +64,8 @@ def text_receiver(conn: Any) -> Callable[[], Awaitable[str | bytes]]:
         if kind in (text, binary):
             if sdk_log.isEnabledFor(logging.DEBUG):
                 sdk_log.debug("Received websocket %s message: %s", "text" if kind == text else "binary", msg.data)
-            return msg.data
+            data: str | bytes = msg.data
+            return data
         if kind in closing:
             raise ConnectionClosed(getattr(ws, "close_code", None) or 1000, "Connection closed")
         if kind == aiohttp.WSMsgType.ERROR:

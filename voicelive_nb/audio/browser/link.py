@@ -81,7 +81,8 @@ def _parent_subshell() -> tuple[bool, str | None]:
         return False, None
     if not Kernel.initialized():
         return False, None
-    header = Kernel.instance().get_parent().get("header") or {}
+    parent: dict[str, Any] = Kernel.instance().get_parent()  # type: ignore[no-untyped-call]  # (ipykernel: untyped)
+    header = parent.get("header") or {}
     sub = header.get("subshell_id")
     return bool(header), sub if isinstance(sub, str) else None
 
