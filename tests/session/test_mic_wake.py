@@ -49,11 +49,11 @@ def run_pump(body: Body, loop: asyncio.AbstractEventLoop | None = None, watch_s:
     pump.watch_s = watch_s
 
     async def main() -> None:
-        task = asyncio.create_task(pump._pump())
+        task = asyncio.create_task(pump.run())
         try:
             await body(pump, mic)
         finally:
-            pump._unwatch_mic()
+            pump.unwatch_mic()
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             assert task.cancelled()
@@ -68,27 +68,34 @@ def run_pump(body: Body, loop: asyncio.AbstractEventLoop | None = None, watch_s:
     return records
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
+async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Let the loop run until ``condition()``; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
+async def loop_turns(n: int = 20) -> None:
+    """Let the loop go round ``n`` times (each turn polls the watched pipes without waiting)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
 
 
 def test_a_watched_pipe_wakes_the_pump() -> None:
     async def body(pump: AudioPump, mic: PipeMic) -> None:
-        await asyncio.sleep(0.05)  # the timer's first round: the mic has not started
-        pump._start_mic()
+        await wait_until(lambda: pump._pumped_t > 0, "the timer's first round")  # the mic has not started
+        pump.start_mic()
         assert mic.started_with is None, "a mic with wake_fileno is started without notify"
         assert pump._mic_fd == mic.rfd and pump._mic_wakes
-        await asyncio.sleep(0.05)
+        await loop_turns()
         assert pump.dropped_blocks == 0  # the mic's blocks wait: nothing has woken the pump
         os.write(mic.wfd, b"\x01\x01\x01")
-        await wait_until(lambda: pump.dropped_blocks > 0)
+        await wait_until(lambda: pump.dropped_blocks > 0, "a round woken by the pipe")
         assert pump.dropped_blocks == 50  # one round drained the mic (no connection: skipped, counted)
         with pytest.raises(BlockingIOError):
             os.read(mic.rfd, 10)  # the pump read the pipe dry
-        pump._unwatch_mic()
+        pump.unwatch_mic()
         assert pump._mic_fd == -1 and not pump._mic_wakes  # the timer polls from now on
 
     # the watchdog stays out of the way: only the pipe runs rounds
@@ -98,12 +105,11 @@ def test_a_watched_pipe_wakes_the_pump() -> None:
 
 def test_a_stalled_mic_still_gets_rounds_from_the_watchdog() -> None:
     async def body(pump: AudioPump, mic: PipeMic) -> None:
-        pump._start_mic()
-        await asyncio.sleep(0.01)
+        pump.start_mic()
         first = pump._pumped_t
-        await asyncio.sleep(5 * pump.watch_s)  # the pipe stays silent
-        assert pump._pumped_t > first  # the watchdog ran rounds (marks, counters, stall checks)
-        assert pump.dropped_blocks == 50  # and drained what the mic had
+        # the pipe stays silent: the watchdog runs rounds (marks, counters, stall checks) ...
+        await wait_until(lambda: pump._pumped_t > first, "a round from the watchdog")
+        await wait_until(lambda: pump.dropped_blocks == 50, "the watchdog's rounds to drain the mic")
 
     run_pump(body)
 
@@ -117,12 +123,11 @@ class NoReaderLoop(asyncio.SelectorEventLoop):
 
 def test_a_loop_without_add_reader_polls_instead_of_failing_the_mic() -> None:
     async def body(pump: AudioPump, mic: PipeMic) -> None:
-        pump._start_mic()
+        pump.start_mic()
         assert pump.mic_started
         assert pump._mic_fd == -1
         assert not pump._mic_wakes  # nothing wakes the pump: its timer polls every poll_s
-        await wait_until(lambda: pump.dropped_blocks > 0)
-        assert pump.dropped_blocks == 50  # and the polls drain the mic
+        await wait_until(lambda: pump.dropped_blocks == 50, "the polls to drain the mic")
 
     records = run_pump(body, NoReaderLoop())
     assert not [r for r in records if "error" in r.type], [r.data for r in records]

@@ -19,7 +19,6 @@ from azure.ai.voicelive.aio import VoiceLiveConnection
 from voicelive_nb.audio.player import Player
 from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.events import EventRecord, Local
-from voicelive_nb.session.protocol import SessionProtocol
 from voicelive_nb.session.pump import AudioPump
 
 BLOCK = 4800  # 200 ms: 12.8 kB of base64 per append
@@ -57,17 +56,16 @@ def test_a_socket_that_pushes_back_delays_the_mic_and_loses_nothing() -> None:
         try:
             async with aiohttp.ClientSession() as http:
                 ws = await http.ws_connect(f"http://127.0.0.1:{port}/")
+                conn = VoiceLiveConnection(http, ws)  # type: ignore[arg-type]
                 pump = AudioPump(
                     source=WavMic(pcm, blocksize=BLOCK, realtime=False, tail_silence_s=0.0),
                     sink=CaptureSpeaker(),
                     player=Player(),
                     publish=records.append,
+                    connection=lambda: conn,  # configured at once: audio on
                 )
-                pump.protocol = SessionProtocol()
-                pump.protocol.receive({"type": "session.updated", "session": {}})  # audio on
-                pump._conn = VoiceLiveConnection(http, ws)  # type: ignore[arg-type]
-                task = asyncio.create_task(pump._pump())
-                pump._start_mic()  # every block is there at once: the pump sends until pushed back
+                task = asyncio.create_task(pump.run())
+                pump.start_mic()  # every block is there at once: the pump sends until pushed back
                 for _ in range(1000):
                     await asyncio.sleep(0.01)
                     if pump._send_task is not None:

@@ -10,7 +10,7 @@ is a thin I/O shell around :class:`~voicelive_nb.session.protocol.SessionProtoco
   (``json.loads`` with audio deltas decoded fast, so records keep the server's dicts
   verbatim), stamps each on receipt, publishes
   it and carries out the protocol's actions (send, play, flush + truncate, ...);
-* its base :class:`~voicelive_nb.session.pump.AudioPump` drains the mic into
+* its :class:`~voicelive_nb.session.pump.AudioPump` (``engine.pump``) drains the mic into
   ``input_audio_buffer.append`` and the player's marks into playback records;
 * runs the functions the model calls (:class:`~voicelive_nb.session.tools.ToolRunner`, off
   the loop) and sends their outputs; answers MCP approval requests (``mcp_approval``);
@@ -32,10 +32,10 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from voicelive_nb.events import Local
+from voicelive_nb.events import EventRecord, Kind, Local
 from voicelive_nb.session.protocol import (
     Action,
     ApproveMcp,
@@ -70,7 +70,7 @@ McpApproval = bool | Callable[[dict[str, Any]], bool] | None
 log = logging.getLogger(__name__)
 
 
-class SessionEngine(AudioPump):
+class SessionEngine:
     """Runs one session on the current event loop until :meth:`request_stop`.
 
     Args:
@@ -110,9 +110,24 @@ class SessionEngine(AudioPump):
         tools: ToolRunner | None = None,
         mcp_approval: McpApproval = None,
     ) -> None:
-        super().__init__(
-            source=source, sink=sink, player=player, publish=publish, poll_s=poll_s, bus_dropped=bus_dropped
+        self.source = source
+        self.sink = sink
+        self.player = player
+        self._publish = publish
+        self.protocol = SessionProtocol()
+        self._conn: Any = None
+        self.pump = AudioPump(
+            source=source,
+            sink=sink,
+            player=player,
+            publish=publish,
+            connection=lambda: self._conn,
+            audio_enabled=lambda: self._conn is not None and self.protocol.audio_enabled,
+            late_deltas_dropped=lambda: self.protocol.late_deltas_dropped,
+            poll_s=poll_s,
+            bus_dropped=bus_dropped,
         )
+        """The mic pump and the player's marks (the engine's audio half)."""
         self.config = config
         self.settings = settings
         self.max_failures = max_failures
@@ -123,13 +138,11 @@ class SessionEngine(AudioPump):
         """Longest wait for the server's answer to our close frame."""
         self._lost_reason: str | None = None
         self.on_sink_started = on_sink_started
-        self.protocol = SessionProtocol()
         self.state = "idle"
         self.embedded = False
         """True when ``settings`` point at the session's own embedded emulator (nothing configured)."""
         self.failure: str | None = None
         """Why the session failed, in plain words (set with state ``failed``)."""
-        self._conn: Any = None
         self.stopping = False
         self._serve_task: asyncio.Task[bool] | None = None
         self._stop: asyncio.Event | None = None
@@ -146,6 +159,47 @@ class SessionEngine(AudioPump):
         """Longest wait for a sink's own count of what it played before a flush (the browser's page)."""
 
     # ------------------------------------------------------------------ records
+
+    def _emit(
+        self,
+        kind: Kind,
+        type: str,
+        data: Mapping[str, Any] | None = None,
+        audio: bytes | None = None,
+        t: float | None = None,
+    ) -> None:
+        self._publish(EventRecord.now(kind, type, data, audio, t))
+
+    def _error(self, message: str, where: str, **extra: Any) -> None:
+        log.warning("%s: %s", where, message)
+        self._emit("local", Local.ERROR, {"message": message, "where": where, **extra})
+
+    async def _send(self, event: dict[str, Any], record: bool = True) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            await conn.send(event)
+        except Exception as exc:  # a dying socket: the receive loop notices and reconnects
+            self.pump.send_failed(exc)
+            return False
+        if record:
+            self._emit("client", str(event.get("type", "")), event)
+        return True
+
+    @property
+    def muted(self) -> bool:
+        """Send digital silence instead of the mic (the pump's switch)."""
+        return self.pump.muted
+
+    @muted.setter
+    def muted(self, value: bool) -> None:
+        self.pump.muted = value
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        """The latest ``audio.counters`` values (the pump's)."""
+        return self.pump.counters
 
     def _set_state(self, state: str, attempt: int = 0, detail: str = "") -> None:
         if state == "failed":
@@ -224,7 +278,7 @@ class SessionEngine(AudioPump):
         self._stop = asyncio.Event()
         if self.stopping:  # stop() came before the loop got here
             self._stop.set()
-        pump = asyncio.get_running_loop().create_task(self._pump(), name="voicelive-pump")
+        pump = asyncio.get_running_loop().create_task(self.pump.run(), name="voicelive-pump")
         try:
             try:
                 self.sink.start(self.player)
@@ -248,13 +302,13 @@ class SessionEngine(AudioPump):
                 if not future.done():
                     future.set_result((False, "the session stopped"))
             self._stop_audio()
-            self._drain_marks()
-            self._publish_counters()
+            self.pump.drain_marks()
+            self.pump.publish_counters()
             if self.state != "failed":
                 self._set_state("closed")
 
     def _stop_audio(self) -> None:
-        self._unwatch_mic()
+        self.pump.unwatch_mic()
         for name, part in (("mic", self.source), ("speaker", self.sink)):
             try:
                 part.stop()
@@ -395,7 +449,7 @@ class SessionEngine(AudioPump):
             elif isinstance(action, FlushPlayback):
                 await self._flush(action.reason)
             elif isinstance(action, StartAudio):
-                self._start_mic()
+                self.pump.start_mic()
             elif isinstance(action, ReportError):
                 self._error(action.message, "server", code=action.code)
             elif isinstance(action, CommandDone):
@@ -495,7 +549,7 @@ class SessionEngine(AudioPump):
             # also drop what the device holds (AdaptiveSpeaker: abort + restart, 2-7 ms); a sink
             # far from the listener (BrowserSpeaker) answers with a future of what it really played
             confirm = drop()
-        self._drain_marks()
+        self.pump.drain_marks()
         if info is None:
             return
         played_by = "player"

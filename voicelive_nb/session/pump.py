@@ -1,7 +1,8 @@
 """The audio half of the session engine: mic pump, player marks, counters.
 
-:class:`AudioPump` is the base of :class:`~voicelive_nb.session.engine.SessionEngine`
-(which adds the connection and the protocol) and runs on the same event loop:
+:class:`AudioPump` is a part the :class:`~voicelive_nb.session.engine.SessionEngine` holds
+and runs on the same event loop; it is given what it needs of the rest (the current
+connection, whether the session is configured) as callables, so a pump works alone:
 
 * a *round* runs as soon as the mic has captured a block, in the loop callback that hears
   of it (a device mic's pipe, watched with ``add_reader``; a WAV mic's ``notify``): it
@@ -51,7 +52,6 @@ from voicelive_nb.session.wire import append_text, b64encode
 
 if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.audio.player import Player
-    from voicelive_nb.session.protocol import SessionProtocol
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,20 @@ Publish = Callable[[EventRecord], None]
 
 
 class AudioPump:
-    """Mic and speaker bookkeeping shared with :class:`~voicelive_nb.session.engine.SessionEngine`.
+    """The mic pump and the player's marks of one session (the engine's audio half).
+
+    Run :meth:`run` as a task on the session loop; :meth:`start_mic` once the session is
+    configured; :meth:`unwatch_mic` before the mic stops.
 
     Args:
-        source: The mic (an ``AudioSource``), started when the session is configured.
+        source: The mic (an ``AudioSource``), started by :meth:`start_mic`.
         sink: The speaker (an ``AudioSink``).
         player: The barge-in player the sink drains.
         publish: Where records go.
+        connection: The SDK connection appends go to now (None while there is none).
+        audio_enabled: True while the server has confirmed the session on this connection
+            (appends sent before that would be refused): blocks are skipped until then.
+        late_deltas_dropped: Reads the protocol's count of late audio deltas (for ``audio.counters``).
         poll_s: Pump interval.
         bus_dropped: Reads the bus's dropped-record count (for ``audio.counters``).
         stall_s: A started mic that delivers nothing, or a speaker that plays nothing
@@ -74,8 +81,6 @@ class AudioPump:
             sound server stopped.  Never fatal: text still works.
     """
 
-    protocol: SessionProtocol
-    _conn: Any
     watch_s = 0.1
     """A mic-driven pump is woken after this long without a mic block (marks, counters, stall checks)."""
 
@@ -86,6 +91,9 @@ class AudioPump:
         sink: Any,
         player: Player,
         publish: Publish,
+        connection: Callable[[], Any] = lambda: None,
+        audio_enabled: Callable[[], bool] = lambda: True,
+        late_deltas_dropped: Callable[[], int] = lambda: 0,
         poll_s: float = 0.01,
         bus_dropped: Callable[[], int] = lambda: 0,
         stall_s: float = 2.0,
@@ -94,6 +102,9 @@ class AudioPump:
         self.sink = sink
         self.player = player
         self._publish = publish
+        self._connection = connection
+        self._audio_enabled = audio_enabled
+        self._late_deltas_dropped = late_deltas_dropped
         self.poll_s = poll_s
         self._bus_dropped = bus_dropped
         self.muted = False
@@ -117,7 +128,6 @@ class AudioPump:
         self._counters_t = 0.0  # monotonic time of the last audio.counters
         self._send_task: asyncio.Task[Any] | None = None  # an append the socket pushed back
         self._reported: set[str] = set()  # pump failures reported (once per kind)
-        self._conn = None  # the SDK connection, set by the engine while connected
         self._played_last_t = 0.0  # when the player last handed audio to the sink
         self._queued_since: float | None = None  # since when audio waits for the sink
         self._mic_stalled = False
@@ -139,20 +149,7 @@ class AudioPump:
         log.warning("%s: %s", where, message)
         self._emit("local", Local.ERROR, {"message": message, "where": where, **extra})
 
-    async def _send(self, event: dict[str, Any], record: bool = True) -> bool:
-        conn = self._conn
-        if conn is None:
-            return False
-        try:
-            await conn.send(event)
-        except Exception as exc:  # a dying socket: the receive loop notices and reconnects
-            self._send_failed(exc)
-            return False
-        if record:
-            self._emit("client", str(event.get("type", "")), event)
-        return True
-
-    def _send_failed(self, exc: BaseException) -> None:
+    def send_failed(self, exc: BaseException) -> None:
         """Count a send the socket refused (a dying socket: the receive loop notices and reconnects)."""
         self.send_failures += 1
         log.debug("send failed: %r", exc)
@@ -161,7 +158,7 @@ class AudioPump:
         """Write one ``input_audio_buffer.append`` of ``block`` to the socket now (not recorded:
         mic.audio is).  False if there is no connection or the socket failed; if it pushes back,
         the send carries on in a task and the mic waits (see :meth:`_drain_mic`)."""
-        conn = self._conn
+        conn = self._connection()
         if conn is None:
             return False
         send_text = text_sender(conn)
@@ -172,7 +169,7 @@ class AudioPump:
                 sending = conn.send({"type": "input_audio_buffer.append", "audio": b64encode(block)})
             task = start_eagerly(sending)
         except Exception as exc:  # a dying socket: the receive loop notices and reconnects
-            self._send_failed(exc)
+            self.send_failed(exc)
             return False
         if task is not None:
             self._send_task = task
@@ -186,12 +183,14 @@ class AudioPump:
             return
         exc = task.exception()
         if exc is not None:
-            self._send_failed(exc)
+            self.send_failed(exc)
         self._pump_round()
 
     # ------------------------------------------------------------------ mic and marks
 
-    def _start_mic(self) -> None:
+    def start_mic(self) -> None:
+        """The session is configured on a (new) connection: start the mic (once), and count
+        the connection's audio from here (``connection_offset``)."""
         self.connection_offset = self.offset
         if self.mic_started:
             return
@@ -232,17 +231,17 @@ class AudioPump:
             while True:
                 data = os.read(fd, 4096)
                 if not data:  # end of file: the mic closed its end; the timer polls from now on
-                    self._unwatch_mic()
+                    self.unwatch_mic()
                     break
                 if len(data) < 4096:
                     break
         except BlockingIOError:
             pass
         except OSError:  # closed under us
-            self._unwatch_mic()
+            self.unwatch_mic()
         self._pump_round()
 
-    def _unwatch_mic(self) -> None:
+    def unwatch_mic(self) -> None:
         """Stop watching the mic's wake pipe (before the mic closes it); the timer polls from now on."""
         self._mic_wakes = False
         fd, self._mic_fd = self._mic_fd, -1
@@ -250,7 +249,7 @@ class AudioPump:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(fd)
 
-    async def _pump(self) -> None:
+    async def run(self) -> None:
         """Keep the pump going until cancelled: the rounds run in loop callbacks (the mic's
         wake-ups, the timer, a finished send); this task only owns their lifetime."""
         loop = asyncio.get_running_loop()
@@ -289,12 +288,12 @@ class AudioPump:
         self._pumped_t = asyncio.get_running_loop().time()
         try:
             self._drain_mic()
-            self._drain_marks()
+            self.drain_marks()
             now = time.monotonic()
             if now - self._counters_t >= 1.0:
                 self._counters_t = now
                 self._check_devices(now)
-                self._publish_counters()
+                self.publish_counters()
         except Exception as exc:  # keep pumping; report each kind of failure once
             if repr(exc) not in self._reported:
                 self._reported.add(repr(exc))
@@ -315,7 +314,7 @@ class AudioPump:
                 if self._silence is None or self._silence.shape != block.shape:
                     self._silence = np.zeros_like(block)
                 block = self._silence
-            if self._conn is None or not self.protocol.audio_enabled:
+            if not self._audio_enabled():
                 self._skip(block)
                 continue
             if not self._send_append(block):
@@ -355,7 +354,8 @@ class AudioPump:
         self.dropped_blocks += 1
         self.offset += int(block.size)
 
-    def _drain_marks(self) -> None:
+    def drain_marks(self) -> None:
+        """Turn the player's marks into ``playback.*`` and ``speaker.audio`` records."""
         rate = self.player.rate
         for mark in self.player.drain_marks():
             ids = {"response_id": mark.response_id, "item_id": mark.item_id}
@@ -412,7 +412,8 @@ class AudioPump:
             self._speaker_stalled = False
             log.warning("the speaker plays again")
 
-    def _publish_counters(self) -> None:
+    def publish_counters(self) -> None:
+        """Publish ``audio.counters`` now (the pump does once a second)."""
         sink_underflows = int(getattr(self.sink, "underflows", 0) or 0)
         self.counters = {
             "input_overflows": int(getattr(self.source, "overflows", 0) or 0),
@@ -420,7 +421,7 @@ class AudioPump:
             "dropped_blocks": self.dropped_blocks,
             "queue_depth_ms": round(self.player.queued_ms, 1),
             "bus_dropped": self._bus_dropped(),
-            "late_deltas_dropped": self.protocol.late_deltas_dropped,
+            "late_deltas_dropped": self._late_deltas_dropped(),
             "send_failures": self.send_failures,
             "marks_dropped": int(self.player.marks_dropped),
             "device_stalls": self.device_stalls,
