@@ -14,9 +14,38 @@ busy, so the report can say how heavy the load was.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
+
+_SPIN = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
+
+
+@contextmanager
+def machine_load(per_core: int = 1) -> Iterator[dict[str, Any]]:
+    """A loaded *machine*: ``per_core`` busy processes pinned to each CPU core, at normal priority.
+
+    Unlike :func:`busy_kernel` (this process's GIL), these compete for the CPUs themselves,
+    as other programs on a shared machine do: the audio callback threads, PulseAudio and the
+    emulator then wait for a core.  Yields ``{"processes", "cores"}``; ends them on exit.
+    """
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _SPIN, str(core)], stdin=subprocess.DEVNULL)
+        for core in cores
+        for _ in range(per_core)
+    ]
+    try:
+        yield {"processes": len(procs), "cores": len(cores)}
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
 
 
 def _burn(seconds: float) -> int:

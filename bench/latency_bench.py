@@ -25,12 +25,21 @@ client in this process, one after the other, against the same instruments:
    busy kernel (``bench/_load.py``).  Counts device input overflows, output underflows
    (device + player), dropped mic blocks and gaps in the mic track (``bench/_figures.py``).
 
-Prints a table (median / p95 ms, ours vs reference, ratio) and writes JSON with ``--json``.
+``--machine-load N`` runs all of it on a loaded *machine*: N busy processes pinned to each
+CPU core (``bench/_load.py``), so the audio threads, PulseAudio and the emulator wait for a
+core, as beside other programs on a shared machine (the busy kernel only loads our GIL).
+
+Prints a table (median / p95 ms, ours vs reference, ratio), writes JSON with ``--json`` and
+appends the table, with the command and the load, to a results file with ``--results``::
+
+    .venv/bin/python bench/latency_bench.py --seconds 30 --minutes 1 --machine-load 1 \
+        --results bench/latency_results.md
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -117,6 +126,7 @@ class OurClient:
         )
         self.capture: list[tuple[float, int]] = []
         self.sent: list[bytes] = []
+        self.started = time.monotonic()
         self.state = PanelState(turns=lambda: self.turns())
         self.session.subscribe(self._observe)
 
@@ -128,6 +138,7 @@ class OurClient:
                 self.sent.append(record.audio)
 
     def start(self) -> OurClient:
+        self.started = time.monotonic()
         self.session.start()
         self.session.wait_for("session.updated", timeout=20)
         return self
@@ -150,9 +161,12 @@ class OurClient:
         # every device underflow PortAudio reported, start-ups included (as for the reference)
         device = int(getattr(spk, "_underflows", getattr(spk, "underflows", 0)) or 0)
         player_starved = int(getattr(getattr(self.session, "_engine", None), "player", None).underflows)
+        log = list(getattr(spk, "underflow_log", []))
         return {
             "input_overflows": int(c.get("input_overflows", 0)),
             "output_underflows": device,
+            "startup_underflows": int(getattr(spk, "startup_underflows", 0)),
+            "underflow_times_s": [round(t - self.started, 1) for t, _ in log],
             "player_starved": player_starved,
             "speaker_reopens": int(getattr(spk, "reopens", 0)),
             "speaker_buffer_ms": round(1000 * float(getattr(spk, "current_latency_s", spk.output_latency_s)), 1),
@@ -403,6 +417,10 @@ def table(fig: dict[str, dict[str, Any]], glitch: dict[str, dict[str, Any]] | No
             lines.append(
                 f"{label:<34} {go.get(key)!s:>15} {gr.get(key)!s:>15} {'':>9} {'0' if key != 'turns' else '':>8}"
             )
+        lines.append(
+            f"   ours' speaker: buffer {go.get('speaker_buffer_ms')} ms at the end, {go.get('speaker_reopens')} "
+            f"re-opens, underflows at {go.get('underflow_times_s')} s, jitter cushion {go.get('jitter_ms')} ms"
+        )
         lo = glitch["ours"]["load"]
         lines.append(
             f"   busy kernel: {100 * lo['busy_fraction']:.0f}% of the main thread, "
@@ -427,6 +445,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--switch-interval", type=float, default=None, help="sys.setswitchinterval for this process (experiment)"
     )
+    parser.add_argument(
+        "--machine-load", type=int, default=0, metavar="N", help="N busy processes pinned to each core (default 0)"
+    )
+    parser.add_argument("--results", type=Path, default=None, help="append the table to this Markdown file")
     args = parser.parse_args(argv)
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
@@ -436,10 +458,19 @@ def main(argv: list[str] | None = None) -> int:
         key, value = item.split("=", 1)
         tune[key] = value if value in ("low", "high") else (float(value) if "." in value else int(value))
 
+    from _load import machine_load
+
     from voicelive_nb.audio.pulse import VirtualAudio
 
+    started = time.strftime("%Y-%m-%d %H:%M")
     print(f"latency bench on {platform.node()} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M:%S')}")
-    with VirtualAudio(rate=RATE) as _va:
+    loads: list[float] = [os.getloadavg()[0]]
+    with (
+        machine_load(args.machine_load) if args.machine_load > 0 else contextlib.nullcontext() as hog,
+        VirtualAudio(rate=RATE) as _va,
+    ):
+        if hog:
+            print(f"machine load: {hog['processes']} busy processes pinned to {hog['cores']} cores", flush=True)
         probe = ProbeProcess()
         try:
             fig = {}
@@ -474,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
                     emulator.close()
         finally:
             probe.close()
+        loads.append(os.getloadavg()[0])
     print()
     if len(fig) < 2 or (glitch is not None and len(glitch) < 2):
         print(json.dumps({k: {kk: str(vv) for kk, vv in v.items() if kk != "raw"} for k, v in fig.items()}, indent=1))
@@ -481,7 +513,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.json is not None:
             args.json.write_text(json.dumps({"figures": fig, "glitch": glitch}, indent=1, default=str))
         return 0
-    print(table(fig, glitch))
+    text = table(fig, glitch)
+    load_line = (
+        f"machine load: {args.machine_load} busy process(es) pinned to each of {os.cpu_count()} cores; "
+        if args.machine_load
+        else ""
+    ) + f"load average {loads[0]:.1f} at the start, {loads[-1]:.1f} at the end"
+    print(text)
+    print(load_line)
+    if args.results is not None:
+        command = "bench/latency_bench.py " + " ".join(a for a in (argv or sys.argv[1:]) if "results" not in a)
+        with args.results.open("a", encoding="utf-8") as f:
+            f.write(f"\n## {started}: `{command.strip()}`\n\n{load_line}\n\n```\n{text}\n```\n")
+        print(f"appended to {args.results}")
     if args.json is not None:
         out = {
             "figures": {

@@ -55,3 +55,15 @@ def test_stages_add_up_to_voice_to_voice(tracker: TurnTracker) -> None:
     for turn in tracker.turns:
         assert turn.voice_to_voice_ms is not None
         assert sum(stage_ms(turn).values()) == pytest.approx(turn.voice_to_voice_ms, abs=0.01)
+
+
+def test_stage_ms_takes_turn_like_objects() -> None:
+    """The bench's reference client and old tables give objects with only some of the fields."""
+    from types import SimpleNamespace
+
+    assert stage_ms(SimpleNamespace(detection_ms=500.0, response_latency_ms=300.0)) == {
+        "detection": 500.0,
+        "response": 300.0,
+        "playout": 0.0,
+        "output": 0.0,
+    }

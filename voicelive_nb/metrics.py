@@ -88,12 +88,13 @@ LATENCY_STAGES: tuple[LatencyStage, ...] = (
 """The stages of voice-to-voice latency in time order; their sum is ``voice_to_voice_ms``."""
 
 
-def stage_ms(turn: Turn) -> dict[str, float]:
-    """Each stage's duration in ms (``key -> ms``; a stage that did not happen counts 0)."""
+def stage_ms(turn: Turn | Any) -> dict[str, float]:
+    """Each stage's duration in ms (``key -> ms``; a stage that did not happen, or that a
+    turn-like object lacks, counts 0)."""
     out = {}
     for stage in LATENCY_STAGES:
-        value = getattr(turn, stage.field)
-        out[stage.key] = max(0.0, float(value)) if value is not None else 0.0
+        value = getattr(turn, stage.field, None)
+        out[stage.key] = max(0.0, float(value)) if isinstance(value, (int, float)) else 0.0
     return out
 
 

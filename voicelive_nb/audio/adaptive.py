@@ -100,6 +100,8 @@ class AdaptiveSpeaker(DeviceSpeaker):
         self.reopens = 0
         self.restarts = 0
         self.startup_underflows = 0
+        self.underflow_log: list[tuple[float, float]] = []
+        """(monotonic time the watcher saw it, buffer then in s) of each underflow acted upon (last 100)."""
         self._opened_at = 0.0
         self._watch: threading.Thread | None = None
         self._halt = threading.Event()
@@ -266,6 +268,7 @@ class AdaptiveSpeaker(DeviceSpeaker):
             count = self._underflows - self.startup_underflows
             if count > seen:
                 seen = count
+                self.underflow_log = [*self.underflow_log[-99:], (now, self.current_latency_s)]
                 if now - shrunk_at < shrink_wait:
                     shrink_wait *= 2  # the last step down was one too many: wait longer next time
                 last_event = now
