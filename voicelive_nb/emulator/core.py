@@ -39,6 +39,7 @@ from voicelive_nb.emulator.responses import ResponseRun
 from voicelive_nb.emulator.session_config import SessionError, default_session, merge_session, validate_response_params
 from voicelive_nb.emulator.settings import EmulatorSettings
 from voicelive_nb.emulator.tool_book import ToolBook
+from voicelive_nb.emulator.turns import VadEvent
 from voicelive_nb.emulator.vad import SpeechModel
 from voicelive_nb.emulator.wire import Ids, error_event, user_audio_item
 
@@ -195,8 +196,13 @@ class Conversation(ItemsMixin):
 
     def append_audio(self, pcm: np.ndarray) -> list[Output]:
         """Append int16 samples at :attr:`input_rate` (what ``input_audio_buffer.append`` does)."""
+        return self.handle_vad(self.input.push(pcm))
+
+    def handle_vad(self, events: list[VadEvent]) -> list[Output]:
+        """Announce, commit and answer the turns that one ``self.input.push(pcm)`` decided
+        (what :meth:`append_audio` does after the push; offline turn detection pushes itself)."""
         out: list[Output] = []
-        for ev in self.input.push(pcm):
+        for ev in events:
             if ev.kind == "started":
                 out += self._speech_started(ev.audio_ms)
             else:
