@@ -78,6 +78,8 @@ def setting_report(rows: pd.DataFrame, setting_columns: Iterable[str] | None = N
         row["delay_ms_p95"] = float(np.percentile(delays, 95)) if delays else None
         out.append(row)
     table = pd.DataFrame(out)
+    if len(table) and keys[1:]:
+        table = table.sort_values(keys[1:], kind="stable", ignore_index=True)
     if len(table):
         table["pareto"] = pareto_front(table, "delay_ms_p50", "cutoffs")
     return table
