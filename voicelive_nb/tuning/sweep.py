@@ -217,6 +217,7 @@ def sweep(
     if total:
         _run(todo, total, store, scheduler, workers, config, model, progress, window)
     table = store.finish().to_pandas(types_mapper=_nullable_ints)
+    table = table.sort_values(["recording", *grid], kind="stable", ignore_index=True)
     table.attrs["setting_columns"] = list(grid)
     return table
 
@@ -240,7 +241,8 @@ def _run(todo: list[tuple[CorpusItem, list[dict[str, Any]]]], total: int, store:
         queue: Iterator[tuple[CorpusItem, list[dict[str, Any]]]] = iter(todo)
         pending: dict[str, list[Any]] = {}  # recording -> [prepare future, pairs left]
         meta: dict[str, tuple[CorpusItem, dict[str, Any]]] = {}
-        futures = as_completed(loop=client.loop)
+        # results are gathered in batches in the background (no round trip per row)
+        futures = as_completed(loop=client.loop, with_results=True, raise_errors=False)
 
         def submit_next() -> None:
             nxt = next(queue, None)
@@ -257,12 +259,15 @@ def _run(todo: list[tuple[CorpusItem, list[dict[str, Any]]]], total: int, store:
 
         for _ in range(window or 2 * threads + 2):
             submit_next()
-        for n, fut in enumerate(futures, start=1):
+        for n, (fut, result) in enumerate(futures, start=1):
             item, setting = meta.pop(fut.key)
-            try:
-                row = fut.result()
-            except Exception as exc:  # KilledWorker after repeated worker deaths, a lost cluster ...
-                row = {"recording": item.name, "setting": setting_key(setting), **setting, "error": _why(exc)}
+            if isinstance(result, dict):
+                row = result
+            else:  # KilledWorker after repeated worker deaths, a lost cluster ...
+                error = result[1] if isinstance(result, tuple) else result  # (type, exception, traceback)
+                if not isinstance(error, BaseException):
+                    error = RuntimeError(f"no result ({error!r})")
+                row = {"recording": item.name, "setting": setting_key(setting), **setting, "error": _why(error)}
             fut.release()
             store.add(row)
             bar(n, total, row)
