@@ -7,7 +7,7 @@
 The figure is **audio-seconds x settings processed per wall second** ("x real time"): a
 sweep of 9 settings over 10 minutes of audio done in 6 s runs at 900x.
 
-* ``replay``: today's :func:`voicelive_nb.replay.vad_sweep` -- one recording replayed
+* ``replay``: today's :func:`voicelive_nb.tuning.replay.vad_sweep` -- one recording replayed
   through a session into the embedded emulator at its default 4x, one setting after another.
 * ``offline, 1 worker`` / ``offline, N workers``: :func:`voicelive_nb.tuning.sweep.sweep` on a
   local Dask cluster of 1 / all-cores single-threaded worker processes (cluster start-up
@@ -74,7 +74,7 @@ class Run:
 def make_corpus(folder: Path, files: int, seconds: float, seed: int = 7) -> float:
     """``files`` WAVs of ~``seconds`` each with labels; returns the total audio seconds."""
     from voicelive_nb.audio.wav import write_wav
-    from voicelive_nb.prompts import synthesize
+    from voicelive_nb.speech.prompts import synthesize
 
     clips = [synthesize(s, RATE) for s in SENTENCES]
     rng = np.random.default_rng(seed)
@@ -114,7 +114,7 @@ def bench_replay(corpus: Path, work: Path, settings: list[int]) -> Run:
     from voicelive_nb.connection import ConnectionSettings
     from voicelive_nb.emulator import Emulator
     from voicelive_nb.emulator.settings import EmulatorSettings
-    from voicelive_nb.replay import vad_sweep
+    from voicelive_nb.tuning.replay import vad_sweep
 
     pcm, _ = read_wav(sorted(corpus.glob("*.wav"))[0])
     write_recording(work / "replay-src", pcm)

@@ -16,8 +16,8 @@ import pytest
 from tests.speech import speech_pcm
 from tests.tuning.corpus_gen import write_recording
 from voicelive_nb.recording import Recording
-from voicelive_nb.tuning.replay import replay
 from voicelive_nb.tuning.offline import PrecomputedModel, base_config, detect_turns, replay_tail_s, speech_probs
+from voicelive_nb.tuning.replay import replay
 
 # a pause inside a turn (cut at short silences), turns 1.5 s and 0.8 s apart, a short reply
 SPEECH = [0.5, "hello there how are you", 0.4, "I would like a table", 1.5, "for two people tonight",

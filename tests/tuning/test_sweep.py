@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import psutil
+import pytest
 
 from tests.tuning.corpus_gen import EXPECTED, Corpus
 from voicelive_nb.tuning.scoring import COUNTS, plot_tradeoff
@@ -122,3 +125,35 @@ def test_a_worker_killed_mid_sweep_costs_a_retry_not_the_results(
         assert address not in client.scheduler_info()["workers"]  # the scheduler lost it
         _check_expected(rows, corpus)  # every row, none lost to the kill
         client.wait_for_workers(2, timeout=60)  # the nanny restarted it for the next test
+
+
+@pytest.fixture
+def root_handlers() -> Iterator[None]:
+    """The CLI's logging.basicConfig adds a handler on the captured stderr: remove it afterwards
+    (distributed logs to it when the module's cluster closes, after the capture is gone)."""
+    before = list(logging.root.handlers)
+    yield
+    logging.root.handlers[:] = before
+
+
+@pytest.mark.usefixtures("root_handlers")
+def test_sweep_cli(corpus: Corpus, dask_cluster: Any, tmp_path: Path, capsys: Any) -> None:
+    from voicelive_nb.cli import main as cli_main
+
+    out, png = tmp_path / "cli.parquet", tmp_path / "tradeoff.png"
+    grid = ["--silence-ms", "300", "800", "--threshold", "0.5", "--prefix-ms", "300"]
+    where = ["--scheduler", dask_cluster.scheduler_address, "--out", str(out), "--plot", str(png), "--no-progress"]
+    argv = ["sweep", str(corpus.root), *grid, *where]
+    assert cli_main(argv) == 0
+    printed = capsys.readouterr()
+    assert "2 recordings, 2 WAV files" in printed.out and "8 rows, 2 with errors" in printed.out
+    assert "cutoffs" in printed.out and "delay_ms_p95" in printed.out and f"wrote {out}" in printed.out
+    assert "damaged: ValueError" in printed.err
+    rows = pd.read_parquet(out)
+    assert len(rows) == 8 and set(rows["prefix_padding_ms"]) == {300}
+    assert png.stat().st_size > 10_000
+    assert cli_main(["sweep", str(tmp_path / "missing"), "--silence-ms", "500", "--out", str(out)]) == 2
+    assert cli_main(["sweep", str(corpus.root), "--out", str(out)]) == 2
+    assert "give at least one of --silence-ms" in capsys.readouterr().err
+    assert cli_main(["sweep", str(corpus.root), "--threshold", "7", "--out", str(out)]) == 2  # refused before running
+    assert "threshold" in capsys.readouterr().err

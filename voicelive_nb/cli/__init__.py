@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("voicelive_nb.cli.devices", "list audio devices"),
     "report": ("voicelive_nb.cli.report", "summarise a recorded session folder (table, HTML or PNG)"),
     "replay": ("voicelive_nb.cli.replay", "replay a recording's mic track with other settings"),
+    "sweep": ("voicelive_nb.cli.sweep", "sweep VAD settings over a corpus of recordings (all cores or a Dask cluster)"),
 }
 
 
