@@ -3,10 +3,11 @@
 #   libportaudio2 (+ libasound2-plugins): sounddevice's PortAudio and its route to PulseAudio
 #   pulseaudio, pulseaudio-utils: private virtual sound devices for headless tests and demos
 #   espeak-ng, sox: the emulator's speech engine and audio tools
+#   cmt: a LADSPA feedback delay, the room response of the virtual room (echo tests)
 #   chromium: the browser the JupyterLab tests drive (never downloaded by playwright)
 # As root (or with password-less sudo) it installs them; otherwise it prints the command.
 set -euo pipefail
-PKGS=(libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox chromium)
+PKGS=(libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox cmt chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

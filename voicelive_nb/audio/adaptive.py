@@ -206,6 +206,9 @@ class AdaptiveSpeaker(DeviceSpeaker):
                 if status.output_underflow:
                     self._count_underflow()
                 outdata.fill(0)
+                ref = self.echo_reference
+                if ref is not None:  # what the device held is dropped: it was never heard
+                    ref.cut(time.monotonic())
                 self._restart.set()
                 raise self._abort_exc
             if queued > 0 and self._silent >= self._silent_needed:

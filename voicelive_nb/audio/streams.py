@@ -33,6 +33,7 @@ from voicelive_nb.audio.resample import Resampler
 from voicelive_nb.audio.sources import Notify
 
 if TYPE_CHECKING:
+    from voicelive_nb.audio.echo_mic import EchoReference
     from voicelive_nb.audio.player import Player
 
 __all__ = ["DeviceMic", "DeviceSpeaker"]
@@ -352,6 +353,9 @@ class DeviceSpeaker:
         """In the last callback: seconds until its first sample is heard (PortAudio's DAC time,
         else ``output_latency_s``) -- the device's real output delay, often above the latency
         PortAudio reports for the stream."""
+        self.echo_reference: EchoReference | None = None
+        """Set before :meth:`start` to record what is played, with the time it is heard, for a
+        local echo canceller (:mod:`voicelive_nb.audio.echo_mic`)."""
 
     @property
     def rate(self) -> int:
@@ -425,6 +429,9 @@ class DeviceSpeaker:
         except Exception:
             self.callback_errors += 1
             outdata.fill(0)
+        ref = self.echo_reference
+        if ref is not None:
+            ref.write(outdata, now + ahead)
 
     def stop(self) -> None:
         """Stop and close the stream (idempotent)."""

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from voicelive_nb.emulator.audio_formats import decode_input
+from voicelive_nb.emulator.audio_formats import OUTPUT_FORMATS, decode_input
+from voicelive_nb.emulator.echo import ServerEchoCanceller
 from voicelive_nb.emulator.effects import Generate, Output, Transcribe
 from voicelive_nb.emulator.input_audio import InputAudio
 from voicelive_nb.emulator.items import ItemsMixin, _Item
@@ -85,6 +86,8 @@ class Conversation(ItemsMixin):
         self._turn_item: str | None = None
         self._turn_start_ms = 0.0
         self._pending_commit: dict[str, bool] = {}
+        self.echo: ServerEchoCanceller | None = None
+        """The session's ``server_echo_cancellation`` while it asks for it (else None)."""
         self._configure_vad()
         self.last_client_type = ""
         """Type of the last client event received (for logging)."""
@@ -108,6 +111,17 @@ class Conversation(ItemsMixin):
 
     def _configure_vad(self) -> None:
         self.input.configure(self.session.get("turn_detection"), self.input_rate, self.settings.max_buffer_s)
+        self._configure_echo()
+
+    def _configure_echo(self) -> None:
+        """Start or stop the echo canceller as the session asks (a new one when the rates change)."""
+        if self.session.get("input_audio_echo_cancellation") is None:
+            self.echo = None
+            return
+        far_rate = OUTPUT_FORMATS.get(str(self.session.get("output_audio_format", "pcm16")), (24000, 2))[0]
+        echo = self.echo
+        if echo is None or echo.rate != self.input_rate or echo.far_rate != far_rate:
+            self.echo = ServerEchoCanceller(self.input_rate, far_rate)
 
     @property
     def audio_ms(self) -> float:
@@ -195,7 +209,13 @@ class Conversation(ItemsMixin):
         return self.append_audio(decode_input(raw, fmt))
 
     def append_audio(self, pcm: np.ndarray) -> list[Output]:
-        """Append int16 samples at :attr:`input_rate` (what ``input_audio_buffer.append`` does)."""
+        """Append int16 samples at :attr:`input_rate` (what ``input_audio_buffer.append`` does).
+
+        With ``server_echo_cancellation`` the emulator's own voice is removed first
+        (:mod:`voicelive_nb.emulator.echo`): the VAD and transcription hear the cleaned audio.
+        """
+        if self.echo is not None:
+            pcm = self.echo.process(pcm)
         return self.handle_vad(self.input.push(pcm))
 
     def handle_vad(self, events: list[VadEvent]) -> list[Output]:
@@ -405,6 +425,10 @@ class Conversation(ItemsMixin):
         events = run.next_events()
         if events is None:
             return None
+        if self.echo is not None and run.last_chunk:
+            rate = OUTPUT_FORMATS[run.output_format][0]
+            self.echo.response_audio(run.item_id, decode_input(run.last_chunk, run.output_format), rate)
+            run.last_chunk = b""
         return self._finish_active(events) if not run.active else self._stamp(events)
 
     def step_audio_ms(self, response_id: str) -> float:
@@ -432,6 +456,8 @@ class Conversation(ItemsMixin):
 
     def _finish_active(self, events: list[dict[str, Any]]) -> list[Output]:
         if self.active is not None and not self.active.active:
+            if self.echo is not None:
+                self.echo.response_done(self.active.item_id)
             self.active = None
         return self._stamp(events)
 

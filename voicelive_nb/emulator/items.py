@@ -204,6 +204,9 @@ class ItemsMixin:
         except ValueError as exc:
             return [self._error("invalid_value", f"Audio content of {exc}", "audio_end_ms", cid)]
         item.text = kept
+        echo = getattr(self, "echo", None)  # the conversation's server_echo_cancellation
+        if echo is not None:
+            echo.truncate(item.id, end)
         return self._stamp(
             [{"type": "conversation.item.truncated", "item_id": item.id, "content_index": 0, "audio_end_ms": end}]
         )

@@ -90,6 +90,8 @@ class ResponseRun:
         self.message_index: int | None = None
         """``output_index`` of the assistant message once it was announced."""
         self._pending_items: dict[str, dict[str, Any]] = {}  # MCP calls running (item_id -> item)
+        self.last_chunk = b""
+        """The audio of the last delta handed out (the emulator's echo canceller takes it)."""
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -311,6 +313,7 @@ class ResponseRun:
             self.sent_text = target
             events.append({"type": "response.audio_transcript.delta", **self._ids(), "delta": delta})
         chunk = self.audio[self.sent_audio : self.sent_audio + self.chunk_bytes]
+        self.last_chunk = chunk
         if chunk:
             self.sent_audio += len(chunk)
             events.append(
