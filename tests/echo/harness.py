@@ -58,7 +58,7 @@ class Tally:
     server: dict[str, Any] = field(default_factory=dict)
 
 
-def open_session(mode: str, connection: ConnectionSettings, device: str = "pulse") -> VoiceSession:
+def open_session(mode: str, connection: ConnectionSettings, device: str = "pulse", record: Any = None) -> VoiceSession:
     """A session on the virtual devices with echo cancellation ``mode`` (off/local/server/both)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -70,7 +70,7 @@ def open_session(mode: str, connection: ConnectionSettings, device: str = "pulse
         ref = EchoReference(speaker.rate)
         speaker.echo_reference = ref
         mic = EchoCancellingMic(mic, ref)
-    return VoiceSession(config, connection=connection, mic=mic, speaker=speaker)
+    return VoiceSession(config, connection=connection, mic=mic, speaker=speaker, record=record)
 
 
 def warm_up(session: VoiceSession, seconds: float = 1.5) -> None:
