@@ -77,7 +77,7 @@ def _rtc() -> Any:
 def _ms(x: np.ndarray) -> float:
     """Mean square of int16 samples."""
     f = x.astype(np.float32)
-    return float(np.dot(f, f)) / max(1, f.shape[0])
+    return float(np.dot(f, f)) / max(1, int(f.shape[0]))
 
 
 def _check_rate(rate: int, what: str) -> None:
