@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from voicelive_nb.audio.latency import profile
+from voicelive_nb.audio.profiles import profile
 
 from voicelive_nb.audio.echo_mic import EchoCancellingMic, EchoReference
 from voicelive_nb.config import SessionConfig
 from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import Local
-from voicelive_nb.session import VoiceSession
+from voicelive_nb.session.voice_session import VoiceSession
 
 REPLY = "Sure. Here is my answer: the weather stays mild and sunny all afternoon, with a light breeze."
 """What the assistant says (about four seconds of eSpeak)."""
