@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from voicelive_nb.audio.profiles import profile
 
 from voicelive_nb.audio.echo_mic import EchoCancellingMic, EchoReference
+from voicelive_nb.audio.profiles import profile
 from voicelive_nb.config import SessionConfig
 from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import Local
