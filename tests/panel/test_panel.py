@@ -212,3 +212,39 @@ def test_connect_without_a_key_for_azure_says_what_to_do(no_azure: None) -> None
     assert "no API key" in snap.error and "AZURE_VOICELIVE_API_KEY" in snap.error
     assert "Could not connect" in panel._status.value
     panel.close()
+
+
+@pytest.mark.timeout(120)
+def test_reconnect_keeps_one_turn_history(no_azure: None, tmp_path: Any) -> None:
+    """The transcript keeps the turns of an earlier connection; so does the chart, numbered on
+    (it used to restart at turn 1 while the transcript went on)."""
+    import numpy as np
+
+    from voicelive_nb.audio.wav import CaptureSpeaker, write_wav
+    from voicelive_nb.connection import ConnectionSettings
+    from voicelive_nb.emulator import Emulator
+
+    silence = write_wav(tmp_path / "silence.wav", np.zeros(24000, dtype=np.int16), 24000)
+    with Emulator(asr=False) as emu:
+        panel = make_panel(
+            connection=ConnectionSettings(endpoint=emu.endpoint, api_key="k"),
+            mic=str(silence),
+            speaker=CaptureSpeaker(),
+        )
+        try:
+            for text in ("first", "second"):
+                panel.connect()
+                session = panel.session
+                session.wait_for("session.updated", timeout=30, since=0)
+                session.send_text(text)
+                session.wait_for("response.done", timeout=30, since=0)
+                panel.refresh()
+                panel.disconnect()
+            snap = panel.refresh()
+        finally:
+            panel.close()
+    assert [t.index for t in panel._turns()] == [1, 2]
+    assert [t.index for t in snap.turns] == [1, 2]
+    assert [t.index for t in panel.session.tracker.turns] == [1]  # the session's own tracker is untouched
+    answers = [line.text for line in snap.transcript if line.role == "assistant"]
+    assert len(answers) == 2, snap.transcript  # the transcript has both connections' answers too

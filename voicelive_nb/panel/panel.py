@@ -26,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,6 +134,10 @@ class Panel:
         self.record_dir = Path(record_dir)
         self._period = 1.0 / max(1.0, min(refresh_hz, 60.0))
         self._debounce_s = debounce_s
+        # Turns of the panel's earlier connections: the transcript keeps them, so the chart
+        # does too, numbered on (a new connection's tracker starts again at 1).
+        self._past_turns: list[Any] = []
+        self._tracker_seen: Any = None
         self.state = PanelState(self._turns)
         """The panel's model (fed by the session's event bus)."""
         self._unsubscribe: Callable[[], None] | None = None
@@ -462,9 +467,15 @@ class Panel:
     # ------------------------------------------------------------------ session plumbing
 
     def _turns(self) -> list[Any]:
+        """Every turn the panel has shown, earlier connections first, numbered from 1 across them."""
         session = self._session
         tracker = getattr(session, "tracker", None) if session is not None else None
-        return list(tracker.turns) if tracker is not None else []
+        if tracker is not self._tracker_seen:  # a new connection: keep the last one's turns
+            if self._tracker_seen is not None:
+                self._past_turns.extend(_renumbered(self._tracker_seen.turns, len(self._past_turns)))
+            self._tracker_seen = tracker
+        current = list(tracker.turns) if tracker is not None else []
+        return self._past_turns + _renumbered(current, len(self._past_turns))
 
     def _attach(self, session: Any) -> None:
         if self._unsubscribe is not None:
@@ -696,3 +707,10 @@ class Panel:
             if last.voice_to_voice_ms is not None:
                 values["last_voice_to_voice_ms"] = round(float(last.voice_to_voice_ms), 1)
         return values
+
+
+def _renumbered(turns: Iterable[Any], offset: int) -> list[Any]:
+    """``turns`` with their numbers moved on by ``offset`` (copies; the tracker's own are untouched)."""
+    if not offset:
+        return list(turns)
+    return [dataclasses.replace(t, index=t.index + offset) for t in turns]
