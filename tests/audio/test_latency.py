@@ -249,3 +249,36 @@ def test_panel_state_shows_the_client_added_latency_each_way() -> None:
     counters = state.snapshot(3.0).counters
     assert counters["mic_client_ms"] == pytest.approx(12.0, abs=0.05)
     assert counters["speaker_client_ms"] == pytest.approx(16.0, abs=0.05)
+
+
+@pytest.mark.pulse
+def test_one_underflow_grows_the_buffer_to_the_top_and_it_shrinks_a_step_later(virtual_audio: Any) -> None:
+    """Grow first, shrink later: a loaded machine costs one underflow, not one per doubling."""
+    from voicelive_nb.audio.player import Player
+
+    player = Player(rate=RATE)
+    spk = AdaptiveSpeaker(
+        virtual_audio.output_device, blocksize=240, latency=0.02, max_latency=0.16, shrink_after_s=1.0
+    )
+    spk.start(player)
+    old = sys.getswitchinterval()
+    try:
+        time.sleep(0.6)
+        sys.setswitchinterval(0.3)
+        end = time.perf_counter() + 0.4
+        x = 0
+        while time.perf_counter() < end:  # pure Python: keeps the GIL, the callback starves
+            x = (x * 31 + 7) & 0xFFFF
+        sys.setswitchinterval(old)
+        deadline = time.monotonic() + 5.0
+        while spk.reopens == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert spk.reopens == 1 and spk.current_latency_s == pytest.approx(0.16)  # 0.02 -> 0.16 at once
+        assert len(spk.underflow_log) == 1
+        deadline = time.monotonic() + 10.0
+        while spk.reopens == 1 and time.monotonic() < deadline:  # idle, no underflow: one step down
+            time.sleep(0.05)
+        assert spk.current_latency_s == pytest.approx(0.08), spk.describe_state()
+    finally:
+        sys.setswitchinterval(old)
+        spk.stop()

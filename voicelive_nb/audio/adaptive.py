@@ -36,9 +36,12 @@ class AdaptiveSpeaker(DeviceSpeaker):
     buffer instead of the buffer's length).  Between the edges the full buffer covers
     late callbacks.
 
-    Underflows: the watcher sees the device's underflow count rise and re-opens the
-    stream with a ``grow`` times larger buffer, up to ``max_latency``; after
-    ``shrink_after_s`` without an underflow it steps back down while nothing plays.
+    Underflows -- grow first, shrink later: the watcher sees the device's underflow count
+    rise and re-opens the stream at once with the largest buffer, ``max_latency``, so one
+    underflow is all a loaded machine costs (growing a step at a time cost one underflow
+    per step, and a machine that got busy stays busy for a while).  After
+    ``shrink_after_s`` without an underflow it steps back down by ``grow`` while nothing
+    plays; a step down followed by an underflow goes back up to the top and doubles the wait.
 
     Args:
         device: Device index or name, None for the default output.
@@ -46,7 +49,7 @@ class AdaptiveSpeaker(DeviceSpeaker):
         blocksize: Samples per callback.
         latency: Buffer to start with (seconds).
         max_latency: Largest buffer (seconds).
-        grow: Growth factor per step.
+        grow: Factor of each step back down (an underflow goes straight to ``max_latency``).
         shrink_after_s: Seconds without an underflow before one step back down
             (taken only while the player is idle, so it is inaudible); 0 never shrinks.
             A step down followed by an underflow doubles this wait.
@@ -276,7 +279,7 @@ class AdaptiveSpeaker(DeviceSpeaker):
                     shrink_wait *= 2  # the last step down was one too many: wait longer next time
                 last_event = now
                 if self.current_latency_s < self.max_latency:
-                    self._reopen(min(self.max_latency, self.current_latency_s * self.grow))
+                    self._reopen(self.max_latency)  # grow first: all the way, so one underflow is the last
             elif self.shrink_after_s > 0 and now - last_event > shrink_wait and self._idle():
                 last_event = now
                 shrunk_at = now

@@ -10,18 +10,19 @@ The speaker side of that trade-off is mostly dissolved by :class:`AdaptiveSpeake
 two moments a user hears -- an answer's first sample and the silence after a barge-in --
 are *edges*, and at each edge it aborts and restarts its stream, which drops what the
 device holds; so those two latencies are a few ms whatever the buffer, and the buffer
-only has to be big enough to ride out late callbacks.  It starts small and grows after
-an underflow.  Its jitter buffer (audio an answer waits for before it starts, beyond
-what the device takes at once) is 60 ms, and grows in 50 ms steps each time the player
-runs dry in the middle of an answer.
+only has to be big enough to ride out late callbacks.  It starts small, goes straight to
+its largest buffer after an underflow, and comes back down a step at a time once the
+machine is quiet again (grow first, shrink later).  Its jitter buffer (audio an answer
+waits for before it starts, beyond what the device takes at once) is 60 ms, and grows
+in 50 ms steps each time the player runs dry in the middle of an answer.
 :data:`PROFILES` names the remaining choices:
 
 ============  ==========================  ===============================================
 profile       mic                         speaker
 ============  ==========================  ===============================================
-``"auto"``    10 ms blocks, ``"low"``     40 ms blocks, 80 ms buffer doubling after each
-(default)                                 underflow up to 320 ms, back down after 60 s
-                                          without one (while idle); edge restarts
+``"auto"``    10 ms blocks, ``"low"``     40 ms blocks, 80 ms buffer, 320 ms after an
+(default)                                 underflow, halved after each 60 s without one
+                                          (while idle); edge restarts
 ``"low"``     10 ms blocks, ``"low"``     10 ms blocks, 20 ms buffer, never grows
 ``"robust"``  20 ms blocks, ``"low"``     50 ms blocks, 150 ms buffer, up to 600 ms
 ============  ==========================  ===============================================
