@@ -248,3 +248,29 @@ def test_reconnect_keeps_one_turn_history(no_azure: None, tmp_path: Any) -> None
     assert [t.index for t in panel.session.tracker.turns] == [1]  # the session's own tracker is untouched
     answers = [line.text for line in snap.transcript if line.role == "assistant"]
     assert len(answers) == 2, snap.transcript  # the transcript has both connections' answers too
+
+
+def test_an_unset_setting_shows_the_service_default_as_a_default(no_azure: None) -> None:
+    """speech_duration_ms=None is shown as "80 (service default)", not as a plain 80."""
+    panel = make_panel(config=SessionConfig().with_vad(type="azure_semantic_vad"), debounce_s=0)
+    assert panel.config.turn_detection.speech_duration_ms is None
+    assert panel.c.fields["speech_duration_ms"].value == 80
+    panel.refresh()
+    assert "(service default)" in panel.c.badges["speech_duration_ms"].value
+    assert "service default" not in panel.c.badges["silence_duration_ms"].value  # set: no mark
+    # the server's answer decides: set there -> no mark; left out -> marked again
+    session = {"turn_detection": {"type": "azure_semantic_vad", "speech_duration_ms": 120}}
+    panel.state.feed(rec(1, "server", "session.updated", session=session))
+    panel.refresh()
+    panel.refresh()  # the marks follow the values on the next refresh (20 Hz)
+    assert panel.c.fields["speech_duration_ms"].value == 120
+    assert "service default" not in panel.c.badges["speech_duration_ms"].value
+    panel.state.feed(rec(2, "server", "session.updated", session={"turn_detection": {"type": "azure_semantic_vad"}}))
+    panel.refresh()
+    panel.refresh()
+    assert "(service default)" in panel.c.badges["speech_duration_ms"].value
+    # a change the user makes replaces the mark
+    panel.set_vad(speech_duration_ms=200)
+    panel.refresh()
+    assert "used on connect" in panel.c.badges["speech_duration_ms"].value
+    panel.close()

@@ -50,9 +50,11 @@ from voicelive_nb.panel.widgets import (
     DEFAULT_DEVICE,
     EMULATOR_LABEL,
     LIVE_FIELDS,
+    SERVICE_DEFAULTS,
     build_controls,
     build_views,
     config_from_values,
+    defaulted_fields,
     vad_changes,
     values_from_session,
 )
@@ -172,6 +174,7 @@ class Panel:
         self.widget.add_class("vlnb-panel")
         self._build_tool_controls()
         self._wire()
+        self.state.mark_defaults(defaulted_fields(self._config), SERVICE_DEFAULTS)
         if session is not None:
             self._attach(session)
             self._lock_connection_fields(True)
@@ -439,7 +442,10 @@ class Panel:
                 self._set(badge, "value", field_badge_html(snap.fields.get(name)))
         if snap.server_session != self._seen_server and snap.server_session and not self._pending:
             self._seen_server = snap.server_session
-            self._show_values(values_from_session(snap.server_session))
+            values = values_from_session(snap.server_session)
+            self._show_values(values)
+            if values:  # what the server left unset shows its default, marked as such
+                self.state.mark_defaults([n for n in SERVICE_DEFAULTS if n not in values], SERVICE_DEFAULTS)
         return snap
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ FLOOR_DB = -90.0
 """Level shown for silence and for a meter that has had no audio lately."""
 
 Role = Literal["user", "assistant", "tool"]
-FieldState = Literal["pending", "ok", "error"]
+FieldState = Literal["pending", "ok", "error", "default"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,8 @@ class LogLine:
 
 @dataclass(frozen=True, slots=True)
 class FieldStatus:
-    """The server's answer to a live change of one turn-detection control."""
+    """The server's answer to a live change of one turn-detection control (or, ``default``,
+    that the control shows the service's default because the config leaves it unset)."""
 
     state: FieldState
     detail: str = ""

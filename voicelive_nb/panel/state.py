@@ -147,6 +147,20 @@ class PanelState:
             self._pending_fields.discard(name)
             self._fields[name] = status
 
+    def mark_defaults(self, names: Iterable[str], all_defaultable: Iterable[str]) -> None:
+        """Mark the controls ``names`` as showing the service's default; unmark the others of
+        ``all_defaultable``.  A control with a change sent, applied or refused is left alone."""
+        wanted = set(names)
+        with self._lock:
+            for name in all_defaultable:
+                current = self._fields.get(name)
+                if current is not None and current.state != "default":
+                    continue
+                if name in wanted and current is None:
+                    self._fields[name] = FieldStatus("default", "service default")
+                elif name not in wanted and current is not None:
+                    self._fields.pop(name)
+
     def count(self, type: str) -> int:
         """How many records of ``type`` were fed."""
         with self._lock:
@@ -543,6 +557,10 @@ class _VersionedDict(dict[str, FieldStatus]):
     def __setitem__(self, key: str, value: FieldStatus) -> None:
         self.version += 1
         super().__setitem__(key, value)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.version += 1
+        return super().pop(key, *default)
 
 
 def _short(value: Any, limit: int = 160) -> str:

@@ -230,6 +230,8 @@ def field_badge_html(status: FieldStatus | None) -> str:
         return '<span class="vlnb vlnb-badge"></span>'
     if status.state == "pending":
         return '<span class="vlnb vlnb-badge" style="color:#b45309">… sent</span>'
+    if status.state == "default":
+        return f'<span class="vlnb vlnb-badge" style="color:#6b7280">({escape(status.detail)})</span>'
     if status.state == "ok":
         text = "applied" if status.detail == "accepted" else escape(status.detail)
         return f'<span class="vlnb vlnb-badge" style="color:#15803d">✓ {text}</span>'

@@ -46,6 +46,18 @@ LIVE_FIELDS = (*VAD_FIELDS, "noise_reduction", "echo_cancellation", "voice", "in
 """Controls whose changes are sent to a running session (debounced ``session.update``)."""
 
 _SEMANTIC_ONLY = ("speech_duration_ms",)
+
+SERVICE_DEFAULTS: dict[str, int] = {"speech_duration_ms": 80}
+"""What the service uses for a setting the config leaves unset (None); its control shows this
+value marked "(service default)" until it is set."""
+
+
+def defaulted_fields(config: SessionConfig) -> list[str]:
+    """The controls of :data:`SERVICE_DEFAULTS` that ``config`` leaves unset."""
+    vad = config.turn_detection
+    return [name for name in SERVICE_DEFAULTS if vad is None or getattr(vad, name, None) is None]
+
+
 _EOU_LEVELS = (("off", ""), ("low", "low"), ("medium", "medium"), ("high", "high"), ("default", "default"))
 _NOISE = (("off", ""), *((name.replace("_", " "), name) for name in NOISE_REDUCTION_TYPES))
 _AUTH = (("API key", "key"), ("Azure CLI (az login)", "azure-cli"), ("DefaultAzureCredential", "default"))
@@ -164,7 +176,9 @@ def build_controls(config: SessionConfig, env_endpoint: str | None) -> tuple[Con
             style=desc,
         ),
         "speech_duration_ms": w.IntSlider(
-            value=(vad.speech_duration_ms or 80) if vad else 80,
+            value=(vad.speech_duration_ms or SERVICE_DEFAULTS["speech_duration_ms"])
+            if vad
+            else SERVICE_DEFAULTS["speech_duration_ms"],
             min=0,
             max=1000,
             step=20,
