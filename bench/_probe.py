@@ -146,6 +146,9 @@ class Probe:
             self._mon_sounding = False
 
     def start(self) -> None:
+        from voicelive_nb.audio.devices import quiet_alsa
+
+        quiet_alsa()  # libasound's "underrun occurred" lines would bury the bench's output
         import sounddevice as sd
 
         def opened(env: dict[str, str], make: Any) -> Any:
