@@ -210,9 +210,12 @@ class RefClient:
         self.client.stop()
 
     def turns(self) -> list[Any]:
+        from voicelive_nb.metrics import LATENCY_STAGES
+
+        fields: dict[str, Any] = {stage.field: None for stage in LATENCY_STAGES}  # every stage the chart draws
+        fields.update(detection_ms=500.0, response_latency_ms=300.0)
         return [
-            types.SimpleNamespace(index=i + 1, response_id=f"r{i}", detection_ms=500.0, response_latency_ms=300.0)
-            for i in range(self.client.responses_done)
+            types.SimpleNamespace(**fields, index=i + 1, response_id=f"r{i}") for i in range(self.client.responses_done)
         ]
 
     def counters(self) -> dict[str, Any]:
