@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from voicelive_nb.audio.sources import FiniteSource
 from voicelive_nb.metrics import LATENCY_STAGES
 from voicelive_nb.speech.prompts import DEMO_PROMPTS
 
@@ -183,7 +184,7 @@ def _wait_until_done(session: Any, deadline: float) -> None:
         if session.state == "failed":
             return
         mic = session.mic
-        idle = mic is not None and getattr(mic, "finished", False) and not session.assistant_busy
+        idle = isinstance(mic, FiniteSource) and mic.finished and not session.assistant_busy
         now = time.monotonic()
         if idle:
             quiet_since = quiet_since or now

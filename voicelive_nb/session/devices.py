@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from voicelive_nb.audio.sources import AudioSink, AudioSource, description
+
 HEADLESS_ENV = "VOICELIVE_NB_HEADLESS"
 
 
@@ -51,7 +53,7 @@ def check_spec(spec: Any, what: str) -> None:
         )
 
 
-def make_source(spec: Any, rate: int = 24000, latency: Any = None) -> Any:
+def make_source(spec: Any, rate: int = 24000, latency: Any = None) -> AudioSource:
     """An AudioSource for a ``mic=`` argument (see the module table).
 
     ``latency``: the latency profile of a device mic (:func:`voicelive_nb.audio.profiles.profile`).
@@ -74,10 +76,11 @@ def make_source(spec: Any, rate: int = 24000, latency: Any = None) -> Any:
         from voicelive_nb.audio.profiles import profile
 
         return profile(latency).mic(spec, rate)
-    return spec
+    source: AudioSource = spec  # an object (check_spec made sure it has start/read/stop)
+    return source
 
 
-def make_sink(spec: Any, rate: int = 24000, latency: Any = None) -> Any:
+def make_sink(spec: Any, rate: int = 24000, latency: Any = None) -> AudioSink:
     """An AudioSink for a ``speaker=`` argument (see the module table).
 
     ``latency``: the latency profile of a device speaker (:func:`voicelive_nb.audio.profiles.profile`).
@@ -99,12 +102,10 @@ def make_sink(spec: Any, rate: int = 24000, latency: Any = None) -> Any:
         from voicelive_nb.audio.profiles import profile
 
         return profile(latency).speaker(spec, rate)
-    return spec
+    sink: AudioSink = spec  # an object (check_spec made sure it has start/stop)
+    return sink
 
 
-def describe(part: Any) -> str:
+def describe(part: object) -> str:
     """A device's human-readable description (never raises)."""
-    try:
-        return str(getattr(part, "description", None) or type(part).__name__)
-    except Exception:
-        return type(part).__name__
+    return description(part)

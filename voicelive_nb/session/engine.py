@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from voicelive_nb.audio.sources import AudioSink, AudioSource, DropsOnFlush, FlushReport, StartsOnQueue
 from voicelive_nb.events import EventRecord, Kind, Local
 from voicelive_nb.session.protocol import (
     Action,
@@ -96,8 +97,8 @@ class SessionEngine:
         *,
         config: SessionConfig,
         settings: ConnectionSettings,
-        source: Any,
-        sink: Any,
+        source: AudioSource,
+        sink: AudioSink,
         player: Player,
         publish: Publish,
         max_failures: int = 5,
@@ -537,18 +538,16 @@ class SessionEngine:
                 self._player_full_reported = True
                 self._error(str(exc), "speaker")
             return
-        queued = getattr(self.sink, "audio_queued", None)
-        if callable(queued):
-            queued()  # AdaptiveSpeaker: an answer starts now, not behind the device's silence
+        if isinstance(self.sink, StartsOnQueue):
+            self.sink.audio_queued()  # AdaptiveSpeaker: an answer starts now, not behind the device's silence
 
     async def _flush(self, reason: str) -> None:
         info = self.player.flush(reason)
-        drop = getattr(self.sink, "drop_buffered", None)
         confirm = None
-        if info is not None and callable(drop):
+        if info is not None and isinstance(self.sink, DropsOnFlush):
             # also drop what the device holds (AdaptiveSpeaker: abort + restart, 2-7 ms); a sink
             # far from the listener (BrowserSpeaker) answers with a future of what it really played
-            confirm = drop()
+            confirm = self.sink.drop_buffered()
         self.pump.drain_marks()
         if info is None:
             return
@@ -564,12 +563,12 @@ class SessionEngine:
             except asyncio.CancelledError:
                 if not confirm.cancelled():
                     raise  # this task was cancelled, not the speaker's future
-            if report is not None:
-                unplayed = max(0.0, float(getattr(report, "unplayed_ms", 0.0)))
+            if isinstance(report, FlushReport):
+                unplayed = max(0.0, float(report.unplayed_ms))
                 info = dataclasses.replace(
                     info,
                     played_ms=max(0.0, info.played_ms - unplayed),
-                    stale_ms=float(getattr(report, "stale_ms", info.stale_ms)),
+                    stale_ms=float(report.stale_ms),
                 )
                 played_by = "device"
         self._emit(

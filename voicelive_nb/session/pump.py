@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from voicelive_nb.audio.meters import levels
+from voicelive_nb.audio.sources import AudioSink, AudioSource, FiniteSource, InputStats, OutputStats, WakeSource
 from voicelive_nb.events import EventRecord, Kind, Local
 from voicelive_nb.session.eager import start_eagerly
 from voicelive_nb.session.transport import text_sender
@@ -87,8 +88,8 @@ class AudioPump:
     def __init__(
         self,
         *,
-        source: Any,
-        sink: Any,
+        source: AudioSource,
+        sink: AudioSink,
         player: Player,
         publish: Publish,
         connection: Callable[[], Any] = lambda: None,
@@ -101,6 +102,11 @@ class AudioPump:
         self.source = source
         self.sink = sink
         self.player = player
+        # the optional capabilities (audio/sources.py), looked up once
+        self._finite = source if isinstance(source, FiniteSource) else None
+        self._wakes = source if isinstance(source, WakeSource) else None
+        self._in_stats = source if isinstance(source, InputStats) else None
+        self._out_stats = sink if isinstance(sink, OutputStats) else None
         self._publish = publish
         self._connection = connection
         self._audio_enabled = audio_enabled
@@ -202,11 +208,11 @@ class AudioPump:
             with contextlib.suppress(RuntimeError):  # the loop closed: the session is ending
                 loop.call_soon_threadsafe(self._pump_round)
 
-        wake_fileno = getattr(self.source, "wake_fileno", None)
+        wakes = self._wakes
         try:
-            if callable(wake_fileno):  # a device mic: its callback's pipe wakes the loop directly
+            if wakes is not None:  # a device mic: its callback's pipe wakes the loop directly
                 self.source.start()
-                fd = int(wake_fileno())
+                fd = int(wakes.wake_fileno())
                 try:
                     loop.add_reader(fd, self._mic_readable, fd)
                 except NotImplementedError:  # a loop without add_reader (Windows' proactor)
@@ -273,7 +279,7 @@ class AudioPump:
         if not self._pumping:
             return
         loop = asyncio.get_running_loop()
-        polling = not self._mic_wakes or bool(getattr(self.source, "finished", False))
+        polling = not self._mic_wakes or self._source_finished()
         interval = self.poll_s if polling else self.watch_s
         due = self._pumped_t + interval
         if loop.time() >= due:
@@ -341,9 +347,12 @@ class AudioPump:
 
     def _device_latency(self) -> float:
         try:
-            return max(0.0, float(getattr(self.sink, "output_latency_s", 0.0) or 0.0))
+            return 0.0 if self._out_stats is None else max(0.0, float(self._out_stats.output_latency_s or 0.0))
         except (TypeError, ValueError):
             return 0.0
+
+    def _source_finished(self) -> bool:
+        return self._finite is not None and bool(self._finite.finished)
 
     def _skip(self, block: np.ndarray) -> None:
         """A block that could not be sent (no connection): count it and keep the timeline.
@@ -381,7 +390,7 @@ class AudioPump:
 
     def _check_devices(self, now: float) -> None:
         """Report a mic or speaker that stopped moving (unplugged, sound server gone)."""
-        if self.mic_started and not bool(getattr(self.source, "finished", False)):
+        if self.mic_started and not self._source_finished():
             idle = now - self._mic_last_t
             if idle > self.stall_s and not self._mic_stalled:
                 self._mic_stalled = True
@@ -414,9 +423,9 @@ class AudioPump:
 
     def publish_counters(self) -> None:
         """Publish ``audio.counters`` now (the pump does once a second)."""
-        sink_underflows = int(getattr(self.sink, "underflows", 0) or 0)
+        sink_underflows = 0 if self._out_stats is None else int(self._out_stats.underflows or 0)
         self.counters = {
-            "input_overflows": int(getattr(self.source, "overflows", 0) or 0),
+            "input_overflows": 0 if self._in_stats is None else int(self._in_stats.overflows or 0),
             "output_underflows": int(self.player.underflows) + sink_underflows,
             "dropped_blocks": self.dropped_blocks,
             "queue_depth_ms": round(self.player.queued_ms, 1),

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voicelive_nb.audio.sources import InputStats, OutputStats
 from voicelive_nb.config import SessionConfig
 from voicelive_nb.connection import ConnectionSettings, Secret
 from voicelive_nb.events import EventBus, EventRecord, Local, Observer
@@ -616,10 +617,10 @@ class VoiceSession:
             "connection": settings.describe(),
             "mic": describe(engine.source),
             "speaker": describe(engine.sink),
-            "input_rate": int(getattr(engine.source, "rate", 24000)),
+            "input_rate": int(engine.source.rate),
             "output_rate": engine.player.rate,
-            "input_latency_s": float(getattr(engine.source, "input_latency_s", 0.0) or 0.0),
-            "output_latency_s": float(getattr(engine.sink, "output_latency_s", 0.0) or 0.0),
+            "input_latency_s": _latency(engine.source.input_latency_s if isinstance(engine.source, InputStats) else 0),
+            "output_latency_s": _latency(engine.sink.output_latency_s if isinstance(engine.sink, OutputStats) else 0),
             "versions": {
                 "voicelive_nb": __version__,
                 "azure-ai-voicelive": getattr(sdk, "__version__", "?"),
@@ -627,3 +628,11 @@ class VoiceSession:
             },
         }
         self.bus.publish(EventRecord.now("local", Local.SESSION_INFO, data))
+
+
+def _latency(value: float) -> float:
+    """A device's reported latency as seconds (0.0 for a missing or nonsensical value)."""
+    try:
+        return max(0.0, float(value or 0.0))
+    except (TypeError, ValueError):
+        return 0.0
