@@ -216,7 +216,7 @@ def sweep(
         log.info("sweep: %d pairs already in %s, %d to run", len(done), out, total)
     if total:
         _run(todo, total, store, scheduler, workers, config, model, progress, window)
-    table = store.finish().to_pandas(types_mapper=_nullable_ints)
+    table: pd.DataFrame = store.finish().to_pandas(types_mapper=_nullable_ints)
     table = table.sort_values(["recording", *grid], kind="stable", ignore_index=True)
     table.attrs["setting_columns"] = list(grid)
     return table
