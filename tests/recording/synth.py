@@ -44,6 +44,8 @@ class SyntheticSession:
     output_latency_s: float = 0.04
     reply_s: float = 1.0
     barge_in_at: float | None = None  # mic seconds: a second utterance that cuts reply 0
+    said: list[str] | None = None  # transcripts of the utterances (default "user says {i}")
+    replies: list[str] | None = None  # the replies' transcripts (default "reply {i} done")
     records: list[EventRecord] = field(default_factory=list)
     expected: list[Expected] = field(default_factory=list)
     mic: np.ndarray | None = None
@@ -106,7 +108,7 @@ class SyntheticSession:
                 rx_stop + 0.1,
                 "server",
                 "conversation.item.input_audio_transcription.completed",
-                {"item_id": item, "transcript": f"user says {i}"},
+                {"item_id": item, "transcript": self.said[i] if self.said else f"user says {i}"},
             )
             first_delta = rx_stop + self.first_delta_ms / 1000
             add(
@@ -149,7 +151,7 @@ class SyntheticSession:
                 first_delta + 0.051,
                 "server",
                 "response.audio_transcript.done",
-                {"response_id": rid, "transcript": f"reply {i} done"},
+                {"response_id": rid, "transcript": self.replies[i] if self.replies else f"reply {i} done"},
             )
             exp = Expected(
                 speech_start=s,

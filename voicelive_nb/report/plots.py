@@ -25,6 +25,17 @@ if TYPE_CHECKING:
 
 TurnsLike = Any  # Recording | DataFrame | list[Turn] | TurnTracker
 
+
+def latency_label(field: str) -> str:
+    """What a latency column is called in legends: a stage's label, else plain words."""
+    for stage in LATENCY_STAGES:
+        if stage.field == field:
+            return stage.label
+    return {"voice_to_voice_ms": "voice-to-voice", "barge_in_stale_ms": "barge-in stale audio"}.get(
+        field, field.removesuffix("_ms").replace("_", " ")
+    )
+
+
 BREAKDOWN: tuple[tuple[str, str, str], ...] = tuple((s.field, s.label, s.colour) for s in LATENCY_STAGES)
 """(turn-table column, legend label, colour) of each stage, from :data:`~voicelive_nb.metrics.LATENCY_STAGES`."""
 
@@ -109,32 +120,73 @@ def timeline(
 
     speech = visible(speech_spans(rec.turns))
     if speech:  # one collection each: thousands of spans stay cheap
-        ax.broken_barh(speech, (0.0, 2.4), color="#1f77b4", alpha=0.15, lw=0, label="user speech (VAD)")
+        ax.broken_barh(speech, (0.0, _TOP), color="#1f77b4", alpha=0.15, lw=0, label="user speech (VAD)")
     played = visible(playback_spans(rec.blocks("speaker")))
     if played:
-        ax.broken_barh(played, (-2.4, 2.4), color="#ff7f0e", alpha=0.15, lw=0, label="assistant playing")
+        ax.broken_barh(played, (-_TOP, _TOP), color="#ff7f0e", alpha=0.15, lw=0, label="assistant playing")
     cuts = [x for x in barge_ins(rec.other_events, rec.t0 or 0.0) if lo_s <= x <= hi_s]
     if cuts:
-        ax.vlines(cuts, -2.4, 2.4, color="red", ls="--", lw=1, label="barge-in")
+        ax.vlines(cuts, -_TOP, _TOP, color="red", ls="--", lw=1, label="barge-in")
     table = rec.turns
     if transcripts and len(table):
         starts = pd.to_numeric(table["start_s"], errors="coerce")
         shown = table[(starts >= lo_s) & (starts <= hi_s)]
         if 0 < len(shown) <= max_labels:
-            for _, row in shown.iterrows():
-                ax.text(row["start_s"], 1.95, _short(row.get("user_transcript")), fontsize=7, va="bottom",
-                        color="#1f4e79", clip_on=True)  # fmt: skip
-                at = row.get("first_played_s")
-                if at is not None and not pd.isna(at) and lo_s <= at <= hi_s:
-                    ax.text(at, -1.95, _short(row.get("assistant_transcript")), fontsize=7, va="top",
-                            color="#7f3f00", clip_on=True)  # fmt: skip
-    ax.set_ylim(-2.4, 2.4)
+            said = [(float(r["start_s"]), _short(r.get("user_transcript"))) for _, r in shown.iterrows()]
+            answers = [
+                (float(at), _short(r.get("assistant_transcript")))
+                for _, r in shown.iterrows()
+                if (at := r.get("first_played_s")) is not None and not pd.isna(at) and lo_s <= at <= hi_s
+            ]
+            _labels(ax, said, (1.92, 2.32), "bottom", "#1f4e79", hi_s - lo_s, hi_s)
+            _labels(ax, answers, (-1.92, -2.32), "top", "#7f3f00", hi_s - lo_s, hi_s)
+    ax.set_ylim(-_TOP, _TOP)
     ax.set_yticks([1.0, -1.0], ["mic", "assistant"])
     ax.set_xlabel("seconds")
     ax.set_xlim(lo_s, hi_s)
-    ax.legend(loc="upper right", fontsize=7, ncols=5)
+    # below the axes: inside it covered the transcript labels
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7, ncols=5, frameon=False)
     ax.set_title("Session timeline")
     return fig
+
+
+_TOP = 2.75  # the y range of the timeline: the tracks at +-1, two lanes of labels beyond each
+_LABEL_PT = 7.0
+
+
+def _labels(
+    ax: Axes, items: list[tuple[float, str]], lanes: tuple[float, ...], va: str, color: str, span: float, end: float
+) -> None:
+    """Transcript labels at their times, taking turns between ``lanes`` (y values), each shortened
+    to end before the next label of its lane (and the axes' end): they never run into each other.
+
+    Widths are measured with the font's glyph outlines and the axes' width before any layout
+    engine widens it, so they err on the short side.
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    if not items:
+        return
+    prop = FontProperties(size=_LABEL_PT)
+    fig: Any = ax.figure  # a SubFigure's size is its root figure's
+    while fig is not None and not hasattr(fig, "get_size_inches"):
+        fig = getattr(fig, "figure", None)
+    fig_w = float(fig.get_size_inches()[0]) if fig is not None else 10.0
+    width_in = fig_w * ax.get_position().width
+    s_per_pt = span / max(width_in * 72.0, 1.0)
+
+    def width_s(text: str) -> float:
+        return (TextPath((0, 0), text, size=_LABEL_PT, prop=prop).get_extents().width + 4.0) * s_per_pt
+
+    items = sorted(items)
+    k = len(lanes)
+    for i, (x, text) in enumerate(items):
+        limit = (items[i + k][0] if i + k < len(items) else end) - x
+        while text and width_s(text) > limit:
+            text = text[:-2] + "…" if len(text) > 2 else ""
+        if text and text != "…":
+            ax.text(x, lanes[i % k], text, fontsize=_LABEL_PT, va=va, color=color, clip_on=True)
 
 
 def latency_breakdown(turns: TurnsLike, *, ax: Axes | None = None) -> Figure:
@@ -202,7 +254,7 @@ def latency_cdf(
             if not len(values):
                 continue
             y = np.arange(1, len(values) + 1) / len(values)
-            label = f"{name} {m}".strip()
+            label = f"{name} {latency_label(m)}".strip()
             ax.step(np.concatenate([[values[0]], values]), np.concatenate([[0.0], y]), where="post", label=label)
             drawn += 1
     if not drawn:
