@@ -206,7 +206,6 @@ def projection(one: Run, rows: Any, best: Run, cores: int, replay: Run) -> list[
     return lines
 
 
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=40, help="recordings in the generated corpus")
@@ -256,8 +255,7 @@ def main() -> int:
         f"Written by `.venv/bin/python bench/sweep_bench.py{' --quick' if args.quick else ''}` on {stamp}: "
         f"{files} generated recordings ({audio / 60:.1f} min of eSpeak speech with pauses), a 3 x 3 grid "
         f"(silence 300/500/800 ms x threshold 0.4/0.5/0.6), {cores} cores, Python {sys.version.split()[0]}.\n"
-        "The replay row replays the first recording once per setting (silence 500/800 ms) at 4x.\n\n"
-        + text + "\n"
+        "The replay row replays the first recording once per setting (silence 500/800 ms) at 4x.\n\n" + text + "\n"
     )
     print(f"\nwrote {args.results}")
     return 0

@@ -7,6 +7,7 @@ temporary folder (copied there), so recordings land in ``tmp_path``.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -110,6 +111,15 @@ def test_vad_tuning_runs_headless(tmp_path: Path, headless_env: dict[str, str]) 
         assert name in text
     assert images(nb) >= 3  # timelines, latency CDF, the corpus sweep's trade-off plot
     assert "cutoffs" in text and "delay_ms_p95" in text  # the corpus section's per-setting report
+    # The comparison shows what the knob controls first (turns, cut-offs, detection), then what the
+    # emulator's own response time adds; in whole ms (it showed 323.947726 and led with voice-to-voice).
+    compare_cells = [c for c in nb.cells if c.cell_type == "code" and "table.loc[" in c.source]
+    knob, after = (str(c.outputs[0]["data"]["text/plain"]) for c in compare_cells[:2])
+    assert "turns vs original" in knob and "detection_ms p50" in knob and "voice_to_voice" not in knob, knob
+    assert "response_latency_ms p50" in after and "voice_to_voice_ms p50" in after, after
+    assert not re.search(r"\d+\.\d{3,}", knob + after), knob + after
+    assert "emulator's work on this machine" in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert stderr_boxes(nb) == [], stderr_boxes(nb)
 
 
 def test_tools_runs_headless(tmp_path: Path, headless_env: dict[str, str]) -> None:

@@ -82,6 +82,9 @@ def test_vad_sweep_tabulates_turns_per_setting(
     assert table.attrs["original_turns"] == 0  # the source recording was never sent to a server
     assert all(Path(f).is_dir() for f in table["folder"])
     assert table["detection_ms_p50"].iloc[0] >= (500 - FRAME_MS) / 4, shown  # 500 ms of audio sent at 4x
+    # a table people read: whole ms, and it says the times were taken at 4x
+    assert all(isinstance(v, int) for v in table["detection_ms_p50"].dropna()), shown
+    assert table.attrs["speed"] == 4.0 and "at 4x real time" in table.attrs["note"]
     with pytest.raises(ValueError, match="non-empty list"):
         vad_sweep(original, {"threshold": []}, connection=connection)
     with pytest.raises(ValueError):
@@ -96,5 +99,6 @@ def test_replay_cli_single_run(
     assert cli_main(["replay", str(original.path), "--silence-ms", "600", "--speed", "4", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "original" in printed and "replay" in printed and f"wrote {out}" in printed
+    assert "Times measured with the audio sent at 4x real time" in printed
     assert Recording.load(out).tracker.turn_count == 2
     assert cli_main(["replay", str(tmp_path / "missing")]) == 2

@@ -28,7 +28,7 @@ def main(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from voicelive_nb.recording.recording import Recording
-    from voicelive_nb.tuning.replay import replay, vad_sweep
+    from voicelive_nb.tuning.replay import replay, speed_note, vad_sweep
 
     try:
         rec = Recording.load(args.session_dir)
@@ -48,9 +48,14 @@ def main(args: argparse.Namespace) -> int:
         if any(len(v) > 1 for v in grid.values()):
             table = vad_sweep(rec, grid, out=args.out, speed=args.speed)
             print(f"original: {rec.tracker.turn_count} turns")
-            print(table.to_string(index=False))
+            print(table.to_string(index=False, na_rep="-"))
+            if table.attrs.get("note"):
+                print(table.attrs["note"])
             return 0
         result = replay(rec, out=args.out, speed=args.speed, **{k: v[0] for k, v in grid.items()})
-        print(Recording.compare(rec, result, names=("original", "replay")).to_string())
+        print(Recording.compare(rec, result, names=("original", "replay")).to_string(na_rep="-"))
+        note = speed_note(result.session.get("replay", {}).get("speed"))
+        if note:
+            print(note)
         print(f"wrote {result.path}")
     return 0

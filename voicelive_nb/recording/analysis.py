@@ -56,10 +56,41 @@ def turn_table(turns: Iterable[Turn], *, t0: float | None = None) -> pd.DataFram
     return df.set_index("index")
 
 
+def rounded(value: Any, name: str) -> Any:
+    """``value`` as a person reads it: a ``..._ms`` figure to whole ms, a ``..._s`` one to 0.01 s,
+    any other fraction to 0.01; counts, text and missing values as they are."""
+    if isinstance(value, bool) or not isinstance(value, (float, np.floating)) or not np.isfinite(value):
+        return value
+    if "_ms" in name or (float(value).is_integer() and not name.endswith("_s")):
+        return round(float(value))  # ms, or a count that a NaN elsewhere made a float
+    return round(float(value), 2)
+
+
+def readable(table: pd.DataFrame, *, by: str = "columns") -> pd.DataFrame:
+    """A copy of ``table`` rounded for reading (:func:`rounded`), by column names (``by="columns"``)
+    or by row names (``by="index"``, e.g. a :func:`compare` table).  Rounded figures stay
+    numbers (object columns where a column mixes kinds), so the table still sorts and plots."""
+    if by == "index":
+        rows = {name: [rounded(v, str(name)) for v in table.loc[name]] for name in table.index}
+        return pd.DataFrame.from_dict(rows, orient="index", columns=table.columns, dtype=object)
+    out = table.copy()
+    for col in out.columns:
+        values = [np.nan if v is None else rounded(v, str(col)) for v in out[col]]
+        kinds = {type(v) for v in values if not pd.isna(v)}
+        if kinds == {int} and len(kinds) < len({type(v) for v in values}):  # whole numbers with gaps
+            values = [np.nan if pd.isna(v) else v for v in values]  # stays "1", not "1.0"; gaps read NaN / na_rep
+            out[col] = pd.Series(values, index=out.index, dtype=object)
+        else:
+            out[col] = pd.Series(values, index=out.index, dtype=object if len(kinds) > 1 else None)
+    return out
+
+
 def summary_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """A tracker summary (:func:`metrics.summarize`) as a table: latency x (count, p50, p90, max)."""
+    """A tracker summary (:func:`metrics.summarize`) as a table: latency x (count, p50, p90, max),
+    in whole ms."""
     rows = {name: summary[name] for name in LATENCY_FIELDS if name in summary}
-    return pd.DataFrame(rows).T[["count", "p50", "p90", "max"]]
+    frame = pd.DataFrame(rows).T[["count", "p50", "p90", "max"]]
+    return readable(frame, by="index")
 
 
 def summary_html(path: str, summary: Mapping[str, Any]) -> str:
@@ -68,7 +99,7 @@ def summary_html(path: str, summary: Mapping[str, Any]) -> str:
         f"<b>{html.escape(path)}</b>: {summary['duration_s']:.1f} s, {summary['turns']} turns, "
         f"{summary['interrupted']} interrupted"
     )
-    return f"<div>{figures}</div>" + summary_frame(summary).round(1).to_html()
+    return f"<div>{figures}</div>" + summary_frame(summary).to_html(na_rep="-")
 
 
 def flat_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,8 +115,9 @@ def flat_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def compare(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """Summaries side by side: one row per figure, one column per named summary."""
-    return pd.DataFrame({name: flat_summary(s) for name, s in summaries.items()})
+    """Summaries side by side: one row per figure, one column per named summary (ms in whole
+    numbers, seconds to 0.01)."""
+    return readable(pd.DataFrame({name: flat_summary(s) for name, s in summaries.items()}), by="index")
 
 
 def event_table(

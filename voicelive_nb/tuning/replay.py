@@ -46,6 +46,22 @@ EMULATOR_SPEED = 4.0
 """Default replay speed against the emulator (x real time)."""
 
 
+def speed_note(speed: float | str | None) -> str:
+    """One line saying at what pace the times of a replay were measured (empty for real time)."""
+    if speed in (None, 1, 1.0):
+        return ""
+    pace = (
+        "as fast as possible"
+        if speed == "max" or (isinstance(speed, float) and math.isinf(speed))
+        else (f"at {float(speed):g}x real time")
+    )
+    return (
+        f"Times measured with the audio sent {pace}: spans of the audio itself (a silence window, "
+        "the detection delay it causes) take that much less wall time, so compare these rows with "
+        "each other, not with a live session. Turn counts and start_s/end_s are not affected."
+    )
+
+
 class ReplayMic:
     """An ``AudioSource`` that plays an int16 array at ``speed`` x real time.
 
@@ -282,7 +298,8 @@ def vad_sweep(
     Returns:
         One row per run: the settings, ``turns`` (and ``turns_delta`` against the
         original), ``interrupted``, p50 of ``detection_ms``, ``response_latency_ms``,
-        ``voice_to_voice_ms``, mean ``duration_ms``, and ``folder``.
+        ``voice_to_voice_ms``, mean ``duration_ms`` (whole ms), and ``folder``;
+        ``attrs["speed"]`` and ``attrs["note"]`` (:func:`speed_note`) say at what pace.
     """
     import pandas as pd
 
@@ -320,8 +337,12 @@ def vad_sweep(
     finally:
         if emulator is not None:
             emulator.stop()
-    table = pd.DataFrame(rows)
+    from voicelive_nb.recording.analysis import readable
+
+    table = readable(pd.DataFrame(rows))
     table.attrs["original_turns"] = rec.tracker.turn_count
+    table.attrs["speed"] = speed if speed is not None else 1.0
+    table.attrs["note"] = speed_note(table.attrs["speed"])
     return table
 
 
