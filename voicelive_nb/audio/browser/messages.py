@@ -10,11 +10,14 @@ page -> kernel
     ``up {pt, off, [seq, n, cw], [pos], [ev], [tap]}`` + [mic PCM] [+ tap PCM]: one message per
     chunk (``chunk_ms``, 100 ms by default): ``n`` capture frames of 20 ms from frame ``seq``,
     the first captured at page wall time ``cw`` (ms); ``off`` = the page's estimate of kernel
-    wall - page wall (ms); ``pos {g, pw, playing}`` = the playback worklet had rendered sample
-    ``g`` (see below) at page wall ``pw``; ``ev`` = playback events (started, underrun, drained).
+    wall - page wall (ms); ``pos {g, pw, playing}`` = sample ``g`` (see below) of the playback
+    is heard at page wall ``pw``; ``ev`` = playback events (started, underrun, drained), stamped
+    the same way; ``tap {tw, rate, i}`` = buffer ``i`` holds what the playback rendered, its
+    first sample heard at ``tw``.  Heard times come from the AudioContext's output timestamp
+    (``getOutputTimestamp``), else its render time plus ``outputLatency + baseLatency``.
     ``ping {pt}``: the page paused its mic because acks stopped (kernel busy); asks for one.
     ``flushed {fid, g, recv, dropped, sw}``: the playback ring was dropped; ``g`` samples had
-    been played, the output was silent from page wall ``sw``.
+    been played, the output was silent at the speaker from page wall ``sw``.
 
 kernel -> page (each with ``to`` = the page's id once known)
     ``hello {got, pt, kt, ks, start, mic}`` + 4 test bytes; ``taken``: a newer page took over.
@@ -164,6 +167,8 @@ class MicTimeline:
         self._next_seq: int | None = None
         self._carry = np.zeros(0, dtype=np.int16)
         self._carry_t = 0.0
+        self.trace: list[tuple[float, float, float, float]] | None = None
+        """Set to a list to keep (cw, pt, off, arrival wall) in ms per message (benches)."""
 
     def feed(
         self, content: Mapping[str, Any], pcm: bytes, now_mono: float, now_wall: float
@@ -186,6 +191,10 @@ class MicTimeline:
         else:
             t0 = now_mono - len(pcm) / 2 / RATE
         lag = now_mono - t0
+        pt = content.get("pt")
+        if self.trace is not None and len(self.trace) < 200_000 and isinstance(cw, (int, float)):
+            sent = float(pt) if isinstance(pt, (int, float)) else float("nan")
+            self.trace.append((float(cw), sent, float(off) if isinstance(off, (int, float)) else 0.0, now_wall * 1000))
         st.last_lag_s = lag
         st.max_lag_s = max(st.max_lag_s, lag)
         if lag > self.max_age_s + len(pcm) / 2 / RATE:

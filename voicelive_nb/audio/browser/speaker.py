@@ -47,8 +47,8 @@ class FlushReport:
         played: Of those, the samples the page had played (its ring position after the fade).
         unplayed_ms: ``(sent - played)`` in ms: audio the player counted as played that the
             listener never heard; subtract it from ``FlushInfo.played_ms``.
-        stale_ms: Flush sent -> the page's output silent (page clock moved onto ours, plus
-            its output latency).
+        stale_ms: Flush sent -> the page's output silent at the speaker (the page's output
+            clock moved onto ours).
     """
 
     sent: int
@@ -182,7 +182,7 @@ class BrowserSpeaker:
         stale = 0.0
         if isinstance(sw, (int, float)):
             offset = float(off) if isinstance(off, (int, float)) else 0.0
-            silent = page_to_mono(float(sw), offset, now_mono, now_wall_ms / 1000.0) + self.output_latency_s
+            silent = page_to_mono(float(sw), offset, now_mono, now_wall_ms / 1000.0)  # (heard time)
             stale = max(0.0, (silent - t_flush) * 1000.0)
         _resolve(future, FlushReport(sent, played, (sent - played) * 1000.0 / RATE, stale))
 
@@ -190,12 +190,11 @@ class BrowserSpeaker:
         """The position and events in a page's ``up`` message (the link's thread)."""
         off = content.get("off")
         offset = float(off) if isinstance(off, (int, float)) else 0.0
-        latency = self.output_latency_s
 
-        def heard(pw: Any) -> float | None:
+        def heard(pw: Any) -> float | None:  # (the page stamps playback facts with when they are heard)
             if not isinstance(pw, (int, float)):
                 return None
-            return page_to_mono(float(pw), offset, now_mono, now_wall_ms / 1000.0) + latency
+            return page_to_mono(float(pw), offset, now_mono, now_wall_ms / 1000.0)
 
         for ev in content.get("ev") or ():
             if isinstance(ev, dict) and isinstance(ev.get("g"), int):

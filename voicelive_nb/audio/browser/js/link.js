@@ -69,6 +69,7 @@ class Link {
     this.calib = null; // wall ms - context ms, from the least delayed worklet message
     this.calibNext = null;
     this.calibReset = 0;
+    this.inLatencyMs = 0; // the mic track's reported capture latency
     this.offset = 0; // kernel wall ms - page wall ms
     this.bestRtt = Infinity;
     this.rttAt = 0;
@@ -248,6 +249,9 @@ class Link {
         this.stream = await navigator.mediaDevices.getUserMedia({
           audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
         });
+        const track = this.stream.getAudioTracks()[0];
+        const settings = track && track.getSettings ? track.getSettings() : {};
+        this.inLatencyMs = typeof settings.latency === "number" ? settings.latency * 1000 : 0;
         const src = this.ctx.createMediaStreamSource(this.stream);
         this.capture = new AudioWorkletNode(this.ctx, "vlnb-capture", {
           numberOfInputs: 1,
@@ -309,7 +313,8 @@ class Link {
   }
 
   calibrate(ctEnd) {
-    // wall ms of context time: the least delayed worklet message of the last ~10 s
+    // wall ms of context time: the least delayed worklet message of the last 2-4 s (short, so
+    // the mapping follows the audio clock when it loses time: a starved audio thread skips)
     const now = wallMs();
     const d = now - ctEnd * 1000;
     if (this.calib === null || d < this.calib) this.calib = d;
@@ -317,12 +322,26 @@ class Link {
     if (now > this.calibReset) {
       this.calib = this.calibNext;
       this.calibNext = null;
-      this.calibReset = now + 10000;
+      this.calibReset = now + 2000;
     }
   }
 
   ctWall(ct) {
+    // when the quantum at context time ct was rendered (page wall ms)
     return ct * 1000 + (this.calib || 0);
+  }
+
+  heardWall(ct) {
+    // when the sample at context time ct leaves the speaker: the output device's own clock
+    // mapping (getOutputTimestamp), else the render time plus the reported latencies
+    const c = this.ctx;
+    const ts = c && c.getOutputTimestamp ? c.getOutputTimestamp() : null;
+    if (ts && ts.performanceTime > 0 && ts.contextTime > 0) {
+      const heard = performance.timeOrigin + ts.performanceTime + (ct - ts.contextTime) * 1000;
+      this.stats.outMapMs = heard - this.ctWall(ct); // (the output path's delay, for diagnosis)
+      return heard;
+    }
+    return this.ctWall(ct) + (c ? ((c.outputLatency || 0) + (c.baseLatency || 0)) * 1000 : 0);
   }
 
   fromCapture(m) {
@@ -362,7 +381,7 @@ class Link {
       this.frames.forEach((f, i) => pcm.set(f, i * FRAME));
       content.seq = this.firstSeq;
       content.n = this.frames.length;
-      content.cw = this.ctWall(this.firstCt);
+      content.cw = this.ctWall(this.firstCt) - this.inLatencyMs;
       buffers.push(pcm.buffer);
       this.frames = [];
     }
@@ -376,7 +395,7 @@ class Link {
         pcm.set(t.pcm, k);
         k += t.pcm.length;
       }
-      content.tap = { tw: this.ctWall(this.tap[0].ct), rate: this.ctx.sampleRate, i: buffers.length };
+      content.tap = { tw: this.heardWall(this.tap[0].ct), rate: this.ctx.sampleRate, i: buffers.length };
       buffers.push(pcm.buffer);
       this.tap = [];
     }
@@ -384,11 +403,11 @@ class Link {
   }
 
   fromPlayback(m) {
-    const pw = this.ctWall(m.ct);
+    if (m.type === "pos") this.calibrate(m.ct);
+    const pw = this.heardWall(m.ct); // playback facts are stamped with when they are heard
     if (m.type === "pos") {
-      this.calibrate(m.ct);
       this.spkLevel = Math.max(this.spkLevel * 0.7, m.level * 1.4);
-      this.pos = { g: m.g, pw: this.ctWall(m.ct), playing: m.playing, underruns: m.underruns };
+      this.pos = { g: m.g, pw, playing: m.playing, underruns: m.underruns };
       this.stats.underruns = m.underruns;
       if (m.tap) this.tap.push({ pcm: m.tap, ct: m.tapCt });
       // without a running mic, playback facts travel on their own, once per chunk
