@@ -103,7 +103,7 @@ def finish(s, col, path, extra):
 def _wav(path: Path, seconds: float) -> np.ndarray:
     """A spoken cycle (question, pause, speech over the answer, pause), tiled to ``seconds``."""
     from voicelive_nb.audio.wav import write_wav
-    from voicelive_nb.prompts import synthesize
+    from voicelive_nb.speech.prompts import synthesize
 
     def gap(s: float) -> np.ndarray:
         return np.zeros(round(s * RATE), dtype=np.int16)

@@ -120,6 +120,7 @@ def test_no_secret_in_any_file(recorded: Recording) -> None:
         assert API_KEY.encode() not in path.read_bytes(), path.name
     session = json.loads((recorded.path / "session.json").read_text())
     assert session["end"] is not None and session["versions"]["voicelive_nb"]
+    assert session["transport"] == {"mic": "file", "speaker": "file"}  # (the browser's: "browser")
     assert "api_key" not in json.dumps(session).lower()
 
 

@@ -29,3 +29,21 @@ def test_mic_and_speaker_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         VoiceSession(config={"voice": "alloy"})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_failures"):
         VoiceSession(max_failures=0)
+
+
+def test_browser_audio_needs_a_notebook_and_transports_are_named() -> None:
+    from voicelive_nb.audio.browser import BrowserAudioLink
+    from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
+    from voicelive_nb.session.devices import transport
+
+    for make in (make_source, make_sink):  # no Jupyter kernel here: no page to be the sound card
+        with pytest.raises(ValueError, match="needs a notebook"):
+            make("browser")
+    VoiceSession(mic="browser", speaker="browser")  # the argument itself is fine (checked at start)
+    link = BrowserAudioLink()
+    try:
+        assert transport(link.mic()) == transport(link.speaker()) == "browser"
+    finally:
+        link.close()
+    assert transport(WavMic(np.zeros(480, dtype=np.int16))) == transport(CaptureSpeaker()) == "file"
+    assert transport(object()) == "custom"

@@ -7,6 +7,9 @@ None                       the default input device (``DeviceMic``);       the d
                            with ``VOICELIVE_NB_HEADLESS=1`` a ``WavMic``   (``DeviceSpeaker``); headless:
                            of synthesised demo prompts                     a ``CaptureSpeaker`` in memory
 ``"x.wav"`` / ``Path``     ``WavMic`` playing the file in real time        ``CaptureSpeaker`` writing it
+``"browser"``              the notebook page's microphone (``BrowserMic``  the page's speaker
+                           of the kernel's shared ``BrowserAudioLink``,    (``BrowserSpeaker``)
+                           shown in the cell's output)
 int or other str           ``DeviceMic(device=...)`` (index or name)       ``DeviceSpeaker(device=...)``
 an object                  used as is (an ``AudioSource``)                 used as is (an ``AudioSink``)
 =========================  ==============================================  ==========================
@@ -19,11 +22,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voicelive_nb.audio.sources import AudioSink, AudioSource, description
 
+if TYPE_CHECKING:  # pragma: no cover
+    from voicelive_nb.audio.browser.link import BrowserAudioLink
+
 HEADLESS_ENV = "VOICELIVE_NB_HEADLESS"
+BROWSER = "browser"
+"""``mic=``/``speaker=`` value for the notebook page's microphone and speaker."""
 
 
 def headless() -> bool:
@@ -53,12 +61,37 @@ def check_spec(spec: Any, what: str) -> None:
         )
 
 
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (a frontend can show widgets)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+def browser_link() -> BrowserAudioLink:
+    """The kernel's shared browser audio link, shown in the current cell's output (once)."""
+    if not _in_kernel():
+        raise ValueError(
+            "mic/speaker='browser' needs a notebook: the page of a Jupyter frontend is the sound card. "
+            "In a script, use a device (None, an index or name) or a .wav path."
+        )
+    from voicelive_nb.audio.browser import default_link
+
+    link = default_link()
+    link.show()
+    return link
+
+
 def make_source(spec: Any, rate: int = 24000, latency: Any = None) -> AudioSource:
     """An AudioSource for a ``mic=`` argument (see the module table).
 
     ``latency``: the latency profile of a device mic (:func:`voicelive_nb.audio.profiles.profile`).
     """
     check_spec(spec, "mic")
+    if spec == BROWSER:
+        return browser_link().mic()
     if spec is None:
         if headless():
             from voicelive_nb.audio.wav import WavMic
@@ -86,6 +119,8 @@ def make_sink(spec: Any, rate: int = 24000, latency: Any = None) -> AudioSink:
     ``latency``: the latency profile of a device speaker (:func:`voicelive_nb.audio.profiles.profile`).
     """
     check_spec(spec, "speaker")
+    if spec == BROWSER:
+        return browser_link().speaker()
     if spec is None:
         if headless():
             from voicelive_nb.audio.wav import CaptureSpeaker
@@ -104,6 +139,23 @@ def make_sink(spec: Any, rate: int = 24000, latency: Any = None) -> AudioSink:
         return profile(latency).speaker(spec, rate)
     sink: AudioSink = spec  # an object (check_spec made sure it has start/stop)
     return sink
+
+
+def transport(part: object) -> str:
+    """How a mic or speaker reaches the user: ``browser``, ``device``, ``file``, ``synthetic`` or ``custom``."""
+    from voicelive_nb.audio.browser.mic import BrowserMic
+    from voicelive_nb.audio.browser.speaker import BrowserSpeaker
+    from voicelive_nb.audio.streams import DeviceMic, DeviceSpeaker
+    from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
+    from voicelive_nb.speech.prompts import PromptMic
+
+    if isinstance(part, BrowserMic | BrowserSpeaker):
+        return "browser"
+    if isinstance(part, DeviceMic | DeviceSpeaker):
+        return "device"
+    if isinstance(part, WavMic | CaptureSpeaker):
+        return "file"
+    return "synthetic" if isinstance(part, PromptMic) else "custom"
 
 
 def describe(part: object) -> str:

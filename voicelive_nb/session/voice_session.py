@@ -42,7 +42,7 @@ from voicelive_nb.audio.sources import InputStats, OutputStats
 from voicelive_nb.config import SessionConfig
 from voicelive_nb.connection import ConnectionSettings, Secret
 from voicelive_nb.events import EventBus, EventRecord, Local, Observer
-from voicelive_nb.session.devices import check_spec, describe, make_sink, make_source
+from voicelive_nb.session.devices import check_spec, describe, make_sink, make_source, transport
 from voicelive_nb.session.engine import SessionEngine
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,10 +85,12 @@ class VoiceSession:
             (arguments > ``AZURE_VOICELIVE_*`` > ``.env``).  With no endpoint configured
             an embedded :class:`~voicelive_nb.emulator.Emulator` is started and used.
         mic: None (default input device; a WAV of demo prompts when
-            ``VOICELIVE_NB_HEADLESS=1``), a device index/name, a ``.wav`` path, or an
-            ``AudioSource``.
+            ``VOICELIVE_NB_HEADLESS=1``), a device index/name, a ``.wav`` path,
+            ``"browser"`` (the notebook page's microphone, for kernels without a sound
+            card: :mod:`voicelive_nb.audio.browser`), or an ``AudioSource``.
         speaker: None (default output device; an in-memory capture when headless), a
-            device index/name, a ``.wav`` path to write, or an ``AudioSink``.
+            device index/name, a ``.wav`` path to write, ``"browser"`` (the page's
+            speaker), or an ``AudioSink``.
         record: A folder to record the session into (a
             :class:`~voicelive_nb.recording.Recorder` observes the bus); each start
             needs a new folder.
@@ -617,6 +619,7 @@ class VoiceSession:
             "connection": settings.describe(),
             "mic": describe(engine.source),
             "speaker": describe(engine.sink),
+            "transport": {"mic": transport(engine.source), "speaker": transport(engine.sink)},
             "input_rate": int(engine.source.rate),
             "output_rate": engine.player.rate,
             "input_latency_s": _latency(engine.source.input_latency_s if isinstance(engine.source, InputStats) else 0),

@@ -165,6 +165,7 @@ class BrowserAudioLink(anywidget.AnyWidget):
         self.last_pcm_t = 0.0
         self.rx = RateCounter()
         self.tx = RateCounter()
+        self._shown = False
         self.taps: list[tuple[float, int, bytes]] = []
         """With ``tap=True``: (page wall ms of the first sample, rate, PCM16) of what the page rendered."""
         self.on_msg(self._on_msg)
@@ -233,6 +234,19 @@ class BrowserAudioLink(anywidget.AnyWidget):
             return self.state
 
     # ------------------------------------------------------------------ commands
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self._shown = True  # (displayed by the user: show() does not add a second view)
+        return super()._repr_mimebundle_(**kwargs)
+
+    def show(self) -> None:
+        """Display the link in the current cell's output, unless it was shown already."""
+        if self._shown:
+            return
+        self._shown = True
+        from IPython.display import display
+
+        display(self)  # type: ignore[no-untyped-call]  # (IPython: untyped)
 
     def mic(self, blocksize: int = 480) -> BrowserMic:
         """A :class:`BrowserMic` reading this page's microphone."""

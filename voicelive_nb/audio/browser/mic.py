@@ -34,8 +34,6 @@ class BrowserMic:
         max_queue_s: Blocks held for a slow reader before the oldest are dropped (``overflows``).
     """
 
-    transport = "browser"
-
     def __init__(self, link: BrowserAudioLink, blocksize: int = FRAME, max_queue_s: float = 5.0) -> None:
         self.link = link
         self._blocksize = blocksize

@@ -70,8 +70,6 @@ class BrowserSpeaker:
         lead_ms: Audio kept queued ahead of the page's playhead (default: the link's).
     """
 
-    transport = "browser"
-
     def __init__(self, link: BrowserAudioLink, lead_ms: int | None = None) -> None:
         self.link = link
         self.lead_s = (lead_ms if lead_ms is not None else link.lead_ms) / 1000.0
