@@ -273,4 +273,38 @@ def test_an_unset_setting_shows_the_service_default_as_a_default(no_azure: None)
     panel.set_vad(speech_duration_ms=200)
     panel.refresh()
     assert "used on connect" in panel.c.badges["speech_duration_ms"].value
+
+
+def _widgets(root: Any, match: Any) -> list[Any]:
+    """Every widget under ``root`` (depth first) that ``match`` accepts."""
+    found = [root] if match(root) else []
+    for child in getattr(root, "children", ()):
+        found += _widgets(child, match)
+    return found
+
+
+def test_audio_selector_switches_between_devices_and_the_browser(
+    no_azure: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicelive_nb.audio.browser import BrowserMic, BrowserSpeaker
+
+    with pytest.raises(ValueError, match="'auto', 'local', 'browser'"):
+        make_panel(audio="speakers")
+    monkeypatch.setenv("VOICELIVE_NB_AUDIO", "browser")  # (auto's override; else: is there a local mic?)
+    panel = make_panel()
+    assert panel.audio == "browser"
+    links = _widgets(panel.widget, lambda w: hasattr(w, "link_id"))
+    assert len(links) == 1 and links[0].layout.display is None  # the page's strip is shown ...
+    assert panel.c.mic.layout.display == "none" == panel.c.speaker.layout.display  # ... not the pickers
+    panel._build_session()
+    assert isinstance(panel.session._mic, BrowserMic) and isinstance(panel.session._speaker, BrowserSpeaker)
+    panel.c.audio.value = "local"
+    assert panel.audio == "local" and links[0].layout.display == "none" and panel.c.mic.layout.display is None
+    panel._build_session()
+    assert panel.session._mic is None  # the default device (the picker's 'default')
+    panel.close()
+    monkeypatch.setenv("VOICELIVE_NB_AUDIO", "")
+    monkeypatch.setenv("VOICELIVE_NB_HEADLESS", "1")
+    panel = make_panel()
+    assert panel.audio == "local"  # headless runs use WAV prompts
     panel.close()

@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voicelive_nb.panel.audio import AudioChoice
 from voicelive_nb.panel.chart import LatencyChart
 from voicelive_nb.panel.refresh import Refresher
 from voicelive_nb.panel.state import FieldStatus, PanelSnapshot, PanelState
@@ -102,6 +103,11 @@ class Panel:
         transcribe: Input-transcription model switched on when the panel makes the config
             itself (``config`` and ``session`` None), so the transcript shows what you said;
             None leaves it off.
+        audio: ``"local"`` (this kernel's sound devices), ``"browser"`` (the browser's
+            microphone and speaker, through a strip shown in the panel: for kernels that run
+            away from you, e.g. JupyterHub) or ``"auto"`` (default: ``VOICELIVE_NB_AUDIO`` if
+            set, else local when the kernel has an input device, else the browser).  The
+            panel's Audio selector switches while disconnected.
         **session_kwargs: Passed to ``VoiceSession`` when the panel builds it (``mic=``,
             ``speaker=``, ``connection=``, ``tools=``, ``mcp_approval=`` ...).  With tools,
             the panel shows a switch per tool (on/off live, acknowledged like a VAD change)
@@ -119,10 +125,14 @@ class Panel:
         last_n: int = 12,
         debounce_s: float = 0.3,
         transcribe: str | None = "azure-speech",
+        audio: str = "auto",
         **session_kwargs: Any,
     ) -> None:
         _require_ipywidgets()
         from voicelive_nb.connection import read_sources, session_config_from_env
+        from voicelive_nb.session.devices import choose_audio
+
+        audio = choose_audio(audio)  # ValueError naming the choices
 
         self._session = session
         self._own_session = session is None
@@ -164,7 +174,7 @@ class Panel:
 
         src = read_sources()
         env_endpoint = src.get("endpoint") or None
-        self.c, conn_box, vad_box = build_controls(self._config, env_endpoint)
+        self.c, conn_box, vad_box = build_controls(self._config, env_endpoint, audio)
         self.chart = LatencyChart(last_n=last_n)
         v = build_views(self.c, conn_box, vad_box, self.chart.render([]), self._threshold())
         self._status, self._meters, self._chart_img = v.status, v.meters, v.chart
@@ -175,9 +185,10 @@ class Panel:
         self._build_tool_controls()
         self._wire()
         self.state.mark_defaults(defaulted_fields(self._config), SERVICE_DEFAULTS)
+        self._audio = AudioChoice(self.c, conn_box, audio)
         if session is not None:
             self._attach(session)
-            self._lock_connection_fields(True)
+            self._lock_connection_fields(True)  # (a session passed in brings its own mic and speaker)
 
     # ------------------------------------------------------------------ public API
 
@@ -520,6 +531,7 @@ class Panel:
         config = config.replace(model=self.c.model.value.strip() or config.model)
         self._config = config
         kwargs = {k: v for k, v in self._session_kwargs.items() if k != "connection"}
+        kwargs = {**self._audio.session_kwargs(), **kwargs}
         kwargs.setdefault("mic", self.c.mic.value if self.c.mic.value != DEFAULT_DEVICE else None)
         kwargs.setdefault("speaker", self.c.speaker.value if self.c.speaker.value != DEFAULT_DEVICE else None)
         self._attach(VoiceSession(config, connection=connection, **kwargs))
@@ -658,8 +670,14 @@ class Panel:
             self._syncing = False
 
     def _lock_connection_fields(self, locked: bool) -> None:
-        for widget in (self.c.endpoint, self.c.auth, self.c.api_key, self.c.model, self.c.mic, self.c.speaker):
+        c = self.c
+        for widget in (c.endpoint, c.auth, c.api_key, c.model, c.mic, c.speaker, c.audio):
             widget.disabled = locked
+
+    @property
+    def audio(self) -> str:
+        """``"local"`` or ``"browser"``: where the next :meth:`connect` takes its audio."""
+        return self._audio.audio
 
     def _update_buttons(self, snap: PanelSnapshot) -> None:
         live = snap.connection in ("connected", "connecting", "reconnecting")
@@ -668,7 +686,8 @@ class Panel:
         self._set(b, "button_style", "warning" if live else "success")
         self._set(b, "icon", "stop" if live else "plug")
         if self._own_session:
-            for widget in (self.c.endpoint, self.c.auth, self.c.api_key, self.c.model, self.c.mic, self.c.speaker):
+            c = self.c
+            for widget in (c.endpoint, c.auth, c.api_key, c.model, c.mic, c.speaker, c.audio):
                 self._set(widget, "disabled", live)
 
     def _draw_chart(self, turns: tuple[Any, ...]) -> None:

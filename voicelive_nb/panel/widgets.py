@@ -86,6 +86,8 @@ class Controls:
     """The HTML mark next to each live control: sent / applied / refused."""
     log_filter: Any
     log_audio: Any
+    audio: Any = None
+    """Where the audio goes: ``local`` devices or the ``browser`` page."""
 
 
 def _row(name: str, widget: Any, badge: Any) -> Any:
@@ -98,8 +100,11 @@ def _row(name: str, widget: Any, badge: Any) -> Any:
     return row
 
 
-def build_controls(config: SessionConfig, env_endpoint: str | None) -> tuple[Controls, Any, Any]:
-    """Make the widgets, set from ``config``; returns (controls, connection box, turn-detection box)."""
+def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str = "local") -> tuple[Controls, Any, Any]:
+    """Make the widgets, set from ``config``; returns (controls, connection box, turn-detection box).
+
+    ``audio``: the audio selector's value (``local`` or ``browser``).
+    """
     import ipywidgets as w
 
     desc = {"description_width": "92px"}
@@ -137,6 +142,14 @@ def build_controls(config: SessionConfig, env_endpoint: str | None) -> tuple[Con
     )
     instructions = w.Textarea(value=config.instructions, description="Instructions", rows=2, style=desc, layout=full())
     mic, speaker = _device_pickers(desc, full)
+    audio_pick = w.ToggleButtons(
+        options=[("local devices", "local"), ("browser", "browser")],
+        value=audio,
+        description="Audio",
+        tooltips=["this kernel's sound devices", "this browser's microphone and speaker (remote kernels)"],
+        style={**desc, "button_width": "140px"},
+        layout=full(),
+    )
     connect = w.Button(description="Connect", button_style="success", icon="plug", layout=w.Layout(width="110px"))
     mute = w.ToggleButton(value=False, description="Mute", icon="microphone-slash", layout=w.Layout(width="90px"))
     record = w.ToggleButton(value=False, description="Record", icon="circle", layout=w.Layout(width="100px"))
@@ -229,6 +242,7 @@ def build_controls(config: SessionConfig, env_endpoint: str | None) -> tuple[Con
         badges,
         log_filter,
         log_audio,
+        audio_pick,
     )
 
     def section(text: str) -> Any:
@@ -243,6 +257,7 @@ def build_controls(config: SessionConfig, env_endpoint: str | None) -> tuple[Con
             model,
             _row("voice", voice, badges["voice"]),
             _row("instructions", instructions, badges["instructions"]),
+            audio_pick,
             mic,
             speaker,
             w.HBox([connect, mute, record]),

@@ -32,6 +32,36 @@ if TYPE_CHECKING:  # pragma: no cover
 HEADLESS_ENV = "VOICELIVE_NB_HEADLESS"
 BROWSER = "browser"
 """``mic=``/``speaker=`` value for the notebook page's microphone and speaker."""
+AUDIO_ENV = "VOICELIVE_NB_AUDIO"
+AUDIO_MODES = ("auto", "local", "browser")
+
+
+def has_input_device() -> bool:
+    """True if PortAudio lists a device that can record (False without PortAudio)."""
+    try:
+        from voicelive_nb.audio.devices import list_devices
+
+        return any(d.max_input_channels > 0 for d in list_devices())
+    except Exception:  # no PortAudio, no sound server: no local mic
+        return False
+
+
+def choose_audio(mode: str = "auto") -> str:
+    """``"local"`` (sound devices, or WAVs when headless) or ``"browser"`` (the notebook page) for ``mode``.
+
+    ``auto``: ``VOICELIVE_NB_AUDIO`` (``local`` | ``browser``) if set; else local when headless or
+    when the kernel has an input device, else the browser.
+    """
+    if mode not in AUDIO_MODES:
+        raise ValueError(f"audio={mode!r}: choose one of {', '.join(map(repr, AUDIO_MODES))}")
+    if mode != "auto":
+        return mode
+    env = os.environ.get(AUDIO_ENV, "").strip().lower()
+    if env in ("local", "browser"):
+        return env
+    if headless() or not _in_kernel():
+        return "local"
+    return "local" if has_input_device() else "browser"
 
 
 def headless() -> bool:
