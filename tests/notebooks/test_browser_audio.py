@@ -310,3 +310,39 @@ def test_page_states_without_gesture_and_busy_kernel(tmp_path: Path) -> None:
     states = [state for _, state in facts["history"]]
     assert "suspended" in states and states.index("suspended") < states.index("running"), states
     assert "busy" in states[states.index("running") :], states  # the kernel heard it all
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+@pytest.mark.timeout(360)
+def test_quickstart_unedited_through_the_browser(tmp_path: Path) -> None:
+    """The quickstart notebook, as shipped, on a kernel whose audio is the browser's."""
+    from voicelive_nb.audio.wav import read_wav, write_wav
+    from voicelive_nb.speech.prompts import DEMO_PROMPTS, prompts_wav
+
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOKS / "quickstart.ipynb", root / "quickstart.ipynb")
+    pcm, rate = read_wav(prompts_wav(tmp_path / "p.wav", texts=DEMO_PROMPTS[:2], gap_s=7.0))
+    wav = write_wav(tmp_path / "say.wav", np.repeat(pcm, 2), rate * 2)  # 48 kHz for Chromium's fake mic
+    env: dict[str, str | None] = {name: None for name in _LEAKY}
+    env.update(HF_HUB_OFFLINE="1", VOICELIVE_NB_AUDIO="browser")  # (auto's choice on a kernel with no mic)
+    args = [*FAKE_MIC, f"--use-file-for-fake-audio-capture={wav}%noloop", "--autoplay-policy=no-user-gesture-required"]
+    with running_lab(root, tmp_path / "lab-state", env=env) as lab, chromium_page(extra_args=args) as page:
+        lp = LabPage(page, lab)
+        try:
+            lp.open_notebook("quickstart.ipynb")
+            lp.run_all(timeout=240)
+            assert not lp.errors(), lp.errors()
+            strip = page.locator(".vlnb-panel .vlnb-browser-audio")
+            assert strip.count() == 1 and strip.get_attribute("data-state") in ("stopped", "running")
+            transcript = page.evaluate("() => document.querySelector('.vlnb-panel').innerText").lower()
+            assert "hear" in transcript and "capital" in transcript, transcript[-2000:]
+            assert "first answer after" in lp.outputs_text()
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            raise
+    (folder,) = (root / "recordings").iterdir()
+    session = json.loads((folder / "session.json").read_text())
+    assert session["transport"] == {"mic": "browser", "speaker": "browser"}, session.get("transport")
