@@ -44,7 +44,8 @@ link""",
                        connection=ConnectionSettings(endpoint=emu.endpoint, api_key="k"),
                        mic=link.mic(), speaker=(speaker := link.speaker()), record="rec", history=50000)
 session.start()""",
-    "t_sleep = [time.monotonic()]; time.sleep(3); t_sleep.append(time.monotonic())",
+    """session.wait_for("mic.audio", timeout=30, since=session.started_at)  # the page's mic is on
+t_sleep = [time.monotonic()]; time.sleep(3); t_sleep.append(time.monotonic())""",
     """truncate = session.wait_for("conversation.item.truncate", timeout=20, since=session.started_at)
 deadline = time.monotonic() + 10   # until the tap covers 0.6 s after the page went silent
 while time.monotonic() < deadline and not (speaker.page_flushes and link.taps
@@ -185,7 +186,7 @@ def test_talk_through_the_browser(tmp_path: Path) -> None:
     sent = np.array([t for t, _ in facts["mic"]])
     during = sent[(sent > t0) & (sent < t1)]
     assert during.size > 0.8 * 50 * (t1 - t0), during.size
-    assert np.diff(during).max() < 0.35, np.diff(during).max()
+    assert np.diff(during).max() < 1.0, np.diff(during).max()  # (held by the main shell: 3 s; calm: ~0.1 s)
     assert stats["mic_stale_messages"] == 0 and stats["mic_gap_frames"] == 0, stats
 
     # rates stayed within the limits each way
