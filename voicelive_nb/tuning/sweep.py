@@ -232,7 +232,7 @@ def _nullable_ints(dtype: Any) -> Any:
 def _run(todo: list[tuple[CorpusItem, list[dict[str, Any]]]], total: int, store: Any, scheduler: Any,
          workers: int | None, base: SessionConfig | None, model: str, progress: bool | Progress,
          window: int | None) -> None:  # fmt: skip
-    from distributed import as_completed
+    as_completed = _distributed().as_completed
 
     client, cluster, owned = _connect(scheduler, workers)
     bar = _progress_bar(progress, total)
@@ -285,9 +285,17 @@ def _run(todo: list[tuple[CorpusItem, list[dict[str, Any]]]], total: int, store:
             cluster.close()
 
 
+def _distributed() -> Any:
+    """``distributed``, typed loosely (it ships no type hints)."""
+    import importlib
+
+    return importlib.import_module("distributed")
+
+
 def _connect(scheduler: Any, workers: int | None) -> tuple[Any, Any, bool]:
     """``(client, local cluster or None, whether the client is ours to close)``."""
-    from distributed import Client, LocalCluster
+    dist = _distributed()
+    Client, LocalCluster = dist.Client, dist.LocalCluster
 
     if isinstance(scheduler, Client):
         return scheduler, None, False
