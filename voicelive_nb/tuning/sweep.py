@@ -311,8 +311,14 @@ def _connect(scheduler: Any, workers: int | None) -> tuple[Any, Any, bool]:
                                f"`dask worker {scheduler}` (voicelive-nb[emulator] installed)") from None  # fmt: skip
         return client, None, True
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    cluster = LocalCluster(n_workers=workers or cores, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)  # fmt: skip
+    try:
+        cluster = LocalCluster(n_workers=workers or cores, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)  # fmt: skip
+    except RuntimeError as exc:  # e.g. "Nanny failed to start": the spawned workers re-import __main__
+        raise RuntimeError(
+            f"could not start local Dask workers ({exc}); in a script, call sweep() under "
+            "`if __name__ == '__main__':` (each worker process imports the script), or pass scheduler="
+        ) from exc
     return Client(cluster, set_as_default=False), cluster, True
 
 
