@@ -5,7 +5,9 @@ sans-I/O :class:`~voicelive_nb.emulator.core.Conversation` exactly as a live rep
 would deliver them (configured by the same ``session.update``, appended in the same
 480-sample blocks, followed by the same tail of silence), so the turns come out the same
 as :func:`voicelive_nb.tuning.replay.replay` through the emulator finds them, to the
-millisecond (``tests/tuning/test_offline_equality.py`` checks it setting by setting).
+millisecond (``tests/tuning/test_offline_equality.py`` checks it setting by setting).  Server echo
+cancellation is off here: the emulator's canceller removes its own replies, and there are none
+(in a replay they exist, at times that depend on its pacing, so compare with replays that turn it off).
 
 The speech model's probabilities depend on the audio only, not on the VAD settings, so a
 sweep computes them once per recording (:func:`speech_probs`, the costly part) and runs
@@ -176,7 +178,10 @@ def detect_turns(
         probs = speech_probs(pcm, rate, model=model, tail_s=tail)
     data = np.concatenate([pcm, np.zeros(round(tail * rate) + (-(len(pcm) + round(tail * rate))) % BLOCK, np.int16)])
     conv = Conversation(EmulatorSettings(transcribe_for_responder=False, vad="energy"), PrecomputedModel(probs))
-    for out in conv.receive({"type": "session.update", "session": config.to_dict()}):
+    # the emulator's echo canceller removes its own replies, of which there are none here (and in a
+    # replay their timing depends on its pacing): the VAD hears the mic track as it was sent
+    session = config.replace(echo_cancellation=False).to_dict()
+    for out in conv.receive({"type": "session.update", "session": session}):
         if isinstance(out, dict) and out.get("type") == "error":
             raise ValueError(f"the emulator refused the config: {out.get('error', {}).get('message')}")
     push, handle = conv.input.push, conv.handle_vad
