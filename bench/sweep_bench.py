@@ -267,8 +267,7 @@ def main() -> int:
         f"(silence 300/500/800 ms x threshold 0.4/0.5/0.6), {cores} cores, Python {sys.version.split()[0]}.\n"
         "The replay row replays the first 30 s of the first recording once per setting (silence 500/800 ms): "
         "the mic audio goes at 4x, but each run also waits for the emulator's replies, played out in real "
-        "time, and 2 s of quiet.  Offline rows: best of the interleaved runs (the machine is shared).\n\n"
-        + text + "\n"
+        "time, and 2 s of quiet.  Offline rows: best of the interleaved runs (the machine is shared).\n\n" + text + "\n"
     )
     print(f"\nwrote {args.results}")
     return 0
