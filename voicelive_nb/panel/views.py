@@ -28,6 +28,10 @@ METER_MIN_DB = -60.0
 
 CSS = """
 <style>
+.vlnb-panel, .vlnb-panel * { box-sizing: border-box; }
+.vlnb-panel .widget-box { overflow: visible; }
+.vlnb-columns { column-gap: 16px; row-gap: 4px; }
+.vlnb-panel .widget-html-content { white-space: normal; overflow-wrap: anywhere; }
 .vlnb { font-family: var(--jp-ui-font-family, sans-serif); font-size: 12px; color: var(--jp-ui-font-color1, #222); }
 .vlnb-title { font-size: 15px; font-weight: 600; margin: 0 0 2px 0; display: flex; align-items: center; gap: 7px; }
 .vlnb-logo { width: 14px; height: 14px; border-radius: 50%; display: inline-block;
@@ -37,7 +41,8 @@ CSS = """
 .vlnb-status { display: flex; align-items: center; gap: 8px; }
 .vlnb-dot { width: 10px; height: 10px; border-radius: 50%; display: inline-block; flex: none; }
 .vlnb-err { color: #b91c1c; background: #fef2f2; border: 1px solid #fecaca; border-radius: 4px;
-  padding: 3px 6px; margin-top: 3px; }
+  padding: 3px 6px; margin-top: 3px; line-height: 1.35; white-space: normal; overflow-wrap: anywhere; }
+.vlnb-status > span { min-width: 0; overflow-wrap: anywhere; line-height: 1.35; }
 .vlnb-meter { display: grid; grid-template-columns: 74px 1fr 64px; align-items: center; gap: 6px; margin: 3px 0; }
 .vlnb-bar { position: relative; height: 14px; background: var(--jp-layout-color2, #eee);
   border-radius: 3px; overflow: visible; }
@@ -65,7 +70,7 @@ CSS = """
 .vlnb-log tr:nth-child(even) { background: var(--jp-layout-color2, #f7f7f7); }
 .vlnb-log td.s { white-space: normal; word-break: break-all; color: #4b5563; }
 .vlnb-k-server { color: #1d4ed8; } .vlnb-k-client { color: #7c3aed; } .vlnb-k-local { color: #047857; }
-.vlnb-counters { display: grid; grid-template-columns: repeat(3, auto); gap: 2px 14px; }
+.vlnb-counters { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 2px 14px; }
 .vlnb-counters b { font-variant-numeric: tabular-nums; }
 .vlnb-bad { color: #b91c1c; }
 .vlnb-badge { font-size: 11px; white-space: nowrap; }

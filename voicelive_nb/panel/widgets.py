@@ -91,11 +91,15 @@ class Controls:
 
 
 def _row(name: str, widget: Any, badge: Any) -> Any:
+    """A control and its badge on one line: the control takes what the badge leaves."""
     import ipywidgets as w
 
-    widget.layout.width = "290px"
+    widget.layout.width = "auto"
+    widget.layout.flex = "1 1 auto"
+    widget.layout.min_width = "0"
     badge.layout.width = "104px"
-    row = w.HBox([widget, badge], layout=w.Layout(align_items="center"))
+    badge.layout.flex = "0 0 auto"
+    row = w.HBox([widget, badge], layout=w.Layout(align_items="center", width="100%", margin="0"))
     row.add_class(f"vlnb-row-{name}")  # a stable handle for tests and custom CSS
     return row
 
@@ -110,7 +114,8 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
     desc = {"description_width": "92px"}
 
     def full() -> Any:  # one Layout per widget: a shared one would be resized for all
-        return w.Layout(width="394px")
+        # as wide as the column, which narrows with the window (no side margins: they would overflow it)
+        return w.Layout(width="100%", min_width="0", margin="2px 0")
 
     endpoints = [EMULATOR_LABEL, *([env_endpoint] if env_endpoint else [])]
     endpoint = w.Combobox(
@@ -153,7 +158,7 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
     connect = w.Button(description="Connect", button_style="success", icon="plug", layout=w.Layout(width="110px"))
     mute = w.ToggleButton(value=False, description="Mute", icon="microphone-slash", layout=w.Layout(width="90px"))
     record = w.ToggleButton(value=False, description="Record", icon="circle", layout=w.Layout(width="100px"))
-    record_folder = w.HTML(value="", layout=w.Layout(width="394px"))
+    record_folder = w.HTML(value="", layout=w.Layout(width="100%", margin="2px 0"))
 
     vad = config.turn_detection
     td = vad.type if vad else "server_vad"
@@ -260,15 +265,15 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
             audio_pick,
             mic,
             speaker,
-            w.HBox([connect, mute, record]),
+            w.HBox([connect, mute, record], layout=w.Layout(flex_flow="row wrap")),
             record_folder,
         ],
-        layout=w.Layout(width="400px"),
+        layout=w.Layout(width="100%"),
     )
     vad_box = w.VBox(
         [section("Turn detection (applies live)")]
         + [_row(name, f[name], badges[name]) for name in (*VAD_FIELDS, "noise_reduction", "echo_cancellation")],
-        layout=w.Layout(width="400px"),
+        layout=w.Layout(width="100%"),
     )
     return controls, connection_box, vad_box
 
@@ -298,14 +303,14 @@ def build_views(controls: Controls, conn_box: Any, vad_box: Any, chart_png: byte
     empty = PanelSnapshot()
     status = w.HTML(value=status_html(empty))
     meters = w.HTML(value=meters_html(empty, threshold))
-    chart = w.Image(value=chart_png, format="png", layout=w.Layout(width="100%"))
+    chart = w.Image(value=chart_png, format="png", layout=w.Layout(width="100%", margin="2px 0"))
     transcript = w.HTML(value=transcript_html(()))
     counters = w.HTML(value=counters_html({}))
     log = w.HTML(value=log_html(()))
     log_box = w.Accordion(
         children=[w.VBox([w.HBox([controls.log_filter, controls.log_audio]), log])],
         selected_index=None,
-        layout=w.Layout(width="100%"),
+        layout=w.Layout(width="100%", margin="2px 0"),
     )
     log_box.set_title(0, "Event log")
 
@@ -323,11 +328,17 @@ def build_views(controls: Controls, conn_box: Any, vad_box: Any, chart_png: byte
             section("Audio and client"),
             counters,
         ],
-        layout=w.Layout(flex="1 1 auto", min_width="420px", padding="0 0 0 14px"),
+        # takes the room the controls leave; below them when the two do not fit side by side
+        layout=w.Layout(flex="1 1 420px", min_width="0"),
     )
+    right.add_class("vlnb-col-views")
+    left = w.VBox([conn_box, vad_box], layout=w.Layout(flex="1 1 380px", max_width="480px", min_width="0"))
+    left.add_class("vlnb-col-controls")
+    columns = w.HBox([left, right], layout=w.Layout(flex_flow="row wrap", width="100%"))
+    columns.add_class("vlnb-columns")
     title = w.HTML(CSS + '<div class="vlnb vlnb-title"><span class="vlnb-logo"></span>Voice Live</div>')
     root = w.VBox(
-        [w.VBox([title, status]), w.HBox([w.VBox([conn_box, vad_box]), right]), log_box],
+        [w.VBox([title, status]), columns, log_box],
         layout=w.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="8px 10px", width="100%"),
     )
     root.add_class("vlnb-panel")
