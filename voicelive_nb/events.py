@@ -93,7 +93,9 @@ class Local:
     ``dropped_blocks``, ``queue_depth_ms``, ``bus_dropped``."""
 
     COMMAND = "command.result"
-    """Outcome of a command such as ``update_vad``: ``command``, ``ok``, ``detail``."""
+    """Outcome of a command such as ``update_vad``: ``command``, ``id`` (the command's id, as on
+    the Future it returned), ``ok``, ``detail``; published once per command, when the server's
+    answer to exactly that command arrived (or it failed)."""
 
     ERROR = "local.error"
     """A problem on the client side, in plain words: ``message``, ``where``."""

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from voicelive_nb.events import EventRecord, Local
-from voicelive_nb.panel.state import FLOOR_DB, PanelState
+from voicelive_nb.panel.state import FLOOR_DB, FieldStatus, PanelState
 
 
 def rec(t: float, kind: str, type_: str, **data: Any) -> EventRecord:
@@ -187,26 +187,43 @@ def test_broken_turn_source_shows_an_error_not_an_exception() -> None:
     assert "tracker exploded" in snap.error
 
 
-def test_vad_change_pending_then_accepted() -> None:
+def test_vad_change_pending_then_accepted_by_its_own_answer() -> None:
     st = PanelState()
-    st.mark_pending(["silence_duration_ms"])
+    st.mark_pending(["silence_duration_ms"], "update-1")
     assert st.snapshot(0).fields["silence_duration_ms"].state == "pending"
-    st.feed(
-        rec(
-            1,
-            "server",
-            "session.updated",
-            session={"turn_detection": {"type": "server_vad", "silence_duration_ms": 800}},
-        )
-    )
-    snap = st.snapshot(1)
+    session = {"turn_detection": {"type": "server_vad", "silence_duration_ms": 800}}
+    st.feed(rec(1, "server", "session.updated", session=session))
+    # a session.updated alone settles nothing (it may answer the config re-sent after a reconnect)
+    assert st.snapshot(1).fields["silence_duration_ms"].state == "pending"
+    assert st.snapshot(1).server_session["turn_detection"]["silence_duration_ms"] == 800
+    st.feed(rec(1.01, "local", Local.COMMAND, command="update", id="update-1", ok=True, detail="session.updated"))
+    assert st.snapshot(1.01).fields["silence_duration_ms"].state == "ok"
+
+
+def test_only_the_answer_to_its_command_settles_a_control() -> None:
+    st = PanelState()
+    st.mark_pending(["threshold"], "update-1")
+    st.mark_pending(["silence_duration_ms"], "update-2")
+    st.feed(rec(1, "local", Local.COMMAND, command="enable_tool", id="enable_tool-3", ok=True))  # someone else's
+    st.feed(rec(1.1, "local", Local.COMMAND, command="update", id="update-2", ok=True))
+    snap = st.snapshot(2)
+    assert snap.fields["threshold"].state == "pending" and snap.fields["silence_duration_ms"].state == "ok"
+    st.feed(rec(1.2, "local", Local.COMMAND, command="update", id="update-1", ok=False, detail="threshold: too high"))
+    snap = st.snapshot(2)
+    assert snap.fields["threshold"] == FieldStatus("error", "threshold: too high")
     assert snap.fields["silence_duration_ms"].state == "ok"
-    assert snap.server_session["turn_detection"]["silence_duration_ms"] == 800
+
+
+def test_an_answer_faster_than_the_caller_still_settles_its_controls() -> None:
+    st = PanelState()
+    st.feed(rec(1, "local", Local.COMMAND, command="update", id="update-7", ok=True))  # before mark_pending
+    st.mark_pending(["voice"], "update-7")
+    assert st.snapshot(1).fields["voice"] == FieldStatus("ok", "accepted")
 
 
 def test_vad_change_refused_shows_the_error_next_to_the_control() -> None:
     st = PanelState()
-    st.mark_pending(["threshold"])
+    st.mark_pending(["threshold"], "update-1")
     st.feed(
         rec(
             1,
@@ -220,7 +237,9 @@ def test_vad_change_refused_shows_the_error_next_to_the_control() -> None:
             },
         )
     )
-    st.feed(rec(1.01, "local", Local.COMMAND, command="update_vad", ok=False, detail="threshold out of range"))
+    assert st.snapshot(1).fields["threshold"].state == "pending"  # the error event is the log's; the answer settles
+    detail = "threshold out of range"
+    st.feed(rec(1.01, "local", Local.COMMAND, command="update", id="update-1", ok=False, detail=detail))
     snap = st.snapshot(1)
     assert snap.fields["threshold"].state == "error"
     assert "threshold" in snap.fields["threshold"].detail

@@ -328,3 +328,25 @@ def test_never_raises_on_arbitrary_events(events: list[tuple[str, dict[str, Any]
         p.playback_flushed(fields.get("item_id") if isinstance(fields.get("item_id"), str) else None, 5.0)
     p.receive("not a dict")
     p.receive(None)
+
+
+def test_each_session_updated_answers_its_own_update_in_order() -> None:
+    """The config sent on (re)connect is answered first: its answer is not taken for a command."""
+    p = SessionProtocol()
+    p.update_session({"voice": "alloy"})  # the config on connect: nobody awaits it
+    p.update_session({"turn_detection": {"type": "server_vad", "silence_duration_ms": 800}}, "vad1")
+    first = p.receive({"type": "session.updated", "session": {"voice": "alloy"}})
+    assert first == [StartAudio()]  # audio starts; no command is settled by the connect's answer
+    session = {"voice": "alloy", "turn_detection": {"type": "server_vad", "silence_duration_ms": 800}}
+    (done,) = p.receive({"type": "session.updated", "session": session})
+    assert done == CommandDone("vad1", True, session)
+    assert p.receive({"type": "session.updated", "session": session}) == []  # the server's own: settles nothing
+
+
+def test_a_timed_out_update_whose_answer_was_lost_does_not_take_the_next_answer() -> None:
+    p = configured()
+    p.update_session({"voice": "echo"}, "lost")
+    p.forget_command("lost")  # the caller gave up waiting: the server never answered
+    p.update_session({"voice": "sage"}, "next")
+    (done,) = p.receive({"type": "session.updated", "session": {"voice": "sage"}})
+    assert done == CommandDone("next", True, {"voice": "sage"})

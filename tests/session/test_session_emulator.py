@@ -116,14 +116,18 @@ def test_update_vad_mid_session_is_acknowledged(connection: ConnectionSettings) 
     session = VoiceSession(connection=connection, mic=WavMic(silence, loop=True), speaker=CaptureSpeaker())
     with session:
         session.wait_for("session.updated", timeout=10, since=0)
-        result = session.update_vad(silence_duration_ms=900, threshold=0.6).result(timeout=10)
+        future = session.update_vad(silence_duration_ms=900, threshold=0.6)
+        result = future.result(timeout=10)
         assert result.ok, result.detail
+        assert result.id == future.command_id != ""
         assert result.detail["turn_detection"]["silence_duration_ms"] == 900
         assert result.detail["turn_detection"]["threshold"] == 0.6
         assert session.config.turn_detection is not None
         assert session.config.turn_detection.silence_duration_ms == 900
         ack = session.wait_for(Local.COMMAND, timeout=5, since=0)
-        assert ack.data["ok"] and ack.data["command"] == "update_vad"
+        assert ack.data["ok"] and ack.data["command"] == "update_vad" and ack.data["id"] == future.command_id
+        # one answer, one record: the config sent on connect was answered by its own session.updated
+        assert len(session.records(Local.COMMAND)) == 1
         with pytest.raises(ValueError, match="threshold"):
             session.update_vad(threshold=7)
         # mic audio keeps flowing after the settings changed

@@ -56,11 +56,11 @@ from voicelive_nb.panel.widgets import (
     build_views,
     config_from_values,
     defaulted_fields,
-    vad_changes,
     values_from_session,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from voicelive_nb.config import SessionConfig
     from voicelive_nb.session import CommandResult
 
 __all__ = ["Panel"]
@@ -282,11 +282,11 @@ class Panel:
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}: expected some of {', '.join(LIVE_FIELDS)}")
         changes = dict(changes)
         try:
-            config_from_values(self.config, changes)
+            config = config_from_values(self.config, changes)
         except ValueError as exc:
             self._refuse(changes, exc)
             raise
-        return self._apply(changes)
+        return self._apply(changes, config)
 
     async def wait_for(self, type: str, timeout: float = 60.0, predicate: Any = None) -> Any:
         """Await the next record of ``type`` without blocking the kernel (the panel keeps updating).
@@ -615,21 +615,25 @@ class Panel:
         self.state.set_status(str(exc), error=True)
         self.refresh()
 
-    def _apply(self, changes: dict[str, Any]) -> concurrent.futures.Future[CommandResult]:
-        """Validate ``changes``; send them if connected, else keep them for the next connect.
+    def _apply(
+        self, changes: dict[str, Any], config: SessionConfig | None = None
+    ) -> concurrent.futures.Future[CommandResult]:
+        """Send ``changes`` if connected, else keep them for the next connect.
 
-        Returns a Future of the outcome: the server's answer, or an already settled result.
+        ``config`` is the session config with the changes, already validated (by
+        :meth:`set_vad`); None: validate them here (once).  Returns a Future of the outcome:
+        the server's answer to exactly this update, or an already settled result.
         """
-        from voicelive_nb.session import CommandResult
+        from voicelive_nb.session.voice_session import CommandFuture, CommandResult
 
         done: concurrent.futures.Future[CommandResult] = concurrent.futures.Future()
-        base = self.config
-        try:
-            config = config_from_values(base, changes)
-        except ValueError as exc:
-            self._refuse(changes, exc)
-            done.set_result(CommandResult("update", False, str(exc)))
-            return done
+        if config is None:
+            try:
+                config = config_from_values(self.config, changes)
+            except ValueError as exc:
+                self._refuse(changes, exc)
+                done.set_result(CommandResult("update", False, str(exc)))
+                return done
         self._show_values({k: v for k, v in changes.items() if k in self.c.fields})
         session = self._session
         if session is None or not self._connected():
@@ -641,17 +645,16 @@ class Panel:
             self.refresh()
             done.set_result(CommandResult("update", True, "not connected: used on connect"))
             return done
-        self.state.mark_pending(changes)
         try:
-            vad = vad_changes(changes, config)
-            future: concurrent.futures.Future[CommandResult] = (
-                session.update_vad(**vad) if vad is not None else session.update(config)
-            )
+            future: concurrent.futures.Future[CommandResult] = session.update(config)  # validated: sent as it is
         except Exception as exc:
             for name in changes:
                 self.state.set_field(name, FieldStatus("error", str(exc)))
             done.set_result(CommandResult("update", False, str(exc)))
-            future = done
+            self.refresh()
+            return done
+        # the controls wait for the answer to this command (its command.result record)
+        self.state.mark_pending(changes, future.command_id if isinstance(future, CommandFuture) else None)
         self.refresh()
         return future
 

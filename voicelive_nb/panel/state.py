@@ -99,7 +99,10 @@ class PanelState:
         self._muted = False
         self._counters: dict[str, float] = {}
         self._fields: _VersionedDict = _VersionedDict()
-        self._pending_fields: set[str] = set()
+        # controls sent and not yet answered: name -> the id of the command that sent them
+        self._pending: dict[str, str | None] = {}
+        # answers (command.result data) that came before the panel said what they were for
+        self._early: dict[str, Mapping[str, Any]] = {}
         self._server_session: dict[str, Any] = {}
         self._lines: dict[str, TranscriptLine] = {}
         self._speech_start_ms: dict[str, float] = {}
@@ -134,17 +137,25 @@ class PanelState:
         for record in records:
             self.feed(record)
 
-    def mark_pending(self, names: Iterable[str]) -> None:
-        """Controls the panel just sent in a ``session.update``; they await the server's answer."""
+    def mark_pending(self, names: Iterable[str], command_id: str | None = None) -> None:
+        """Controls the panel just sent in the command ``command_id`` (a ``session.update``).
+
+        They show "sent" until that command's ``command.result`` record: the one answer the
+        session matched to it (accepted, refused, or lost with the connection).
+        """
+        names = list(names)
         with self._lock:
             for name in names:
-                self._pending_fields.add(name)
+                self._pending[name] = command_id
                 self._fields[name] = FieldStatus("pending", "sent")
+            early = self._early.pop(command_id, None) if command_id is not None else None
+            if early is not None:  # the answer was faster than the caller
+                self._settle(early)
 
     def set_field(self, name: str, status: FieldStatus) -> None:
         """Show ``status`` next to the control ``name`` (e.g. a value refused before sending)."""
         with self._lock:
-            self._pending_fields.discard(name)
+            self._pending.pop(name, None)
             self._fields[name] = status
 
     def mark_defaults(self, names: Iterable[str], all_defaultable: Iterable[str]) -> None:
@@ -305,33 +316,42 @@ class PanelState:
             self._status = "Connection failed."
             self._error = detail or "The connection failed."
             self._user_speaking = self._assistant_speaking = False
-        for name in list(self._pending_fields):
-            if state in ("closed", "failed"):
-                self._fields[name] = FieldStatus("error", "not sent: disconnected")
-                self._pending_fields.discard(name)
+        if state in ("closed", "failed"):  # the session ended: no answer will come for what is still sent
+            for name in self._pending:
+                self._fields[name] = FieldStatus("error", "not applied: the session ended before the server answered")
+            self._pending.clear()
 
     def _on_session_updated(self, r: EventRecord) -> None:
+        # What the server now holds (shown as the controls' values); which change it answers
+        # is the protocol core's business: the command.result record settles the controls.
         session = r.get("session")
         if isinstance(session, Mapping):
             self._server_session = dict(session)
-        if r.type == "session.updated":
-            for name in self._pending_fields:
-                self._fields[name] = FieldStatus("ok", "accepted")
-            self._pending_fields.clear()
 
     def _on_command(self, r: EventRecord) -> None:
-        ok = bool(r.get("ok"))
-        detail = r.get("detail")
+        command_id = r.get("id")
+        if command_id is not None and command_id not in self._pending.values():
+            # an answer before mark_pending (a fast server), or to someone else's command
+            self._early[str(command_id)] = dict(r.data)
+            while len(self._early) > 32:
+                self._early.pop(next(iter(self._early)))
+            if not r.get("ok"):
+                self._error = f"{r.get('command') or 'Command'} failed: {r.get('detail') or 'refused'}"
+            return
+        self._settle(r.data)
+
+    def _settle(self, data: Mapping[str, Any]) -> None:
+        """Show a command's answer next to the controls it sent (records without an id: those sent without one)."""
+        command_id = data.get("id")
+        names = [name for name, cid in self._pending.items() if cid == command_id]
+        ok = bool(data.get("ok"))
+        text = str(data.get("detail") or "The server refused the change.")
+        for name in names:
+            del self._pending[name]
+            # a refused session.update leaves the whole session as it was: every control it sent is refused
+            self._fields[name] = FieldStatus("ok", "accepted") if ok else FieldStatus("error", text)
         if not ok:
-            text = str(detail or "The server refused the change.")
-            for name in self._pending_fields:
-                self._fields[name] = FieldStatus("error", text)
-            self._pending_fields.clear()
-            self._error = f"{r.get('command') or 'Command'} failed: {text}"
-        else:
-            for name in self._pending_fields:
-                self._fields[name] = FieldStatus("ok", "accepted")
-            self._pending_fields.clear()
+            self._error = f"{data.get('command') or 'Command'} failed: {text}"
 
     def _on_server_error(self, r: EventRecord) -> None:
         err = r.get("error")
@@ -343,14 +363,7 @@ class PanelState:
             text = explain_error(err)
         except ImportError:  # pragma: no cover - protocol ships with the package
             text = str(err)
-        self._error = text
-        param = err.get("param") if isinstance(err, Mapping) else None
-        if param and self._pending_fields:
-            # "session.turn_detection.silence_duration_ms" -> the control named silence_duration_ms
-            leaf = str(param).rsplit(".", 1)[-1]
-            for name in self._pending_fields:
-                if name == leaf or name in str(param):
-                    self._fields[name] = FieldStatus("error", text)
+        self._error = text  # (a refused command is settled by its command.result record)
 
     def _on_local_error(self, r: EventRecord) -> None:
         self._error = str(r.get("message") or "An error occurred on the client side.")

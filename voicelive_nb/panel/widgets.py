@@ -429,14 +429,3 @@ def config_from_values(base: SessionConfig, changes: Mapping[str, Any]) -> Sessi
             vad.pop(name, None)
     cfg = base.with_vad(**vad) if vad else base
     return cfg.replace(**top) if top else cfg
-
-
-def vad_changes(changes: Mapping[str, Any], config: SessionConfig) -> dict[str, Any] | None:
-    """The ``update_vad`` keyword arguments for ``changes`` if they touch turn detection only, else None."""
-    if any(name not in VAD_FIELDS for name in changes):
-        return None
-    td = config.turn_detection
-    out: dict[str, Any] = {}
-    for name in changes:
-        out[name] = getattr(td, name) if td is not None else changes[name]
-    return out

@@ -24,16 +24,17 @@ from voicelive_nb._lazy import lazy_exports
 
 _LAZY = {
     "VoiceSession": "voicelive_nb.session.voice_session",
+    "CommandFuture": "voicelive_nb.session.voice_session",
     "CommandResult": "voicelive_nb.session.voice_session",
     "SessionFailedError": "voicelive_nb.session.voice_session",
     "Tool": "voicelive_nb.session.tools",
     "tool": "voicelive_nb.session.tools",
 }
 
-__all__ = ["CommandResult", "SessionFailedError", "Tool", "VoiceSession", "tool"]
+__all__ = ["CommandFuture", "CommandResult", "SessionFailedError", "Tool", "VoiceSession", "tool"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.session.tools import Tool, tool
-    from voicelive_nb.session.voice_session import CommandResult, SessionFailedError, VoiceSession
+    from voicelive_nb.session.voice_session import CommandFuture, CommandResult, SessionFailedError, VoiceSession
 
 __getattr__, __dir__ = lazy_exports(globals(), _LAZY, __all__)

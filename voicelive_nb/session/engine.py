@@ -226,13 +226,18 @@ class SessionEngine:
         if task is not None and not task.done():
             task.cancel()
 
-    async def update(self, config: SessionConfig, timeout: float) -> tuple[bool, Any]:
-        """Send ``config`` as a session.update; return (ok, server session or error text)."""
+    async def update(self, config: SessionConfig, timeout: float, command_id: str | None = None) -> tuple[bool, Any]:
+        """Send ``config`` as a session.update; return (ok, server session or error text).
+
+        The protocol core matches the server's answer to this update (``command_id``: the
+        caller's name for it; one is made up if None).
+        """
         if self._conn is None or not self.protocol.audio_enabled:
             self.config = config
             return True, "not connected: the config is sent when the connection is (re)established"
-        self._next_cmd += 1
-        command_id = f"update-{self._next_cmd}"
+        if command_id is None:
+            self._next_cmd += 1
+            command_id = f"update-{self._next_cmd}"
         future: asyncio.Future[tuple[bool, Any]] = asyncio.get_running_loop().create_future()
         self._pending[command_id] = future
         try:
@@ -240,7 +245,7 @@ class SessionEngine:
             ok, detail = await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
             ok, detail = False, f"no answer from the server within {timeout:g} s"
-            self.protocol.forget_command(command_id)  # a later answer must not be taken for the next command
+            self.protocol.forget_command(command_id)  # a lost answer must not hold up the next command's
         finally:
             self._pending.pop(command_id, None)
         if ok:

@@ -27,7 +27,12 @@ The conversation, in actions:
 * ``error`` -> :class:`ReportError` in plain words (:func:`explain_error`); the
   benign "no active response" error that follows our own ``response.cancel`` is
   swallowed.  An error answering a pending ``session.update`` fails that command.
-* ``session.updated`` answering a pending update -> :class:`CommandDone`.
+* Each ``session.updated`` answers the oldest ``session.update`` still unanswered (the server
+  answers them in order and does not echo our ``event_id``): every update is tracked, the
+  config sent on (re)connect too, so an answer is only ever taken for the command that
+  sent it.  A command's answer -> :class:`CommandDone` for it (one per command: accepted,
+  refused by an ``error``, or failed by a dropped connection); a ``session.updated`` that
+  answers no update of ours (the server's own) settles nothing.
 * ``response.function_call_arguments.done`` -> :class:`RunTool`.  The session runs the
   function at once (while the response is still finishing) and reports the output
   through :meth:`SessionProtocol.tool_output`, which sends the
@@ -322,7 +327,9 @@ class SessionProtocol:
         """Errors swallowed as expected (e.g. cancelling a response that had just finished)."""
         self._items: dict[str, _Item] = {}
         self._interrupted: dict[str, None] = {}  # response ids, oldest first (a set that forgets in order)
-        self._pending_updates: dict[str, str] = {}  # event_id -> command_id, in send order
+        # every session.update not yet answered, in send order: event_id -> command_id (None:
+        # the config sent on connect, which no caller awaits but whose answer is its own)
+        self._pending_updates: dict[str, str | None] = {}
         self._pending_cancels = 0
         self.tools = ToolCalls(self.next_event_id)
         """The function calls in flight (see :mod:`voicelive_nb.session.tool_protocol`)."""
@@ -367,10 +374,10 @@ class SessionProtocol:
         actions: list[Action] = []
         if event.get("type") != "session.updated":
             return actions
-        if self._pending_updates:
-            event_id = next(iter(self._pending_updates))
-            command_id = self._pending_updates.pop(event_id)
-            actions.append(CommandDone(command_id, True, dict(self.session)))
+        if self._pending_updates:  # the answer to the oldest update we sent
+            command_id = self._pending_updates.pop(next(iter(self._pending_updates)))
+            if command_id is not None:
+                actions.append(CommandDone(command_id, True, dict(self.session)))
         if not self.audio_enabled:
             self.audio_enabled = True
             actions.append(StartAudio())
@@ -475,7 +482,7 @@ class SessionProtocol:
             return []
         actions: list[Action] = []
         command_id = self._pending_updates.pop(event_id, None) if event_id else None
-        if command_id is None and event_id is None and self._pending_updates:
+        if event_id is None and self._pending_updates:
             param = str(err.get("param") or "")
             if param.startswith("session") or code in ("unknown_parameter", "invalid_type", "invalid_value"):
                 command_id = self._pending_updates.pop(next(iter(self._pending_updates)))
@@ -520,10 +527,10 @@ class SessionProtocol:
     # ------------------------------------------------------------------ commands
 
     def update_session(self, session: Mapping[str, Any], command_id: str | None = None) -> list[Action]:
-        """A ``session.update``; its answer becomes a :class:`CommandDone` for ``command_id``."""
+        """A ``session.update``; its answer becomes a :class:`CommandDone` for ``command_id``
+        (None: nobody awaits it, as for the config sent on connect; its answer is still its own)."""
         event_id = self.next_event_id()
-        if command_id is not None:
-            self._pending_updates[event_id] = command_id
+        self._pending_updates[event_id] = command_id
         return [SendEvent({"type": "session.update", "event_id": event_id, "session": dict(session)})]
 
     def cancel_response(self) -> list[Action]:
@@ -556,10 +563,11 @@ class SessionProtocol:
         return actions
 
     def forget_command(self, command_id: str) -> None:
-        """Stop waiting for a command's answer (it timed out).
+        """Stop waiting for a command's answer (it timed out): no :class:`CommandDone` for it.
 
-        Answers are matched to pending updates in order, so a command left pending
-        would take the answer meant for the next one.
+        Its update leaves the line: an answer that never comes (a server that dropped it)
+        must not take the next command's answer.  (Should it come late after all, it would be
+        taken for the next update's; a server that answers at all answers within the timeout.)
         """
         for event_id, cid in list(self._pending_updates.items()):
             if cid == command_id:
@@ -574,6 +582,7 @@ class SessionProtocol:
         actions: list[Action] = [
             CommandDone(cid, False, "The connection dropped before the server answered.")
             for cid in self._pending_updates.values()
+            if cid is not None
         ]
         self._pending_updates.clear()
         self._pending_cancels = 0

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import logging
 import platform
 import threading
@@ -51,7 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CommandResult", "SessionFailedError", "VoiceSession"]
+__all__ = ["CommandFuture", "CommandResult", "SessionFailedError", "VoiceSession"]
 
 
 class SessionFailedError(ConnectionError):
@@ -66,14 +67,28 @@ class CommandResult:
     """The server's answer to a command such as :meth:`VoiceSession.update_vad`.
 
     Attributes:
-        command: ``"update"`` or ``"update_vad"``.
+        command: ``"update"``, ``"update_vad"`` or ``"enable_tool"``.
         ok: True if the server accepted it (``session.updated``).
         detail: The confirmed session dict, or the reason it failed, in plain words.
+        id: The command's id (also in its ``command.result`` record, and the Future's ``command_id``).
     """
 
     command: str
     ok: bool
     detail: Any = None
+    id: str = ""
+
+
+class CommandFuture(concurrent.futures.Future[CommandResult]):
+    """The Future of a command's :class:`CommandResult`, named by ``command_id`` from the start.
+
+    The same id is in the ``command.result`` record of the answer, so an observer of the
+    records (the panel) can tell which of its commands an answer belongs to.
+    """
+
+    def __init__(self, command_id: str) -> None:
+        super().__init__()
+        self.command_id = command_id
 
 
 class VoiceSession:
@@ -164,6 +179,7 @@ class VoiceSession:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._engine: SessionEngine | None = None
+        self._command_ids = itertools.count(1)  # each command's id (next() is atomic under the GIL)
         self._recorder: Recorder | None = None
         self._recorder_unsub: Callable[[], None] | None = None
         self._tracker: TurnTracker | None = None
@@ -342,7 +358,7 @@ class VoiceSession:
 
     # ------------------------------------------------------------------ commands
 
-    def update(self, config: SessionConfig, *, timeout: float = 10.0) -> concurrent.futures.Future[CommandResult]:
+    def update(self, config: SessionConfig, *, timeout: float = 10.0) -> CommandFuture:
         """Send a new session config; the Future resolves with the server's answer.
 
         The answer is also published as a ``command.result`` record.  When not running
@@ -352,7 +368,7 @@ class VoiceSession:
             raise ValueError(f"update() needs a SessionConfig, got {type(config).__name__}")
         return self._update("update", config, timeout)
 
-    def update_vad(self, *, timeout: float = 10.0, **changes: Any) -> concurrent.futures.Future[CommandResult]:
+    def update_vad(self, *, timeout: float = 10.0, **changes: Any) -> CommandFuture:
         """Change turn-detection settings live, e.g. ``update_vad(silence_duration_ms=800)``.
 
         Invalid names or values raise ValueError here.  Returns a Future of
@@ -360,9 +376,7 @@ class VoiceSession:
         """
         return self._update("update_vad", self.config.with_vad(**changes), timeout)
 
-    def enable_tool(
-        self, name: str, enabled: bool = True, *, timeout: float = 10.0
-    ) -> concurrent.futures.Future[CommandResult]:
+    def enable_tool(self, name: str, enabled: bool = True, *, timeout: float = 10.0) -> CommandFuture:
         """Switch a tool (a function's name, an MCP server's label) on or off, live.
 
         Sends the new tool list in a ``session.update``; the Future resolves with the
@@ -489,31 +503,34 @@ class VoiceSession:
             raise RuntimeError(f"{what}(): the session is not running (state: {engine and engine.state}); call start()")
         return asyncio.run_coroutine_threadsafe(make(engine), loop)
 
-    def _update(self, command: str, config: SessionConfig, timeout: float) -> concurrent.futures.Future[CommandResult]:
-        result: concurrent.futures.Future[CommandResult] = concurrent.futures.Future()
+    def _update(self, command: str, config: SessionConfig, timeout: float) -> CommandFuture:
+        """Send ``config``; the one answer (matched to this update by the protocol core) settles
+        the Future and is published once as a ``command.result`` record with the command's id."""
+        command_id = f"{command}-{next(self._command_ids)}"
+        result = CommandFuture(command_id)
         engine, loop = self._engine, self._loop
         if engine is None or loop is None or not self.running:
             self._config = config
             if engine is not None:
                 engine.config = config
-            result.set_result(CommandResult(command, True, "stored; applied when the session starts"))
+            result.set_result(CommandResult(command, True, "stored; applied when the session starts", command_id))
             return result
 
         async def run() -> None:
             try:
-                ok, detail = await engine.update(config, timeout)
+                ok, detail = await engine.update(config, timeout, command_id)
             except Exception as exc:  # never leave the caller's Future hanging
                 ok, detail = False, f"update failed: {exc!r}"
             if ok:
                 self._config = engine.config
-            data = {"command": command, "ok": ok, "detail": detail if not ok else "session.updated"}
+            data = {"command": command, "id": command_id, "ok": ok, "detail": detail if not ok else "session.updated"}
             self.bus.publish(EventRecord.now("local", Local.COMMAND, data))
-            result.set_result(CommandResult(command, ok, detail))
+            result.set_result(CommandResult(command, ok, detail, command_id))
 
         try:
             asyncio.run_coroutine_threadsafe(run(), loop)
         except RuntimeError:
-            result.set_result(CommandResult(command, False, "the session is stopping"))
+            result.set_result(CommandResult(command, False, "the session is stopping", command_id))
         return result
 
     def _attach_observers(self, config: SessionConfig) -> None:
