@@ -42,13 +42,16 @@ def free_port() -> int:
 class JupyterLab:
     """A JupyterLab server process serving ``root`` (see :func:`running_lab`)."""
 
-    def __init__(self, root: Path, state: Path, env: dict[str, str | None] | None = None) -> None:
+    def __init__(
+        self, root: Path, state: Path, env: dict[str, str | None] | None = None, args: Sequence[str] = ()
+    ) -> None:
         self.root = root
         self.state = state
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = state / "jupyterlab.log"
         self._extra_env = env or {}
+        self._extra_args = list(args)
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> None:
@@ -90,6 +93,7 @@ class JupyterLab:
             "--ServerApp.terminals_enabled=False",
             # window.jupyterapp lets the test run commands (run-all) instead of clicking menus.
             "--LabApp.expose_app_in_browser=True",
+            *self._extra_args,
         ]
         log = self.log_path.open("wb")
         self._proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
@@ -133,12 +137,15 @@ class JupyterLab:
 
 
 @contextmanager
-def running_lab(root: Path, state: Path, env: dict[str, str | None] | None = None) -> Iterator[JupyterLab]:
+def running_lab(
+    root: Path, state: Path, env: dict[str, str | None] | None = None, args: Sequence[str] = ()
+) -> Iterator[JupyterLab]:
     """Start JupyterLab on ``root`` (private state under ``state``); stop it afterwards.
 
     ``env`` changes the server's (and so its kernels') environment; a None value removes a variable.
+    ``args`` are more server options.
     """
-    lab = JupyterLab(root, state, env)
+    lab = JupyterLab(root, state, env, args)
     try:
         lab.start()
         yield lab

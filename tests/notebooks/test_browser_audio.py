@@ -229,6 +229,19 @@ with open("facts.json", "w") as f:
 print("facts written")""",
 ]
 
+
+def _append_and_run(page: Any, code: str) -> None:
+    """Add a code cell at the end of the open notebook and run it."""
+    page.evaluate(
+        """(code) => { const app = window.jupyterapp; const nb = app.shell.currentWidget.content;
+            nb.activeCellIndex = nb.widgets.length - 1;
+            app.commands.execute('notebook:insert-cell-below');
+            nb.activeCell.model.sharedModel.setSource(code);
+            app.commands.execute('notebook:run-cell'); }""",
+        code,
+    )
+
+
 _STATE = "(() => { const e = document.querySelector('.vlnb-browser-audio'); return e ? e.dataset.state : null; })()"
 
 
@@ -236,7 +249,8 @@ _STATE = "(() => { const e = document.querySelector('.vlnb-browser-audio'); retu
 def test_page_states_without_gesture_and_busy_kernel(tmp_path: Path) -> None:
     """No user gesture: the page says audio is suspended and asks for a click; a click starts it.
     With comms on the main shell, a busy cell pauses the mic (the page says so) and the kernel
-    drops the audio that arrives late; base64 fallback on both directions throughout."""
+    drops the audio that arrives late; base64 fallback on both directions throughout.  Last, the
+    notebook opened over plain http to a LAN name says why there is no mic and what to do."""
     root = tmp_path / "root"
     root.mkdir()
     _notebook(root / "states.ipynb", STATE_CELLS)
@@ -248,11 +262,18 @@ def test_page_states_without_gesture_and_busy_kernel(tmp_path: Path) -> None:
     wav = tmp_path / "tone.wav"
     from voicelive_nb.audio.wav import write_wav
 
+    insecure = "vlnb-insecure.test"  # a LAN-style name for 127.0.0.1: plain http there is not a secure origin
+
     t = np.arange(RATE * 30) / RATE
     write_wav(wav, (3000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16), RATE)
     env: dict[str, str | None] = {name: None for name in _LEAKY}
-    args = [*FAKE_MIC, f"--use-file-for-fake-audio-capture={wav}"]  # no autoplay flag: a gesture is needed
-    with running_lab(root, state, env=env) as lab, chromium_page(extra_args=args) as page:
+    args = [
+        *FAKE_MIC,
+        f"--use-file-for-fake-audio-capture={wav}",  # (and no autoplay flag: a gesture is needed)
+        f"--host-resolver-rules=MAP {insecure} 127.0.0.1",
+    ]
+    server_args = ["--ServerApp.allow_remote_access=True"]  # (accept the Host header; still on loopback)
+    with running_lab(root, state, env=env, args=server_args) as lab, chromium_page(extra_args=args) as page:
         cdp = page.context.new_cdp_session(page)
         try:
             page.goto(f"{lab.url}/lab/tree/states.ipynb?reset")
@@ -295,6 +316,21 @@ def test_page_states_without_gesture_and_busy_kernel(tmp_path: Path) -> None:
             )
             _cdp_eval(cdp, run % 3)
             _cdp_wait(cdp, "document.body.innerText.includes('facts written')", 30, "the facts cell")
+
+            # the same notebook (and kernel) over plain http to a non-local name: no navigator.mediaDevices
+            other = page.context.new_page()
+            other.goto(f"http://{insecure}:{lab.port}/lab/workspaces/insecure/tree/states.ipynb?reset")
+            LabPage(other, lab).wait_idle()
+            _append_and_run(other, "link")  # a view of the kernel's link in this page
+            strip = other.locator(".vlnb-browser-audio[data-state='insecure']")
+            strip.wait_for(timeout=60_000)
+            text = strip.inner_text()
+            assert "https" in text and "SSH tunnel to localhost" in text, text
+            assert other.evaluate("() => !window.isSecureContext && !navigator.mediaDevices")
+            _append_and_run(other, "print('kernel sees:', link.state, '|', link.problem)")
+            other.wait_for_function("() => document.body.innerText.includes('kernel sees:')", timeout=30_000)
+            seen = other.evaluate("() => document.body.innerText")
+            assert "kernel sees: insecure | This page is not a secure origin" in seen, seen[-1500:]
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
             raise
