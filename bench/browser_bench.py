@@ -191,6 +191,13 @@ def _figures(facts: dict[str, Any], browser: bool, minutes: float) -> dict[str, 
         before = [s for s in speech if t - 0.5 <= s <= t]
         if reason == "speech_started" and before and stale is not None:
             barge.append((t - before[-1]) * 1000.0 + float(stale))
+    rendered = []  # the same, to the page rendering silence (without its output path's delay)
+    flushes = [f for f in facts.get("page_flushes") or [] if isinstance(f.get("g"), int)]
+    if browser and len(flushes) == len(facts["flushed"]):
+        for (t, stale, reason), f in zip(facts["flushed"], flushes, strict=True):
+            before = [s for s in speech if t - 0.5 <= s <= t]
+            if reason == "speech_started" and before and stale is not None:
+                rendered.append((t - before[-1]) * 1000.0 + float(stale) - (f["sw"] - f["sr"]))
     counters = facts["counters"]
     trace = np.array(facts.get("trace") or [], dtype=np.float64).reshape(-1, 4)
     if trace.size:  # the first block of each message: capture -> page send -> kernel arrival
@@ -204,6 +211,7 @@ def _figures(facts: dict[str, Any], browser: bool, minutes: float) -> dict[str, 
         "mic_to_socket": Stat.of(mic_ms),
         "socket_to_output": Stat.of(out_ms),
         "barge_in_to_silent": Stat.of(barge),
+        "barge_in_to_rendered_silence": Stat.of(rendered),
         "underruns": int(counters.get("output_underflows", 0)),
         "overflows": int(counters.get("input_overflows", 0)),
         "minutes": minutes,
@@ -273,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             f"ENDPOINT = {endpoint!r}\n" + COLLECT + f"\nlink = BrowserAudioLink(chunk_ms={args.chunk_ms})\nlink",
             "m = link.mic(); m.timeline.trace = []\ns, col = run(m, (spk := link.speaker()))",
             f"finish(s, col, {str(tmp / 'browser.json')!r}, {{'page_events': spk.page_events, "
-            "'stats': link.stats(), 'page': link.page, 'trace': m.timeline.trace})",
+            "'stats': link.stats(), 'page': link.page, 'trace': m.timeline.trace, 'page_flushes': spk.page_flushes})",
             "s, col = run('pulse', 'pulse')",
             f"finish(s, col, {str(tmp / 'local.json')!r}, {{}})",
         ]
@@ -378,6 +386,7 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"| of which page send -> kernel | {cell(b, 'send_to_kernel')} | | |",
         f"| socket -> output | {cell(b, 'socket_to_output')} | {cell(loc, 'socket_to_output')} | |",
         f"| barge-in -> silent | {cell(b, 'barge_in_to_silent')} | {cell(loc, 'barge_in_to_silent')} | p95 <= 60 |",
+        f"| of which to the page rendering silence | {cell(b, 'barge_in_to_rendered_silence')} | | |",
         f"| underruns in the run | {cell(b, 'underruns')} | {cell(loc, 'underruns')} | 0 |",
         f"| mic overflows (lost blocks) | {cell(b, 'overflows')} | {cell(loc, 'overflows')} | 0 |",
         f"| CPU: Chromium / PulseAudio | {cpu(b, 'audio')} | {cpu(loc, 'audio')} | Chromium < 50 % |",

@@ -328,8 +328,12 @@ def test_page_states_without_gesture_and_busy_kernel(tmp_path: Path) -> None:
             assert "https" in text and "SSH tunnel to localhost" in text, text
             assert other.evaluate("() => !window.isSecureContext && !navigator.mediaDevices")
             _append_and_run(other, "print('kernel sees:', link.state, '|', link.problem)")
-            other.wait_for_function("() => document.body.innerText.includes('kernel sees:')", timeout=30_000)
-            seen = other.evaluate("() => document.body.innerText")
+            other.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                ".some(e => e.innerText.includes('kernel sees:'))",
+                timeout=30_000,
+            )
+            seen = LabPage(other, lab).outputs_text()
             assert "kernel sees: insecure | This page is not a secure origin" in seen, seen[-1500:]
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)

@@ -16,8 +16,9 @@ page -> kernel
     first sample heard at ``tw``.  Heard times come from the AudioContext's output timestamp
     (``getOutputTimestamp``), else its render time plus ``outputLatency + baseLatency``.
     ``ping {pt}``: the page paused its mic because acks stopped (kernel busy); asks for one.
-    ``flushed {fid, g, recv, dropped, sw}``: the playback ring was dropped; ``g`` samples had
-    been played, the output was silent at the speaker from page wall ``sw``.
+    ``flushed {fid, g, recv, dropped, sw, sr}``: the playback ring was dropped; ``g`` samples had
+    been played, the output was silent at the speaker from page wall ``sw`` (rendered silent
+    from ``sr``: ``sw - sr`` is the output path's delay).
 
 kernel -> page (each with ``to`` = the page's id once known)
     ``hello {got, pt, kt, ks, start, mic}`` + 4 test bytes; ``taken``: a newer page took over.

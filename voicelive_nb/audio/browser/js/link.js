@@ -347,7 +347,7 @@ class Link {
   fromCapture(m) {
     if (m.type !== "frame") return;
     this.calibrate(m.ct + FRAME / 24000);
-    this.micLevel = Math.max(this.micLevel * 0.7, m.peak);
+    this.micLevel = Math.max(this.micLevel, m.peak);
     const now = wallMs();
     if (this.capture && now - this.lastAck > (this.opts.busy_ms || 700)) {
       if (!this.busy) {
@@ -406,7 +406,7 @@ class Link {
     if (m.type === "pos") this.calibrate(m.ct);
     const pw = this.heardWall(m.ct); // playback facts are stamped with when they are heard
     if (m.type === "pos") {
-      this.spkLevel = Math.max(this.spkLevel * 0.7, m.level * 1.4);
+      this.spkLevel = Math.max(this.spkLevel, m.level * 1.4);
       this.pos = { g: m.g, pw, playing: m.playing, underruns: m.underruns };
       this.stats.underruns = m.underruns;
       if (m.tap) this.tap.push({ pcm: m.tap, ct: m.tapCt });
@@ -415,7 +415,8 @@ class Link {
     } else if (m.type === "flushed") {
       this.stats.flushes++;
       this.stats.lastFlush = { fid: m.fid, g: m.g, dropped: m.dropped, sw: pw };
-      this.send({ t: "flushed", fid: m.fid, g: m.g, recv: m.recv, dropped: m.dropped, sw: pw, off: this.offset });
+      const sr = this.ctWall(m.ct); // (rendered silent; sw: silent at the speaker)
+      this.send({ t: "flushed", fid: m.fid, g: m.g, recv: m.recv, dropped: m.dropped, sw: pw, sr, off: this.offset });
     } else {
       this.events.push({ k: m.type, g: m.g, pw });
     }
@@ -494,16 +495,22 @@ class View {
   }
 
   paint() {
+    // (only what changed is written: every DOM write costs the page a style and layout pass)
     const l = this.link;
-    this.root.dataset.state = l.state;
-    this.root.dataset.transport = l.binUp && l.binDown ? "binary" : "base64";
-    this.status.textContent = l.text();
+    const set = (obj, key, value) => {
+      if (obj[key] !== value) obj[key] = value;
+    };
+    set(this.root.dataset, "state", l.state);
+    set(this.root.dataset, "transport", l.binUp && l.binDown ? "binary" : "base64");
+    set(this.status, "textContent", l.text());
     const show = ["idle", "suspended", "stopped", "denied", "nomic", "error"].includes(l.state);
-    this.button.style.display = show ? "" : "none";
-    this.button.textContent = l.state === "suspended" ? "Click to start audio" : "Start audio";
-    const pct = (x) => `${Math.round(100 * Math.min(1, Math.max(0, x)))}%`;
-    this.mic.style.width = pct(Math.sqrt(l.micLevel));
-    this.spk.style.width = pct(Math.sqrt(l.spkLevel));
+    set(this.button.style, "display", show ? "" : "none");
+    set(this.button, "textContent", l.state === "suspended" ? "Click to start audio" : "Start audio");
+    const pct = (x) => `${Math.round(50 * Math.min(1, Math.max(0, x))) * 2}%`; // 2 % steps
+    set(this.mic.style, "width", pct(Math.sqrt(l.micLevel)));
+    set(this.spk.style, "width", pct(Math.sqrt(l.spkLevel)));
+    l.micLevel *= 0.6; // fall back when no frames come (stopped, paused)
+    l.spkLevel *= 0.6;
   }
 
   remove() {
