@@ -110,7 +110,7 @@ def _drive(lp: LabPage, page: Any, va: Any, speech: Path, shots: Path) -> None:
         "() => document.querySelector('.vlnb-row-silence_duration_ms').innerText.includes('applied')",
         timeout=30_000,
     )
-    assert "800" in row.inner_text()
+    assert row.locator("input").first.input_value() == "800"  # the box beside the slider
 
     # The event log shows the server's acknowledgement with the new value.
     panel.locator(

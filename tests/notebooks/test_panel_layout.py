@@ -65,6 +65,9 @@ MEASURE = """() => {
       }
     }
   }
+  for (const el of panel.querySelectorAll('.vlnb-badge')) {
+    if (el.offsetParent !== null && box(el).right > inner + 1) out.cut.push('badge ' + el.innerText.slice(0, 30));
+  }
   for (const el of panel.querySelectorAll('.vlnb-err, .vlnb-status')) {
     if (el.scrollWidth > el.clientWidth + 1) out.unwrapped.push(name(el));
   }
@@ -103,6 +106,21 @@ def test_panel_fits_at_900_1400_and_1920_px(tmp_path: Path) -> None:
             page.wait_for_timeout(800)  # JupyterLab re-lays out its panels on resize
             results[width] = page.evaluate(MEASURE)
             panel.screenshot(path=str(shots / f"panel-{width}.png"))
+        # Typing a value out of range into the threshold box: refused and shown so, not clamped.
+        row = panel.locator(".vlnb-row-threshold")
+        box = row.locator("input").first
+        box.fill("2")
+        box.press("Enter")
+        page.wait_for_function(
+            "() => document.querySelector('.vlnb-row-threshold').innerText.includes('✗')", timeout=30_000
+        )
+        page.wait_for_function(
+            "() => document.querySelector('.vlnb-row-threshold input').value === '0.5'", timeout=30_000
+        )
+        assert "used on connect" not in row.inner_text()
+        panel.screenshot(path=str(shots / "threshold-refused.png"))
+        refused = page.evaluate(MEASURE)
+        assert refused["cut"] == [] and refused["scrollbars"] == [], refused  # the reason fits in its badge
     for width, r in results.items():
         assert r["scrollbars"] == [], (width, r["wide"], r)
         assert r["cut"] == [], (width, r)

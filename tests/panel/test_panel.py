@@ -308,3 +308,25 @@ def test_audio_selector_switches_between_devices_and_the_browser(
     panel = make_panel()
     assert panel.audio == "local"  # headless runs use WAV prompts
     panel.close()
+
+
+def test_a_typed_value_out_of_range_is_refused_not_clamped(no_azure: None) -> None:
+    """Typing 2 into the threshold box: refused with the range, and the box goes back (a slider's
+    own readout clamped it to 0.99 and called it "used on connect")."""
+    panel = make_panel(debounce_s=0)
+    box = panel.c.boxes["threshold"]
+    for typed in (2.0, -1.0):
+        box.value = typed  # as if typed into the box
+        panel.refresh()
+        badge = panel.c.badges["threshold"].value
+        assert "✗" in badge and "threshold" in badge and "used on connect" not in badge, badge
+        assert "0.01 &lt;= turn_detection.threshold &lt; 1.0" in panel._status.value  # HTML-escaped
+        assert box.value == 0.5 and panel.c.fields["threshold"].value == 0.5
+    assert panel.config.turn_detection.threshold == 0.5
+    box.value = 0.7  # in range: taken, and the slider follows
+    panel.refresh()
+    assert panel.config.turn_detection.threshold == 0.7 and panel.c.fields["threshold"].value == 0.7
+    assert "used on connect" in panel.c.badges["threshold"].value
+    panel.c.fields["silence_duration_ms"].value = 800  # the slider moved: its box follows
+    assert panel.c.boxes["silence_duration_ms"].value == 800
+    panel.close()

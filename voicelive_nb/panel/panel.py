@@ -56,6 +56,7 @@ from voicelive_nb.panel.widgets import (
     build_views,
     config_from_values,
     defaulted_fields,
+    values_from_config,
     values_from_session,
 )
 
@@ -578,6 +579,8 @@ class Panel:
         self._log_acc.observe(lambda _ch: self._redraw_log(), names="selected_index")
         for name, widget in c.fields.items():
             widget.observe(self._control_changed(name), names="value")
+        for name, box in c.boxes.items():  # a typed value goes the same way (and may be refused)
+            box.observe(self._control_changed(name), names="value")
 
     def _control_changed(self, name: str) -> Callable[[dict[str, Any]], None]:
         def handler(change: dict[str, Any]) -> None:
@@ -585,7 +588,10 @@ class Panel:
                 return
             self._pending[name] = change["new"]
             if name == "type":
-                self.c.fields["speech_duration_ms"].disabled = change["new"] == "server_vad"
+                disabled = change["new"] == "server_vad"
+                self.c.fields["speech_duration_ms"].disabled = disabled
+                if "speech_duration_ms" in self.c.boxes:
+                    self.c.boxes["speech_duration_ms"].disabled = disabled
             self._schedule_apply()
 
         return handler
@@ -609,10 +615,13 @@ class Panel:
             self._apply(changes)
 
     def _refuse(self, changes: dict[str, Any], exc: Exception) -> None:
-        """Show ``changes`` refused (each control and the status line say why)."""
+        """Show ``changes`` refused (each control and the status line say why); the controls
+        go back to the values in force."""
         for name in changes:
             self.state.set_field(name, FieldStatus("error", str(exc)))
         self.state.set_status(str(exc), error=True)
+        in_force = values_from_config(self.config)
+        self._show_values({k: in_force[k] for k in changes if k in in_force})
         self.refresh()
 
     def _apply(
@@ -663,12 +672,16 @@ class Panel:
         self._syncing = True
         try:
             for name, value in values.items():
-                widget = self.c.fields.get(name)
-                if widget is not None and name not in self._pending:
-                    with contextlib.suppress(Exception):  # e.g. a value outside a slider's range
-                        self._set(widget, "value", value)
+                if name in self._pending:
+                    continue
+                for widget in (self.c.fields.get(name), self.c.boxes.get(name)):
+                    if widget is not None:
+                        with contextlib.suppress(Exception):  # e.g. a value outside a slider's range
+                            self._set(widget, "value", value)
             kind = self.c.fields["type"].value
             self.c.fields["speech_duration_ms"].disabled = kind == "server_vad"
+            if "speech_duration_ms" in self.c.boxes:
+                self.c.boxes["speech_duration_ms"].disabled = kind == "server_vad"
         finally:
             self._syncing = False
 

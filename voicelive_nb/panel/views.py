@@ -74,6 +74,7 @@ CSS = """
 .vlnb-counters b { font-variant-numeric: tabular-nums; }
 .vlnb-bad { color: #b91c1c; }
 .vlnb-badge { font-size: 11px; white-space: nowrap; }
+.vlnb-badge.vlnb-bad { white-space: normal; overflow-wrap: anywhere; display: inline-block; line-height: 1.2; }
 </style>
 """
 
@@ -229,6 +230,13 @@ def counters_html(counters: Mapping[str, float]) -> str:
     return f'<div class="vlnb vlnb-counters">{"".join(cells)}</div>'
 
 
+def _short_reason(detail: str, limit: int = 44) -> str:
+    """A refusal in the few words a badge has room for (the whole of it is in its tooltip)."""
+    reason = detail.split(" is not valid: ", 1)[-1] if " is not valid: " in detail else detail
+    reason = reason.replace("expected a number with ", "").replace("turn_detection.", "")
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
 def field_badge_html(status: FieldStatus | None) -> str:
     """The small mark next to a turn-detection control: sent, accepted, or refused (with why)."""
     if status is None:
@@ -241,5 +249,6 @@ def field_badge_html(status: FieldStatus | None) -> str:
         text = "applied" if status.detail == "accepted" else escape(status.detail)
         return f'<span class="vlnb vlnb-badge" style="color:#15803d">✓ {text}</span>'
     return (
-        f'<span class="vlnb vlnb-badge vlnb-bad" title="{escape(status.detail)}">✗ {escape(status.detail[:60])}</span>'
+        f'<span class="vlnb vlnb-badge vlnb-bad" title="{escape(status.detail)}">'
+        f"✗ {escape(_short_reason(status.detail))}</span>"
     )

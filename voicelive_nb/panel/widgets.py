@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from voicelive_nb.config import EndOfUtterance, SessionConfig, Voice
@@ -46,6 +46,9 @@ LIVE_FIELDS = (*VAD_FIELDS, "noise_reduction", "echo_cancellation", "voice", "in
 """Controls whose changes are sent to a running session (debounced ``session.update``)."""
 
 _SEMANTIC_ONLY = ("speech_duration_ms",)
+
+NUMERIC_FIELDS: tuple[str, ...] = ("threshold", "prefix_padding_ms", "silence_duration_ms", "speech_duration_ms")
+"""The live controls that are sliders (each with a typed box beside it)."""
 
 SERVICE_DEFAULTS: dict[str, int] = {"speech_duration_ms": 80}
 """What the service uses for a setting the config leaves unset (None); its control shows this
@@ -88,10 +91,12 @@ class Controls:
     log_audio: Any
     audio: Any = None
     """Where the audio goes: ``local`` devices or the ``browser`` page."""
+    boxes: dict[str, Any] = field(default_factory=dict)
+    """The typed-value box beside each slider (see :data:`NUMERIC_FIELDS`)."""
 
 
-def _row(name: str, widget: Any, badge: Any) -> Any:
-    """A control and its badge on one line: the control takes what the badge leaves."""
+def _row(name: str, widget: Any, badge: Any, box: Any = None) -> Any:
+    """A control (and its typed box) and its badge on one line: the control takes what is left."""
     import ipywidgets as w
 
     widget.layout.width = "auto"
@@ -99,7 +104,10 @@ def _row(name: str, widget: Any, badge: Any) -> Any:
     widget.layout.min_width = "0"
     badge.layout.width = "104px"
     badge.layout.flex = "0 0 auto"
-    row = w.HBox([widget, badge], layout=w.Layout(align_items="center", width="100%", margin="0"))
+    parts = [widget, badge] if box is None else [widget, box, badge]
+    if box is not None:
+        box.layout.flex = "0 0 auto"
+    row = w.HBox(parts, layout=w.Layout(align_items="center", width="100%", margin="0"))
     row.add_class(f"vlnb-row-{name}")  # a stable handle for tests and custom CSS
     return row
 
@@ -173,7 +181,7 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
             description="Threshold",
             continuous_update=False,
             style=desc,
-            readout_format=".2f",
+            readout=False,  # the box next to it shows the value; a typed one is checked, not clamped
         ),
         "prefix_padding_ms": w.IntSlider(
             value=vad.prefix_padding_ms if vad else 300,
@@ -183,6 +191,7 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
             description="Prefix pad ms",
             continuous_update=False,
             style=desc,
+            readout=False,
         ),
         "silence_duration_ms": w.IntSlider(
             value=vad.silence_duration_ms if vad else 500,
@@ -192,6 +201,7 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
             description="Silence ms",
             continuous_update=False,
             style=desc,
+            readout=False,
         ),
         "speech_duration_ms": w.IntSlider(
             value=(vad.speech_duration_ms or SERVICE_DEFAULTS["speech_duration_ms"])
@@ -203,6 +213,7 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
             description="Speech ms",
             continuous_update=False,
             style=desc,
+            readout=False,
             disabled=td == "server_vad",
         ),
         "end_of_utterance_detection": w.Dropdown(
@@ -222,6 +233,14 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
         "instructions": instructions,
     }
     badges = {name: w.HTML(value="") for name in LIVE_FIELDS}
+    # A typed box beside each slider: a slider clamps what is typed into it (2 became 0.99 and
+    # was "used on connect"); the box hands it on as typed, so a value out of range is refused.
+    boxes = {
+        name: (w.FloatText if name == "threshold" else w.IntText)(
+            value=f[name].value, step=f[name].step, disabled=f[name].disabled, layout=w.Layout(width="64px")
+        )
+        for name in NUMERIC_FIELDS
+    }
     log_filter = w.Dropdown(
         options=["all", "server", "client", "local", "errors"],
         value="all",
@@ -248,6 +267,7 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
         log_filter,
         log_audio,
         audio_pick,
+        boxes=boxes,
     )
 
     def section(text: str) -> Any:
@@ -272,7 +292,10 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
     )
     vad_box = w.VBox(
         [section("Turn detection (applies live)")]
-        + [_row(name, f[name], badges[name]) for name in (*VAD_FIELDS, "noise_reduction", "echo_cancellation")],
+        + [
+            _row(name, f[name], badges[name], boxes.get(name))
+            for name in (*VAD_FIELDS, "noise_reduction", "echo_cancellation")
+        ],
         layout=w.Layout(width="100%"),
     )
     return controls, connection_box, vad_box
