@@ -203,3 +203,26 @@ def test_barge_in_is_measured_on_the_interrupted_turn(connection: Any, responder
     second_begin = round((second.first_played - rec.t0) * rate)  # type: ignore[operator]
     first_reply = blocks[blocks["placed"] < second_begin]
     assert (first_reply["placed"] + first_reply["samples"]).max() <= cut + 2 * 480  # within a block or two
+
+
+def test_a_recording_started_and_stopped_mid_session_goes_through_the_session(emulator: Any, tmp_path: Path) -> None:
+    """``session.record(folder)`` / ``record(None)``: the one recorder path (the panel's too), key scrubbed."""
+    from voicelive_nb.connection import ConnectionSettings
+
+    connection = ConnectionSettings(endpoint=emulator.endpoint, api_key=API_KEY)
+    session = VoiceSession(connection=connection, mic=WavMic(np.zeros(24000, dtype=np.int16), loop=True),
+                           speaker=CaptureSpeaker())  # fmt: skip
+    with session:
+        ready = session.wait_for("session.updated", timeout=20, since=0)
+        recorder = session.record(tmp_path / "mid")
+        assert session.recorder is recorder
+        with pytest.raises(RuntimeError, match="already recording"):
+            session.record(tmp_path / "other")
+        session.send_text("Hello there.")
+        session.wait_for("response.done", timeout=30, since=ready.t)
+        assert session.record(None) is recorder and recorder is not None and recorder.closed
+    folder = tmp_path / "mid"
+    rec = Recording.load(folder)
+    assert rec.record_count > 0 and any(e["type"] == "response.done" for e in rec.events)
+    for name in ("events.jsonl", "session.json"):
+        assert API_KEY not in (folder / name).read_text(), name

@@ -155,8 +155,13 @@ class Panel:
         """The panel's model (fed by the session's event bus)."""
         self._unsubscribe: Callable[[], None] | None = None
         self._recorder: Any = None
-        self._unsub_recorder: Callable[[], None] | None = None
         self._api_key: str | None = None
+        # what refresh() shows besides the state's snapshot (refresh() is the only writer of widgets)
+        self._record_text = ""  # the line under the record toggle
+        self._recording_wanted = False  # the record toggle
+        self._to_show: dict[str, Any] = {}  # control values to display (not user changes)
+        self._locked = False  # connection fields locked (a session passed in)
+        self._clear_key = False  # empty the API key box (the key is held in memory only)
         self._pending: dict[str, Any] = {}
         self._debounce: asyncio.TimerHandle | None = None
         self._closed = False
@@ -189,7 +194,8 @@ class Panel:
         self._audio = AudioChoice(self.c, conn_box, audio)
         if session is not None:
             self._attach(session)
-            self._lock_connection_fields(True)  # (a session passed in brings its own mic and speaker)
+            self._locked = True  # (a session passed in brings its own mic and speaker)
+            self.refresh()
 
     # ------------------------------------------------------------------ public API
 
@@ -214,7 +220,7 @@ class Panel:
             if self._session is None or self._own_session:
                 self._build_session()
             session = self._session
-            if self.c.record.value and self._recorder is None:
+            if self._recording_wanted and self._recorder is None:
                 self._start_recorder()
             self.state.set_status("Starting…")
             session.start()
@@ -240,7 +246,7 @@ class Panel:
         if self._session is not None:
             (self._session.mute if muted else self._session.unmute)()
         self.state.set_muted(muted)
-        self._set(self.c.mute, "value", muted)
+        self.refresh()
 
     def unmute(self) -> None:
         """Resume sending the mic."""
@@ -252,11 +258,7 @@ class Panel:
         Returns the folder being recorded (or just finalised, with ``on=False``); None when
         recording was asked for before connecting (the folder is made on connect).
         """
-        self._syncing = True  # the toggle follows; it must not call back into record()
-        try:
-            self._set(self.c.record, "value", on)
-        finally:
-            self._syncing = False
+        self._recording_wanted = on  # the toggle follows at the refresh below
         folder = Path(self._recorder.folder) if self._recorder is not None else None
         if on and self._recorder is None and self._connected():
             self._start_recorder()
@@ -455,9 +457,10 @@ class Panel:
         if snap.server_session != self._seen_server and snap.server_session and not self._pending:
             self._seen_server = snap.server_session
             values = values_from_session(snap.server_session)
-            self._show_values(values)
+            self._to_show.update(values)
             if values:  # what the server left unset shows its default, marked as such
                 self.state.mark_defaults([n for n in SERVICE_DEFAULTS if n not in values], SERVICE_DEFAULTS)
+        self._show_controls(snap)
         return snap
 
     def close(self) -> None:
@@ -505,8 +508,8 @@ class Panel:
 
             self.state.feed(EventRecord.now("local", Local.CONNECTION, {"state": session.state}))
         recorder = getattr(session, "recorder", None)
-        if recorder is not None:
-            self.c.record_folder.value = f"recording to <code>{recorder.folder}</code>"
+        if recorder is not None and not recorder.closed:
+            self._record_text = f"recording to <code>{recorder.folder}</code>"
 
     def _build_session(self) -> None:
         from voicelive_nb.connection import ConnectionSettings
@@ -519,8 +522,7 @@ class Panel:
         typed_key = self.c.api_key.value or None
         if typed_key:
             self._api_key = typed_key
-            self.c.api_key.value = ""  # the key must not stay in the widget state
-            self.c.api_key.placeholder = "•••••• (held in memory for this panel)"
+            self._clear_key = True  # the key must not stay in the widget state: the next refresh empties it
         connection = self._session_kwargs.get("connection") or ConnectionSettings.resolve(
             endpoint=None if endpoint.lower() in ("", EMULATOR_LABEL) else endpoint,
             api_key=self._api_key,
@@ -538,31 +540,21 @@ class Panel:
         self._attach(VoiceSession(config, connection=connection, **kwargs))
 
     def _start_recorder(self) -> None:
-        from voicelive_nb.recording.recorder import Recorder
-
+        """Record through the session's own recorder (the same scrubbing of secrets as ``record=``)."""
+        if self._session is None:
+            return
         folder = self.record_dir / datetime.now().strftime("%Y%m%d-%H%M%S")
-        self._recorder = Recorder(folder, config=self.config.to_dict())
-        if self._session is not None:
-            self._unsub_recorder = self._session.subscribe(self._recorder)
-        self.c.record_folder.value = f"● recording to <code>{folder}</code>"
+        self._recorder = self._session.record(folder)
+        self._record_text = f"● recording to <code>{folder}</code>"
 
     def _stop_recorder(self) -> None:
         recorder, self._recorder = self._recorder, None
         if recorder is None:
             return
-        bus = getattr(self._session, "bus", None)
-        if bus is not None:
-            bus.flush(2.0)  # the records already published belong in the recording
-        if self._unsub_recorder is not None:
-            self._unsub_recorder()
-            self._unsub_recorder = None
-        recorder.close()
-        self.c.record_folder.value = f"saved <code>{recorder.folder}</code>"
-        self._syncing = True
-        try:
-            self._set(self.c.record, "value", False)
-        finally:
-            self._syncing = False
+        if self._session is not None:
+            self._session.record(None)  # flushes the bus, then finalises the files
+        self._record_text = f"saved <code>{recorder.folder}</code>"
+        self._recording_wanted = False
 
     def _connected(self) -> bool:
         return self.state.connection in ("connected", "connecting", "reconnecting")
@@ -587,12 +579,9 @@ class Panel:
             if self._syncing:
                 return
             self._pending[name] = change["new"]
-            if name == "type":
-                disabled = change["new"] == "server_vad"
-                self.c.fields["speech_duration_ms"].disabled = disabled
-                if "speech_duration_ms" in self.c.boxes:
-                    self.c.boxes["speech_duration_ms"].disabled = disabled
             self._schedule_apply()
+            if name == "type":
+                self.refresh()  # (speech_duration_ms applies to semantic VAD only)
 
         return handler
 
@@ -621,7 +610,7 @@ class Panel:
             self.state.set_field(name, FieldStatus("error", str(exc)))
         self.state.set_status(str(exc), error=True)
         in_force = values_from_config(self.config)
-        self._show_values({k: in_force[k] for k in changes if k in in_force})
+        self._to_show.update({k: in_force[k] for k in changes if k in in_force})
         self.refresh()
 
     def _apply(
@@ -643,7 +632,7 @@ class Panel:
                 self._refuse(changes, exc)
                 done.set_result(CommandResult("update", False, str(exc)))
                 return done
-        self._show_values({k: v for k, v in changes.items() if k in self.c.fields})
+        self._to_show.update({k: v for k, v in changes.items() if k in self.c.fields})
         session = self._session
         if session is None or not self._connected():
             self._config = config
@@ -667,28 +656,36 @@ class Panel:
         self.refresh()
         return future
 
-    def _show_values(self, values: dict[str, Any]) -> None:
-        """Set control values without treating them as user changes."""
+    def _show_controls(self, snap: PanelSnapshot) -> None:
+        """Project what the controls show (refresh() only): values set by code or by the server
+        (not taken for user changes), the toggles, the record line, the locks."""
+        c = self.c
         self._syncing = True
         try:
+            values, self._to_show = self._to_show, {}
             for name, value in values.items():
                 if name in self._pending:
                     continue
-                for widget in (self.c.fields.get(name), self.c.boxes.get(name)):
+                for widget in (c.fields.get(name), c.boxes.get(name)):
                     if widget is not None:
                         with contextlib.suppress(Exception):  # e.g. a value outside a slider's range
                             self._set(widget, "value", value)
-            kind = self.c.fields["type"].value
-            self.c.fields["speech_duration_ms"].disabled = kind == "server_vad"
-            if "speech_duration_ms" in self.c.boxes:
-                self.c.boxes["speech_duration_ms"].disabled = kind == "server_vad"
+            semantic_only = c.fields["type"].value == "server_vad"  # speech_duration_ms: semantic VAD only
+            self._set(c.fields["speech_duration_ms"], "disabled", semantic_only)
+            if "speech_duration_ms" in c.boxes:
+                self._set(c.boxes["speech_duration_ms"], "disabled", semantic_only)
+            self._set(c.mute, "value", snap.muted)
+            self._set(c.record, "value", self._recording_wanted or self._recorder is not None)
+            self._set(c.record_folder, "value", self._record_text)
+            if self._clear_key:
+                self._clear_key = False
+                self._set(c.api_key, "value", "")
+                self._set(c.api_key, "placeholder", "•••••• (held in memory for this panel)")
+            if self._locked:
+                for widget in (c.endpoint, c.auth, c.api_key, c.model, c.mic, c.speaker, c.audio):
+                    self._set(widget, "disabled", True)
         finally:
             self._syncing = False
-
-    def _lock_connection_fields(self, locked: bool) -> None:
-        c = self.c
-        for widget in (c.endpoint, c.auth, c.api_key, c.model, c.mic, c.speaker, c.audio):
-            widget.disabled = locked
 
     @property
     def audio(self) -> str:

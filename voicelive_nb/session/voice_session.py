@@ -182,6 +182,7 @@ class VoiceSession:
         self._command_ids = itertools.count(1)  # each command's id (next() is atomic under the GIL)
         self._recorder: Recorder | None = None
         self._recorder_unsub: Callable[[], None] | None = None
+        self._tracker_unsub: Callable[[], None] | None = None
         self._tracker: TurnTracker | None = None
         self._muted = False
         self._cond = threading.Condition()
@@ -233,7 +234,7 @@ class VoiceSession:
 
     @property
     def recorder(self) -> Recorder | None:
-        """The recorder of the current (or last) run, if ``record=`` was given."""
+        """The recorder of the current (or last) run: ``record=``, or :meth:`record`."""
         return self._recorder
 
     @property
@@ -546,33 +547,64 @@ class VoiceSession:
                 tracker.feed(record)
 
             unsub_tracker = self.bus.subscribe(feed)
-        if self._record is not None:
-            from voicelive_nb.recording.recorder import Recorder
-
-            key = self._connection.api_key if self._connection is not None else None
-            secrets = [key.reveal()] if isinstance(key, Secret) else []
-            recorder = Recorder(self._record, config=config.to_dict(), secrets=secrets)
-            self._recorder = recorder
-            unsub_recorder = self.bus.subscribe(recorder)
-        else:
+        current = self._recorder
+        if current is None or current.closed:  # (one started with record() before start() goes on)
             self._recorder = None
+            if self._record is not None:
+                self._start_recorder(self._record, config)
 
         def unsubscribe() -> None:
             if self._tracker is not None:
                 unsub_tracker()
-            if self._recorder is not None:
-                unsub_recorder()
 
-        self._recorder_unsub = unsubscribe
+        self._tracker_unsub = unsubscribe
+
+    def _start_recorder(self, folder: str | Path, config: SessionConfig) -> Recorder:
+        """The one way a recorder is made: the session's records, the API key kept out."""
+        from voicelive_nb.recording.recorder import Recorder
+
+        key = self._connection.api_key if self._connection is not None else None
+        secrets = [key.reveal()] if isinstance(key, Secret) else []
+        recorder = Recorder(folder, config=config.to_dict(), secrets=secrets)
+        self._recorder = recorder
+        self._recorder_unsub = self.bus.subscribe(recorder)
+        return recorder
+
+    def _close_recorder(self) -> Recorder | None:
+        recorder, self._recorder = self._recorder, None
+        unsub, self._recorder_unsub = self._recorder_unsub, None
+        if unsub is not None:
+            unsub()
+        if recorder is not None:
+            recorder.close()
+        return recorder
+
+    def record(self, folder: str | Path | None) -> Recorder | None:
+        """Start recording into ``folder`` now, or with None stop and finalise the recording.
+
+        The same recorder as ``record=`` (secrets such as the API key are kept out of the
+        files the same way), subscribed from this moment: a recording started mid-session
+        begins with the next record.  Returns the recorder started (or finalised).
+        Raises RuntimeError if a recording is already running (stop it first).
+        """
+        if folder is None:
+            if threading.current_thread().name != _BUS_THREAD:
+                self.bus.flush(2.0)  # the records already published belong in the recording
+            return self._close_recorder()
+        current = self._recorder
+        if current is not None and not current.closed:
+            raise RuntimeError(f"already recording to {current.folder}; call record(None) first")
+        return self._start_recorder(folder, self.config)
 
     def _finish_observers(self) -> None:
         if threading.current_thread().name != _BUS_THREAD:
             self.bus.flush()
-        if self._recorder_unsub is not None:
-            self._recorder_unsub()
-            self._recorder_unsub = None
-        if self._recorder is not None:
-            self._recorder.close()
+        if self._tracker_unsub is not None:
+            self._tracker_unsub()
+            self._tracker_unsub = None
+        recorder = self._recorder
+        self._close_recorder()
+        self._recorder = recorder  # still readable after the run (``session.recorder``)
         if threading.current_thread().name != _BUS_THREAD:
             self.bus.close()
 
