@@ -36,6 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 from voicelive_nb.panel.audio import AudioChoice
 from voicelive_nb.panel.chart import LatencyChart
+from voicelive_nb.panel.mapping import (
+    LIVE_FIELDS,
+    SERVICE_DEFAULTS,
+    config_from_values,
+    defaulted_fields,
+    values_from_config,
+    values_from_session,
+)
 from voicelive_nb.panel.refresh import Refresher
 from voicelive_nb.panel.state import FieldStatus, PanelSnapshot, PanelState
 from voicelive_nb.panel.views import (
@@ -47,18 +55,7 @@ from voicelive_nb.panel.views import (
     status_html,
     transcript_html,
 )
-from voicelive_nb.panel.widgets import (
-    DEFAULT_DEVICE,
-    EMULATOR_LABEL,
-    LIVE_FIELDS,
-    SERVICE_DEFAULTS,
-    build_controls,
-    build_views,
-    config_from_values,
-    defaulted_fields,
-    values_from_config,
-    values_from_session,
-)
+from voicelive_nb.panel.widgets import DEFAULT_DEVICE, EMULATOR_LABEL, build_controls, build_views
 
 if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.config import SessionConfig

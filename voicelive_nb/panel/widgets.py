@@ -1,65 +1,27 @@
-"""The panel's input controls: building the widgets and turning their values into settings.
+"""The panel's input controls and views: building the widgets (no session, no threads).
 
-Pure construction plus two-way conversion between widget values and
-:class:`~voicelive_nb.config.SessionConfig` -- no session, no threads.  The
+What their values mean as settings is :mod:`voicelive_nb.panel.mapping`; the
 :class:`~voicelive_nb.panel.Panel` wires them to commands.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicelive_nb.config import EndOfUtterance, SessionConfig, Voice
+from voicelive_nb.config import SessionConfig
+from voicelive_nb.panel.mapping import LIVE_FIELDS, SERVICE_DEFAULTS, VAD_FIELDS
 from voicelive_nb.schema import NOISE_REDUCTION_TYPES, OPENAI_VOICES, TURN_DETECTION_TYPES
 
-__all__ = [
-    "LIVE_FIELDS",
-    "VAD_FIELDS",
-    "Controls",
-    "Views",
-    "build_controls",
-    "build_views",
-    "config_from_values",
-    "values_from_config",
-]
+__all__ = ["DEFAULT_DEVICE", "EMULATOR_LABEL", "NUMERIC_FIELDS", "Controls", "Views", "build_controls", "build_views"]
 
 EMULATOR_LABEL = "local emulator"
 DEFAULT_DEVICE = "default"
 """Device picker value meaning: the session's default (a device, or WAV/capture when headless)."""
 
-VAD_FIELDS = (
-    "type",
-    "threshold",
-    "prefix_padding_ms",
-    "silence_duration_ms",
-    "speech_duration_ms",
-    "end_of_utterance_detection",
-    "create_response",
-    "interrupt_response",
-)
-"""Turn-detection controls, by the ``VadSettings`` field each sets."""
-
-LIVE_FIELDS = (*VAD_FIELDS, "noise_reduction", "echo_cancellation", "voice", "instructions")
-"""Controls whose changes are sent to a running session (debounced ``session.update``)."""
-
-_SEMANTIC_ONLY = ("speech_duration_ms",)
-
 NUMERIC_FIELDS: tuple[str, ...] = ("threshold", "prefix_padding_ms", "silence_duration_ms", "speech_duration_ms")
 """The live controls that are sliders (each with a typed box beside it)."""
-
-SERVICE_DEFAULTS: dict[str, int] = {"speech_duration_ms": 80}
-"""What the service uses for a setting the config leaves unset (None); its control shows this
-value marked "(service default)" until it is set."""
-
-
-def defaulted_fields(config: SessionConfig) -> list[str]:
-    """The controls of :data:`SERVICE_DEFAULTS` that ``config`` leaves unset."""
-    vad = config.turn_detection
-    return [name for name in SERVICE_DEFAULTS if vad is None or getattr(vad, name, None) is None]
-
 
 _EOU_LEVELS = (("off", ""), ("low", "low"), ("medium", "medium"), ("high", "high"), ("default", "default"))
 _NOISE = (("off", ""), *((name.replace("_", " "), name) for name in NOISE_REDUCTION_TYPES))
@@ -396,59 +358,3 @@ def _device_pickers(desc: dict[str, str], layout: Any) -> tuple[Any, Any]:
         options=outputs, value=DEFAULT_DEVICE, description="Speaker", style=desc, layout=layout(), tooltip=note
     )
     return mic, speaker
-
-
-def values_from_config(config: SessionConfig) -> dict[str, Any]:
-    """Widget values for the live controls, from a config."""
-    vad = config.turn_detection
-    eou = vad.end_of_utterance_detection if vad else None
-    values: dict[str, Any] = {
-        "noise_reduction": config.noise_reduction or "",
-        "echo_cancellation": config.echo_cancellation,
-        "voice": config.voice.name,
-        "instructions": config.instructions,
-    }
-    if vad is not None:
-        values.update(
-            type=vad.type,
-            threshold=vad.threshold,
-            prefix_padding_ms=vad.prefix_padding_ms,
-            silence_duration_ms=vad.silence_duration_ms,
-            create_response=vad.create_response,
-            interrupt_response=vad.interrupt_response,
-            end_of_utterance_detection=eou.threshold_level if eou else "",
-        )
-        if vad.speech_duration_ms is not None:
-            values["speech_duration_ms"] = vad.speech_duration_ms
-    return values
-
-
-def values_from_session(session: Mapping[str, Any]) -> dict[str, Any]:
-    """Widget values for what the server acknowledged (a ``session.updated`` session dict)."""
-    try:
-        return values_from_config(SessionConfig.from_dict(session))
-    except (ValueError, TypeError, KeyError):
-        return {}
-
-
-def config_from_values(base: SessionConfig, changes: Mapping[str, Any]) -> SessionConfig:
-    """``base`` with the changed control values applied (ValueError names a bad one)."""
-    vad: dict[str, Any] = {}
-    top: dict[str, Any] = {}
-    for name, value in changes.items():
-        if name == "end_of_utterance_detection":
-            vad[name] = EndOfUtterance(threshold_level=value) if value else None
-        elif name in VAD_FIELDS:
-            vad[name] = value
-        elif name == "noise_reduction":
-            top[name] = value or None
-        elif name == "voice":
-            top[name] = Voice.from_value(str(value).strip())
-        else:
-            top[name] = value
-    kind = vad.get("type", base.turn_detection.type if base.turn_detection else "server_vad")
-    if kind == "server_vad":
-        for name in _SEMANTIC_ONLY:
-            vad.pop(name, None)
-    cfg = base.with_vad(**vad) if vad else base
-    return cfg.replace(**top) if top else cfg
