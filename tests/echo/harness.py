@@ -56,6 +56,9 @@ class Tally:
     meter_spans: list[tuple[Any, Any]] = field(default_factory=list)
     local: dict[str, Any] = field(default_factory=dict)
     server: dict[str, Any] = field(default_factory=dict)
+    speech_started: list[float] = field(default_factory=list)
+    """Times of every ``speech_started`` while the cycles ran (collected from the bus: the
+    session's own history holds only the last ~20 s of records)."""
 
 
 def open_session(mode: str, connection: ConnectionSettings, device: str = "pulse", record: Any = None) -> VoiceSession:
@@ -119,6 +122,32 @@ def run_cycles(
     ``meters()``, if given, is called at the start and the end of each reply played to its end
     (single talk: only the assistant speaks) and returns echo meter snapshots for :func:`erle`.
     """
+
+    def collect(record: Any) -> None:
+        if record.type == "input_audio_buffer.speech_started":
+            tally.speech_started.append(record.t)
+
+    unsubscribe = session.subscribe(collect)
+    try:
+        _cycles(session, va, tally, prompt, interruption, cycles, interrupt, cycle_timeout, meters)
+    finally:
+        session.bus.flush()
+        unsubscribe()
+    classify(tally)
+    return tally
+
+
+def _cycles(
+    session: VoiceSession,
+    va: Any,
+    tally: Tally,
+    prompt: np.ndarray,
+    interruption: np.ndarray,
+    cycles: int,
+    interrupt: bool,
+    cycle_timeout: float,
+    meters: Any,
+) -> None:
     for _ in range(cycles):
         t0 = time.monotonic()
         play = va.play_into_mic(prompt, wait=False)
@@ -149,11 +178,9 @@ def run_cycles(
             session.cancel_response()
         _quiet(session, hold_s=0.3)
         session.unmute()
-    classify(session, tally)
-    return tally
 
 
-def classify(session: VoiceSession, tally: Tally) -> None:
+def classify(tally: Tally) -> None:
     """Sort the server's speech_started events into true and false barge-ins.
 
     True: it arrived while the user spoke (detection takes ~0.3 s; every utterance is longer).
@@ -161,8 +188,8 @@ def classify(session: VoiceSession, tally: Tally) -> None:
     tally.false_barge_ins = 0
     for u in tally.utterances:
         u.detected = False
-    for rec in session.records("input_audio_buffer.speech_started"):
-        owner = next((u for u in tally.utterances if u.start - 0.05 <= rec.t <= u.end + DETECT_S), None)
+    for t in tally.speech_started:
+        owner = next((u for u in tally.utterances if u.start - 0.05 <= t <= u.end + DETECT_S), None)
         if owner is not None:
             owner.detected = True
         else:
