@@ -4,8 +4,9 @@ With open speakers the assistant's voice comes back into the mic; server VAD tak
 the user and the assistant interrupts itself.  An echo canceller subtracts what the speaker
 played (the *far end*) from what the mic hears (the *near end*).  Pieces:
 
-* :class:`Apm` -- livekit's ``AudioProcessingModule`` (echo canceller on, nothing else) on
-  preallocated 10 ms frames; the far end and the near end may have different rates.
+* :class:`~voicelive_nb.audio.apm.Apm` -- livekit's ``AudioProcessingModule`` (echo canceller
+  on, nothing else) on preallocated 10 ms frames, called the cheap way (:mod:`.apm`); the
+  far end and the near end may have different rates.
 * :class:`EchoCanceller` -- sans-I/O: far frames and near frames in (any block sizes,
   re-chunked to exactly 10 ms), cleaned near audio out, with echo meters
   (:class:`EchoMeter`: ERL and ERLE while the far end is active).  The far end comes from a
@@ -21,7 +22,7 @@ for the echo still in the room).  When the user talks over the assistant (double
 near end holds speech, so ERLE then reads low: it is meaningful while only the assistant
 speaks.
 
-``livekit`` is imported on first use; without it :class:`Apm` raises
+``livekit`` is imported on first use; without it :class:`~voicelive_nb.audio.apm.Apm` raises
 :class:`EchoCancellerUnavailable` naming the install command.
 """
 
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from voicelive_nb.audio.apm import Apm, EchoCancellerUnavailable, check_rate
 
 __all__ = [
     "APM_DELAY",
@@ -54,73 +57,15 @@ FarSource = Callable[[int, np.ndarray], None]
 (zeros where nothing played)."""
 
 
-class EchoCancellerUnavailable(RuntimeError):
-    """The ``livekit`` package (which carries WebRTC's echo canceller) is not installed."""
-
-
 def apm_delay_samples(rate: int) -> int:
     """Output lag of the canceller at ``rate`` Hz, in samples (about 9 ms)."""
     return APM_DELAY.get(rate, round(0.009 * rate))
-
-
-def _rtc() -> Any:
-    try:
-        from livekit import rtc
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise EchoCancellerUnavailable(
-            "local echo cancellation needs the livekit package (WebRTC's echo canceller): "
-            "pip install 'livekit>=1.2,<1.3' (or pip install 'voicelive-nb[aec]')"
-        ) from exc
-    return rtc
 
 
 def _ms(x: np.ndarray) -> float:
     """Mean square of int16 samples."""
     f = x.astype(np.float32)
     return float(np.dot(f, f)) / max(1, int(f.shape[0]))
-
-
-def _check_rate(rate: int, what: str) -> None:
-    if rate % 100 or not 8000 <= rate <= 48000:
-        raise ValueError(f"echo canceller {what} rate must be 8000-48000 Hz in steps of 100, got {rate}")
-
-
-class Apm:
-    """WebRTC's audio processing module with only the echo canceller on, on 10 ms frames.
-
-    :meth:`render` takes one far-end frame (``far_rate // 100`` samples) into
-    :attr:`far_frame`'s buffer; :meth:`capture` cleans :attr:`near_frame` in place.
-    Both buffers are allocated once; the caller copies samples into and out of them.
-    """
-
-    def __init__(self, near_rate: int = 24000, far_rate: int | None = None, *, high_pass: bool = True) -> None:
-        far_rate = far_rate or near_rate
-        _check_rate(near_rate, "near-end")
-        _check_rate(far_rate, "far-end")
-        rtc = _rtc()
-        self.near_rate = near_rate
-        self.far_rate = far_rate
-        self.near_n = near_rate // 100
-        self.far_n = far_rate // 100
-        self._apm = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=high_pass)
-        self._near_buf = bytearray(self.near_n * 2)
-        self._far_buf = bytearray(self.far_n * 2)
-        self.near_frame = np.frombuffer(self._near_buf, dtype=np.int16)
-        """The near-end frame: write the mic's samples, call :meth:`capture`, read the result."""
-        self.far_frame = np.frombuffer(self._far_buf, dtype=np.int16)
-        """The far-end frame: write what the speaker played, call :meth:`render`."""
-        self._near = rtc.AudioFrame(self._near_buf, near_rate, 1, self.near_n)
-        self._far = rtc.AudioFrame(self._far_buf, far_rate, 1, self.far_n)
-        self.delay_ms = 0
-
-    def render(self) -> None:
-        """Feed :attr:`far_frame` (what was played) to the canceller."""
-        self._apm.process_reverse_stream(self._far)
-
-    def capture(self) -> None:
-        """Clean :attr:`near_frame` in place (the far frames fed so far are its reference)."""
-        self._apm.set_stream_delay_ms(self.delay_ms)
-        self._apm.process_stream(self._near)
 
 
 @dataclass
@@ -203,9 +148,11 @@ class EchoGate:
     AEC3 assumes a strong echo until it has learnt the room, and with no echo to learn from it
     ducks the near end while the far end plays (measured: 9-23 dB for the first ~8 s), which
     would swallow a barge-in.  So the mic level is compared with the far end's over the last
-    0.7 s in 200 ms windows while the far end plays; the median of the last ``windows``
-    ratios is the echo's level (windows where the user talks read high, pauses read low).
-    Below ``threshold_db`` there is no echo worth cancelling and the input passes as it is.
+    0.7 s in 200 ms windows while the far end plays; the lower quartile of the last
+    ``windows`` ratios is the echo's level: an echo is in every window, the user only in
+    some and only adds to it (the median read the user's voice as an echo once the user had
+    talked over the assistant for ~1.5 s, and the canceller then ducked them).  Below
+    ``threshold_db`` there is no echo worth cancelling and the input passes as it is.
     Until the first windows are in, an echo is assumed.
     """
 
@@ -237,7 +184,7 @@ class EchoGate:
         ratio = 10.0 * math.log10(max(near, 1e-6) / max(float(self._far.mean()), 1e-6))
         self._ratios.append(ratio)
         del self._ratios[: -self._windows]
-        self.level_db = round(float(np.median(self._ratios)), 1)
+        self.level_db = round(float(np.percentile(self._ratios, 25)), 1)
         self.echo = self.level_db > self.threshold_db
 
 
@@ -268,8 +215,8 @@ class EchoCanceller:
     ) -> None:
         self.near_rate = near_rate
         self.far_rate = far_rate or near_rate
-        _check_rate(near_rate, "near-end")
-        _check_rate(self.far_rate, "far-end")
+        check_rate(near_rate, "near-end")
+        check_rate(self.far_rate, "far-end")
         self.near_n = near_rate // 100
         self.far_n = self.far_rate // 100
         self._far_fn = far
@@ -283,6 +230,8 @@ class EchoCanceller:
         self._recent = np.zeros(-(-delay // self.near_n) * self.near_n, dtype=np.int16)  # input history
         self._delayed = np.zeros(self.near_n, dtype=np.int16)
         self._was_active = False
+        self.prime_frames = 30
+        """Frames of far end a fresh or re-activated AEC3 is primed with (see :meth:`_prime`)."""
         self._pending = np.zeros(self.near_n, dtype=np.int16)
         self._npending = 0
         self.busy_s = 0.0
@@ -291,6 +240,10 @@ class EchoCanceller:
         """CPU time of the calling thread spent in the canceller (s)."""
         self.frames = 0
         """Near-end frames processed."""
+        self.far_ms = 0.0
+        """Mean square of the far end of the last frame cancelled (int16 units)."""
+        self.in_ms = 0.0
+        """Mean square of the mic input of the last frame cancelled."""
         self.enabled = enabled
 
     @property
@@ -306,6 +259,19 @@ class EchoCanceller:
             self._apm = None  # a fresh one on re-enable: its filters hold stale audio
         self._was_active = False
         self._enabled = bool(value)
+
+    def restart(self) -> None:
+        """Start over with a fresh AEC3 (what it learnt of the echo path is dropped).
+
+        For when the echo path is known to have changed -- the emulator's model of a new
+        reply's playback: a trained AEC3 trusts its stale filter and lets the echo of the
+        first ~0.5 s through, a fresh one suppresses until it has learnt the new path.  (It
+        is not primed with older audio: half a second of the old path is enough for it to
+        trust that again.)  Its output continues seamlessly; meters and the echo gate carry on.
+        """
+        if self._enabled:
+            self._apm = Apm(self.near_rate, self.far_rate, high_pass=self._high_pass)
+            self._was_active = False
 
     @property
     def delay(self) -> int:
@@ -358,12 +324,7 @@ class EchoCanceller:
             recent = self._recent
             r, dly = recent.shape[0], self.delay
             if active and not self._was_active and far_position is not None:
-                k = recent.shape[0] // n
-                for j in range(k):
-                    self._fill_far(far_position - (k - j) * self.far_n, apm.far_frame)
-                    apm.render()
-                    apm.near_frame[:] = recent[j * n : (j + 1) * n]
-                    apm.capture()
+                self._prime(apm, far_position)
             self._was_active = active
             delayed = self._delayed  # the input, ``delay`` samples late
             if dly <= n:
@@ -379,6 +340,7 @@ class EchoCanceller:
                 far_ms, in_ms = _ms(apm.far_frame), _ms(frame)
                 apm.near_frame[:] = frame
                 apm.capture()
+                self.far_ms, self.in_ms = far_ms, in_ms
                 self.gate.add(far_ms, in_ms, self.meter.far_floor**2)
                 if self.gate.echo:
                     frame[:] = apm.near_frame
@@ -390,6 +352,26 @@ class EchoCanceller:
         self.frames += 1
         self.busy_s += time.perf_counter() - t0
         self.cpu_s += time.thread_time() - c0
+
+    def _prime(self, apm: Apm, far_position: int) -> None:
+        """Prepare ``apm`` to continue from here (its output is dropped).
+
+        The far end of the last :attr:`prime_frames` frames goes in with a silent near end,
+        so it knows what was just played (an echo of it may still arrive) without learning
+        an echo path from it; then the recent input, so that its filters hold what its
+        output continues from.
+        """
+        recent, n = self._recent, self.near_n
+        k = recent.shape[0] // n
+        silent = self.prime_frames - k
+        for j in range(-silent, k):
+            self._fill_far(far_position - (k - j) * self.far_n, apm.far_frame)
+            apm.render()
+            if j < 0:
+                apm.near_frame.fill(0)
+            else:
+                apm.near_frame[:] = recent[j * n : (j + 1) * n]
+            apm.capture()
 
     def _fill_far(self, far_position: int | None, out: np.ndarray | None = None) -> None:
         far = self._far if out is None else out

@@ -56,6 +56,9 @@ class EchoReference:
         self._next = -1  # position right after the last block written (-1: re-anchor)
         self.reanchors = 0
         """Blocks whose heard time jumped (stream restarts, underflows): the timeline re-anchored."""
+        self.anchor = -1
+        """Position (samples of the heard clock) of the latest re-anchor: from there on the
+        speaker plays on a new stream's timing, a new echo path for the canceller."""
         self.blocks = 0
 
     def write(self, block: np.ndarray, t_heard: float) -> None:
@@ -68,6 +71,7 @@ class EchoReference:
             pos = nxt
         else:
             pos = est
+            self.anchor = est
             self.reanchors += 1
         cap = self.capacity
         start = pos % cap
@@ -136,6 +140,9 @@ class EchoCancellingMic:
         self._out = np.zeros(0, dtype=np.int16)
         self._out_t = 0.0  # capture time of _out[0]
         self._t_next = -1.0  # capture time right after the last block read
+        self._anchor_seen = -1  # the reference's latest re-anchor the canceller restarted at
+        self.restarts = 0
+        """Fresh cancellers started at speaker re-anchors (see :meth:`_clean`)."""
 
     # -- AudioSource ------------------------------------------------------------------------
 
@@ -205,7 +212,7 @@ class EchoCancellingMic:
     def stats(self) -> dict[str, Any]:
         """Totals since start (see :meth:`EchoCanceller.stats <voicelive_nb.audio.echo.EchoCanceller.stats>`)."""
         with self._lock:
-            return {**self.canceller.stats(), "reanchors": self.reference.reanchors}
+            return {**self.canceller.stats(), "reanchors": self.reference.reanchors, "restarts": self.restarts}
 
     def read(self) -> tuple[np.ndarray, float] | None:
         """The next cleaned block and the capture time of its first sample (shifted by the filter delay)."""
@@ -231,6 +238,15 @@ class EchoCancellingMic:
         def far_pos(k: int) -> int:
             return round((t + k / rate) * far_rate)
 
+        anchor = self.reference.anchor
+        if anchor != self._anchor_seen and far_pos(block.shape[0]) >= anchor:
+            # The speaker re-anchored (a restarted stream: an answer's start, a barge-in, an
+            # underflow): its timing, so the echo path, changed by a fraction of a ms or more.
+            # A trained AEC3 would trust its old filter and let the new echo through for ~0.5 s;
+            # a fresh one suppresses until it has learnt the new path (see emulator/echo.py).
+            self._anchor_seen = anchor
+            canceller.restart()
+            self.restarts += 1
         cleaned = canceller.process(block, far_pos)
         if cleaned.shape[0] == 0:
             return
