@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.mcp_server import mcp_server
+from tests.mcp_server import mcp_server, serve_mcp
 from voicelive_nb import SessionConfig, VoiceSession
 from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.connection import ConnectionSettings
@@ -131,3 +131,29 @@ def test_an_approval_given_by_hand(conn: ConnectionSettings, mcp_url: str) -> No
         done = session.wait_for("response.audio_transcript.done", timeout=30, since=mark)
     assert done.data["transcript"] == "Lookup order says: order 9 shipped."
     assert [r.data["by"] for r in session.records(Local.TOOL_APPROVAL)] == ["user"]
+
+
+def test_a_conversation_keeps_one_mcp_session_and_closes_it_on_disconnect(conn: ConnectionSettings) -> None:
+    with serve_mcp() as server:
+        session = VoiceSession(
+            SessionConfig(parallel_tool_calls=False),
+            connection=conn,
+            mic=WavMic(np.zeros(4800, dtype=np.int16), loop=True),
+            speaker=CaptureSpeaker(),
+            tools=[orders(server.url, "never")],
+        )
+        with session:
+            listed(session)
+            answers = [ask(session, f"Please look up order {n}") for n in (1, 2, 3)]
+            assert server.open_connections() >= 1
+        deadline = time.monotonic() + 10  # the WebSocket closed: the emulator leaves its MCP session
+        while server.open_connections() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.open_connections() == 0, "the emulator kept its connection to the MCP server open"
+        methods = list(server.methods)
+    assert answers == [f"Lookup order says: order {n} shipped." for n in (1, 2, 3)]
+    # one handshake for the listing and the three calls; a call is one request
+    assert methods.count("server/discover") + methods.count("initialize") == 1, methods
+    assert methods.count("tools/list") == 1 and methods.count("tools/call") == 3, methods
+    calls = [r for r in session.records() if r.type in ("response.mcp_call.in_progress", "response.mcp_call.completed")]
+    assert [r.type.rsplit(".", 1)[1] for r in calls] == ["in_progress", "completed"] * 3

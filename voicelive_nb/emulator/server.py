@@ -32,6 +32,7 @@ from voicelive_nb.emulator.audio_formats import encode_output, resample
 from voicelive_nb.emulator.core import Conversation
 from voicelive_nb.emulator.effects import Generate, ListMcpTools, Output, Transcribe
 from voicelive_nb.emulator.faults import Faults
+from voicelive_nb.emulator.mcp_client import McpSessions
 from voicelive_nb.emulator.responder import Responder, default_responder
 from voicelive_nb.emulator.settings import EmulatorSettings
 from voicelive_nb.emulator.tool_replies import as_calls, list_mcp, tool_reply
@@ -59,6 +60,7 @@ class _Connection:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.transcripts: dict[str, asyncio.Future[str | None]] = {}
         self.closed = False
+        self.mcp = McpSessions(emu.settings.mcp_timeout_s)  # this conversation's MCP client sessions
         self._core_order = asyncio.Lock()  # calls into the core run in arrival order...
         self._core_mutex = threading.Lock()  # ...and never two at once, even after a cancel
 
@@ -264,6 +266,7 @@ class _Connection:
             self.queue.put_nowait(None)
             sender.cancel()
             await asyncio.gather(sender, *self.tasks, return_exceptions=True)
+            await self.mcp.close()
 
 
 def _run_asr(asr: ASR, pcm: np.ndarray, rate: int) -> str:

@@ -1,5 +1,8 @@
 """The I/O half of tool calls in the emulator: MCP listings and calls, and replies that call tools.
 
+MCP operations go through the connection's :class:`~voicelive_nb.emulator.mcp_client.McpSessions`
+(one client session per server, reused for the conversation, closed with it).
+
 Used by the server's connection (:mod:`voicelive_nb.emulator.server`); the decisions
 (which items, which events, which errors) are the sans-I/O core's.
 """
@@ -11,7 +14,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from voicelive_nb.emulator.effects import CallMcp, Generate, ListMcpTools
-from voicelive_nb.emulator.mcp_client import call_tool, list_tools
 from voicelive_nb.emulator.tools import ToolCall, answer_from_outputs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,7 +48,7 @@ def approved_calls(approvals: list[dict[str, Any]]) -> tuple[list[ToolCall], lis
 
 async def list_mcp(conn: _Connection, job: ListMcpTools) -> None:
     """List an MCP server's tools and report the outcome to the core."""
-    tools, error = await list_tools(job.server, conn.emu.settings.mcp_timeout_s)
+    tools, error = await conn.mcp.list_tools(job.server)
     if error:
         conn.log_warning(error)
     if not conn.closed:
@@ -72,8 +74,7 @@ async def tool_reply(
     conn.dispatch([o for o in outputs if not isinstance(o, CallMcp)])
     if not mcp_jobs:
         return None
-    timeout = conn.emu.settings.mcp_timeout_s
-    results = await asyncio.gather(*(call_tool(j.server, j.name, j.arguments, timeout) for j in mcp_jobs))
+    results = await asyncio.gather(*(conn.mcp.call_tool(j.server, j.name, j.arguments) for j in mcp_jobs))
     tool_outputs = list(refused)
     for j, (output, error) in zip(mcp_jobs, results, strict=True):
         conn.dispatch(await conn.core(conn.conv.mcp_call_result, job.response_id, j.item_id, output, error))
