@@ -111,7 +111,10 @@ class Local:
     ``error`` | ``invalid`` | ``timeout`` | ``unknown`` | ``disabled``), ``ok``, ``output``
     (the text sent, cut at 4000 characters), ``error``, ``duration_ms`` (the function's own
     run), ``overhead_ms`` (arguments received -> output sent, less the function's run: the
-    client's cost), ``args_done_t``, ``started_t``, ``finished_t`` (monotonic), ``sent``."""
+    client's cost), ``args_done_t``, ``started_t``, ``finished_t`` (monotonic), ``sent``,
+    ``source`` (``function``: run here; ``recording``: a replay answered it from the recorded
+    call, whose status, output and error it repeats) and, for ``recording``, ``origin``
+    (``call_id`` of the recorded call, ``matched``: ``arguments`` | ``order`` | ``repeat``)."""
 
     TOOL_APPROVAL = "tool.approval"
     """An MCP approval request was answered: ``approval_request_id``, ``server_label``,

@@ -494,7 +494,7 @@ class SessionEngine:
         if not sent:
             sent_t = time.monotonic()
         run_s = outcome.finished_t - outcome.started_t
-        data = {
+        data: dict[str, Any] = {
             **ids,
             "status": outcome.status,
             "ok": outcome.ok,
@@ -506,10 +506,14 @@ class SessionEngine:
             "started_t": outcome.started_t,
             "finished_t": outcome.finished_t,
             "sent": sent,
+            "source": outcome.source,
         }
+        if outcome.origin is not None:
+            data["origin"] = dict(outcome.origin)
         self._emit("local", Local.TOOL_RESULT, data, t=sent_t)
         if not outcome.ok:
-            self._error(f"Tool {call.name} {outcome.status}: {outcome.error}; the model was told.", "tool")
+            told = "the model was told the recorded answer" if outcome.source == "recording" else "the model was told"
+            self._error(f"Tool {call.name} {outcome.status}: {outcome.error}; {told}.", "tool")
 
     async def _ask_approval(self, request: ApproveMcp) -> None:
         """Answer an MCP approval request as ``mcp_approval`` says (or keep it for :meth:`approve_mcp`)."""

@@ -24,6 +24,10 @@ models too).  Bad arguments, an exception, a timeout or an unknown/switched-off 
 become an output ``{"error": "..."}`` that the model can read and answer with; nothing
 raises into the session (a timed-out sync function keeps its worker thread until it
 returns: threads cannot be killed).
+
+A call to a tool that has no Python function here (a definition only, e.g. a replayed
+recording's) goes to the runner's :class:`ToolAnswers`, if it has one: a replay answers
+it from the recording (:class:`voicelive_nb.tuning.replay_tools.RecordedAnswers`).
 """
 
 from __future__ import annotations
@@ -35,11 +39,11 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 from voicelive_nb.config import function_definition, tool_definition
 
-__all__ = ["Tool", "ToolOutcome", "ToolRunner", "as_tool", "tool"]
+__all__ = ["Tool", "ToolAnswers", "ToolOutcome", "ToolRunner", "as_tool", "tool"]
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -142,6 +146,10 @@ class ToolOutcome:
         started_t, finished_t: Monotonic times the function started and returned, measured in
             the worker thread around the call itself (the hops into and out of the pool are
             the runner's cost, not the function's); for a timeout: the wait.
+        source: ``"function"`` (run here) or ``"recording"`` (answered by :class:`ToolAnswers`:
+            output, status and error are the recorded call's).
+        origin: For a recorded answer: ``{"call_id": the recorded call, "matched":
+            "arguments" | "order" | "repeat"}`` (how it was chosen); None otherwise.
     """
 
     output: str
@@ -149,6 +157,8 @@ class ToolOutcome:
     error: str | None
     started_t: float
     finished_t: float
+    source: str = "function"
+    origin: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -189,6 +199,15 @@ def _invoke(call: Callable[..., Any], kwargs: dict[str, Any], timeout_s: float) 
     return result, started, time.monotonic()
 
 
+class ToolAnswers(Protocol):
+    """Answers calls to tools that have no Python function here (see :class:`ToolRunner`)."""
+
+    def answer(self, name: str, arguments: str) -> ToolOutcome | None:
+        """The outcome of calling ``name`` with JSON ``arguments``, or None (no answer: the
+        call gets the "no tool named ..." error).  Called on the session loop: be quick."""
+        ...
+
+
 class ToolRunner:
     """Runs tool calls in a worker pool, each bounded by a timeout; never raises.
 
@@ -196,12 +215,23 @@ class ToolRunner:
         tools: The tools (functions, ``@tool`` objects, function tool dicts).
         timeout_s: Default longest run of a call.
         workers: Worker threads (calls beyond this wait for a free one).
+        answers: Answers calls to tools without a function (a replay's recorded outputs).
     """
 
-    def __init__(self, tools: Iterable[Any] = (), *, timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = 4) -> None:
+    def __init__(
+        self,
+        tools: Iterable[Any] = (),
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        workers: int = 4,
+        answers: ToolAnswers | None = None,
+    ) -> None:
         if not timeout_s > 0:
             raise ValueError(f"tool_timeout_s must be > 0 seconds, got {timeout_s!r}")
+        if answers is not None and not callable(getattr(answers, "answer", None)):
+            raise ValueError(f"tool_answers must have an answer(name, arguments) method, got {type(answers).__name__}")
         self.timeout_s = timeout_s
+        self.answers = answers
         self.tools: dict[str, Tool] = {}
         for obj in tools:
             self.add(obj)
@@ -226,6 +256,13 @@ class ToolRunner:
         if not enabled:
             return _error("disabled", f"the tool {name} is switched off; answer without it", started)
         if t is None or t.fn is None:
+            if self.answers is not None:
+                try:
+                    answered = self.answers.answer(name, arguments)
+                except Exception as exc:  # someone's answers object: its bug becomes the call's error
+                    return _error("error", f"answering {name} failed: {_describe(exc)}", started)
+                if answered is not None:
+                    return answered
             return _error("unknown", f"no tool named {name} is available here", started)
         try:
             kwargs = json.loads(arguments) if arguments.strip() else {}

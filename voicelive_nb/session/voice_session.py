@@ -49,6 +49,7 @@ from voicelive_nb.session.engine import SessionEngine
 if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.metrics import TurnTracker
     from voicelive_nb.recording.recorder import Recorder
+    from voicelive_nb.session.tools import ToolAnswers
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,9 @@ class VoiceSession:
             for :meth:`approve_mcp`, e.g. the panel's buttons), True/False (approve/refuse
             all), or ``callable(request) -> bool`` (``request``: ``approval_request_id``,
             ``server_label``, ``name``, ``arguments``; run in a worker thread).
+        tool_answers: Answers calls to tools that have no Python function here (an object
+            with ``answer(name, arguments) -> ToolOutcome | None``); a replay passes the
+            recording's outputs (:class:`voicelive_nb.tuning.replay_tools.RecordedAnswers`).
         latency: The latency/robustness knob of sound-device mics and speakers:
             ``"auto"`` (default: 10 ms blocks, 20 ms speaker buffer that grows after an
             underflow), ``"low"`` (never grows) or ``"robust"`` (100 ms speaker buffer), or a
@@ -141,6 +145,7 @@ class VoiceSession:
         tools: list[Any] | tuple[Any, ...] | None = None,
         tool_timeout_s: float = 10.0,
         mcp_approval: bool | Callable[[dict[str, Any]], bool] | None = None,
+        tool_answers: ToolAnswers | None = None,
     ) -> None:
         if config is not None and not isinstance(config, SessionConfig):
             raise ValueError(f"config must be a SessionConfig, got {type(config).__name__}")
@@ -159,7 +164,7 @@ class VoiceSession:
         self._config = config or SessionConfig()
         from voicelive_nb.session.tools import ToolRunner
 
-        self._tool_runner = ToolRunner(timeout_s=tool_timeout_s)
+        self._tool_runner = ToolRunner(timeout_s=tool_timeout_s, answers=tool_answers)
         self._tool_defs: dict[str, Any] = {}  # every tool ever given, by name, in order (switched off or on)
         for obj in [*self._config.tools, *(tools or [])]:
             self._register_tool(obj)

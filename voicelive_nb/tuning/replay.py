@@ -12,6 +12,11 @@ tabulates the turns found and their latencies.
 
 CLI: ``voicelive-nb replay`` (:mod:`voicelive_nb.cli.replay`).
 
+Tool calls: the replayed session's model makes its own calls; by default each is answered
+with the recorded output of the matching recorded call (same name and arguments, else the
+next call of that name in the recorded order), and ``tools=[fn, ...]`` runs live functions
+instead -- :mod:`voicelive_nb.tuning.replay_tools` has the rules.
+
 Pacing faster than real time changes what a *listener* would hear: replies may still
 be playing (or generating) when the next user turn starts, so they get interrupted
 more often, and voice-to-voice latency is measured from when the audio was *sent*.
@@ -179,6 +184,8 @@ def replay(
     speed: float | None = None,
     settle_s: float = 2.0,
     timeout_s: float | None = None,
+    tools: Sequence[Any] | None = None,
+    recorded_answers: bool = True,
     **vad: Any,
 ) -> Recording:
     """Stream a recording's mic track into a new session, record it, return the new recording.
@@ -194,6 +201,13 @@ def replay(
             no response is running or playing).
         timeout_s: Give up (the recording keeps what happened) after this long; default:
             the audio's duration at ``speed`` plus two minutes.
+        tools: Python functions (or ``@tool`` objects) to run when the model calls them,
+            replacing the recorded definitions of the same names.  None: no function runs.
+        recorded_answers: Answer calls to tools without a function from the recording's
+            ``tool.result`` records (:mod:`voicelive_nb.tuning.replay_tools`: matched by
+            name and arguments, else by the order of the calls); False: such calls get an
+            error output ("no tool named X is available here"), as the model would see with
+            no function.
         **vad: Turn-detection changes applied on top of ``config``
             (e.g. ``silence_duration_ms=800``).
 
@@ -205,11 +219,15 @@ def replay(
     from voicelive_nb.connection import ConnectionSettings
     from voicelive_nb.recording.recording import Recording
     from voicelive_nb.session.voice_session import VoiceSession
+    from voicelive_nb.tuning.replay_tools import RecordedAnswers, with_live_tools
 
     rec = _as_recording(recording)
     cfg = _base_config(rec, config)
     if vad:
         cfg = cfg.with_vad(**vad)
+    if tools:
+        cfg = with_live_tools(cfg, tools)
+    answers = RecordedAnswers.from_recording(rec) if recorded_answers else None
     if speed is None:
         uses_emulator = (connection or ConnectionSettings.resolve()).uses_emulator
         speed = EMULATOR_SPEED if uses_emulator else 1.0
@@ -219,7 +237,7 @@ def replay(
     speaker = CaptureSpeaker(None, rate=cfg.output_rate, max_s=duration + 120.0)
     folder = Path(out) if out is not None else _new_folder(rec)
     deadline = time.monotonic() + (timeout_s if timeout_s is not None else duration / speed + 120.0)
-    session = VoiceSession(cfg, connection=connection, mic=mic, speaker=speaker, record=folder)
+    session = VoiceSession(cfg, connection=connection, mic=mic, speaker=speaker, record=folder, tool_answers=answers)
     last = [time.monotonic()]
 
     def activity(record: Any) -> None:
@@ -246,7 +264,10 @@ def replay(
             time.sleep(0.05)
         else:
             log.warning("replay of %s: timed out; keeping what was recorded", rec.path)
-    _note_replay(folder, rec, speed, vad)
+    used = {"live": _names(tools or ()), "recorded_answers": recorded_answers}
+    if answers is not None:
+        used["answered"] = [{"call_id": c, "matched": m} for c, m in answers.answered]
+    _note_replay(folder, rec, speed, vad, used)
     return Recording.load(folder)
 
 
@@ -263,12 +284,19 @@ def _busy(session: Any) -> bool:
     return False
 
 
-def _note_replay(folder: Path, rec: Recording, speed: float, vad: Mapping[str, Any]) -> None:
+def _names(tools: Sequence[Any]) -> list[str]:
+    from voicelive_nb.config import tool_definition, tool_name
+
+    return [tool_name(tool_definition(t)) for t in tools]
+
+
+def _note_replay(folder: Path, rec: Recording, speed: float, vad: Mapping[str, Any], tools: Mapping[str, Any]) -> None:
     """Add what was replayed to the new recording's ``session.json``."""
     path = folder / "session.json"
     try:
         session = json.loads(path.read_text())
-        session["replay"] = {"of": str(rec.path), "speed": speed if math.isfinite(speed) else "max", "vad": dict(vad)}
+        pace = speed if math.isfinite(speed) else "max"
+        session["replay"] = {"of": str(rec.path), "speed": pace, "vad": dict(vad), "tools": dict(tools)}
         path.write_text(json.dumps(session, indent=2, default=str))
     except (OSError, ValueError) as exc:  # the recording itself is intact
         log.warning("could not note the replay in %s: %s", path, exc)
