@@ -23,6 +23,7 @@ from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import EventRecord, Local
 from voicelive_nb.session.tools import tool
+from voicelive_nb.speech.prompts import PromptMic
 
 CALLS: list[tuple[str, dict[str, Any], str]] = []
 
@@ -156,3 +157,44 @@ def test_a_tool_switched_off_live_is_no_longer_called(conn: ConnectionSettings) 
     assert "sunny" in third.data["transcript"]
     commands = [r.data for r in session.records(Local.COMMAND)]
     assert [(c["command"], c["ok"]) for c in commands] == [("enable_tool", True), ("enable_tool", True)]
+
+
+def test_the_user_speaking_while_a_function_runs_gets_the_server_response_not_ours(conn: ConnectionSettings) -> None:
+    """Turn detection answers the user's new turn itself (create_response): the output is sent
+    for the call's call_id and accepted, but no response.create of ours follows it (it would
+    answer over the user, or race the server's response); exactly one answer comes after."""
+    started, release = threading.Event(), threading.Event()
+
+    def get_weather(city: str) -> str:
+        """The weather now in a city."""
+        started.set()
+        release.wait(20)
+        return "sunny"
+
+    question, _ = clip(0.2, "What is the weather in Paris?", 0.2)
+    thanks, _ = clip(0.2, "Thank you very much.", 0.2)
+    mic = PromptMic()
+    config = SessionConfig(transcription_model="whisper-1")
+    session = VoiceSession(config, connection=conn, mic=mic, speaker=CaptureSpeaker(), tools=[get_weather])
+    with session:
+        session.wait_for("session.updated", timeout=20, since=session.started_at)
+        mic.say(question)
+        assert started.wait(40), "the function was not called"
+        call = session.wait_for("response.done", timeout=10, since=0)  # the function-call response
+        mark = time.monotonic()
+        mic.say(thanks)  # the user goes on talking while the function runs
+        session.wait_for("input_audio_buffer.speech_started", timeout=20, since=mark)
+        release.set()  # the output goes out while the user speaks
+        result = session.wait_for(Local.TOOL_RESULT, timeout=10, since=0)
+        answer = wait_answer(session, since=result.t)
+        session.wait_for(Local.PLAYBACK_STOPPED, timeout=30, since=answer.t)
+        records = session.records()  # a create of ours would have been sent before the tool.result record
+    outputs = [
+        r for r in records if r.type == "conversation.item.create" and r.data["item"]["type"] == "function_call_output"
+    ]
+    assert [o.data["item"]["call_id"] for o in outputs] == [result.data["call_id"]]
+    assert [r for r in records if r.type == "response.create" and r.t >= outputs[0].t] == []  # none of ours
+    assert not [r for r in records if r.type == "error"]  # the output was accepted; no refused create
+    after = [r for r in records if r.type == "response.created" and r.t > call.t]
+    assert len(after) == 1  # the server's response to "Thank you very much."
+    assert [a for a in answers(session) if a] == [answer.data["transcript"]]

@@ -39,9 +39,12 @@ The conversation, in actions:
   ``function_call_output`` (with the call's ``call_id``); once every call of a response
   has its output *and* the response is done, a ``response.create`` follows so the model
   answers with the outputs (several calls of one response -- parallel calls -- get one
-  ``response.create``).  A response cancelled by the user's speech gets its outputs but
-  no ``response.create`` (the user has moved on).  A ``conversation_already_has_active_
-  response`` error answering that ``response.create`` is benign (the model is answering).
+  ``response.create``).  When the user takes the turn -- the response is cancelled by
+  their speech, or they start speaking while the function runs and the server answers
+  turns itself (``create_response``) -- the outputs are sent but no ``response.create``:
+  the server's response to the user's turn has them in the conversation
+  (:mod:`voicelive_nb.session.tool_protocol`).  A ``conversation_already_has_active_
+  response`` error answering a ``response.create`` of ours is benign (the model is answering).
 * ``conversation.item.created`` of an ``mcp_approval_request`` -> :class:`ApproveMcp`;
   the answer goes out with :meth:`SessionProtocol.mcp_approval`.
 
@@ -345,6 +348,16 @@ class SessionProtocol:
         value = td.get("interrupt_response", True)
         return bool(value) if value is not None else True
 
+    @property
+    def server_responds(self) -> bool:
+        """Whether the server starts a response at the end of each user turn (turn detection
+        on, ``create_response`` not false)."""
+        td = self.session.get("turn_detection")
+        if not isinstance(td, Mapping):
+            return td is None and "turn_detection" not in self.session
+        value = td.get("create_response", True)
+        return bool(value) if value is not None else True
+
     def item_audio_ms(self, item_id: str) -> float:
         """Milliseconds of audio received so far for an assistant item."""
         item = self._items.get(item_id)
@@ -459,6 +472,7 @@ class SessionProtocol:
         return [] if rid in self._interrupted else [FinishAudio(rid, iid)]
 
     def _on_speech_started(self, event: Mapping[str, Any]) -> list[Action]:
+        self.tools.user_spoke(self.server_responds)
         if not self.interrupt_response:
             return []
         if self.active_response_id is not None:

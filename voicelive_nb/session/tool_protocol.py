@@ -10,8 +10,15 @@ Realtime here):
   ``call_id`` (the service accepts it while the response is still finishing);
 * once every call of a response has its output *and* the response is done, one
   ``response.create`` asks the model to answer with them (parallel calls: one create);
-  not for a response that did not complete (cut by the user's speech) or while another
-  response already runs;
+* no ``response.create`` when the user has taken the turn: a response that did not
+  complete (``cancelled`` by the user's speech -- ``interrupt_response`` -- or by
+  ``response.cancel``; ``incomplete``, ``failed``), or user speech that started after
+  the response was created while the server answers turns by itself (turn detection
+  with ``create_response``, the default).  The outputs are still sent: they are in the
+  conversation when the server's response to the user's new turn is generated, which is
+  how the model gets to use them (a create of ours would answer over the user, or race
+  that response and be refused with ``conversation_already_has_active_response``).
+  Nor while another response already runs;
 * a ``conversation_already_has_active_response`` error answering that create is benign;
 * an ``mcp_approval_request`` item asks for an approval (:class:`ApproveMcp`).
 """
@@ -63,6 +70,9 @@ class ToolCalls:
         self._call_response: dict[str, str] = {}  # call_id -> response id
         self._done: dict[str, str] = {}  # response id -> final status, for responses with calls
         self._creates: set[str] = set()  # event ids of our response.create after tool outputs
+        self._user_turn: set[str] = set()  # responses with calls the user spoke after
+        self.skipped_creates = 0
+        """Responses whose calls all got outputs but no ``response.create`` (the user took the turn)."""
         self.pending = 0
         """Calls whose output was not sent yet."""
 
@@ -110,11 +120,23 @@ class ToolCalls:
             self._call_response.pop(call_id, None)
         del self._calls[rid]
         del self._done[rid]
-        if status != "completed" or active_response_id is not None:
+        user_spoke = rid in self._user_turn
+        self._user_turn.discard(rid)
+        if status != "completed" or user_spoke:
+            self.skipped_creates += 1
+            return []
+        if active_response_id is not None:
             return []
         event_id = self._next_id()
         self._creates.add(event_id)
         return [{"type": "response.create", "event_id": event_id}]
+
+    def user_spoke(self, server_responds: bool) -> None:
+        """``input_audio_buffer.speech_started``: with ``server_responds`` (turn detection
+        creates a response at the end of the user's turn), no response whose calls are still
+        open gets a ``response.create`` of ours (the server's response answers)."""
+        if server_responds:
+            self._user_turn.update(self._calls)
 
     def response_created(self) -> None:
         """A response started: our earlier create (if any) was taken."""
@@ -150,4 +172,5 @@ class ToolCalls:
         self._call_response.clear()
         self._done.clear()
         self._creates.clear()
+        self._user_turn.clear()
         self.pending = 0
