@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["tests.emulated"]  # the shared emulator fixtures
+
 
 @pytest.fixture(scope="session")
 def virtual_audio() -> Iterator[Any]:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.speech import speak  # noqa: E402
-from voicelive_nb.audio.echo import EchoCanceller, apm_delay_samples  # noqa: E402
-from voicelive_nb.audio.echo_mic import EchoReference  # noqa: E402
-from voicelive_nb.emulator.echo import ServerEchoCanceller  # noqa: E402
+from tests.speech import speak
+from voicelive_nb.audio.echo import EchoCanceller, apm_delay_samples
+from voicelive_nb.audio.echo_mic import EchoReference
+from voicelive_nb.emulator.echo import ServerEchoCanceller
 
 RATE = 24000
 

@@ -136,7 +136,6 @@ def test_read_wav_rejects_non_wav(tmp_path: Path) -> None:
 KILLED = textwrap.dedent(
     """
     import os, sys, time
-    sys.path.insert(0, {root!r})
     from voicelive_nb.events import EventRecord, Local
     from voicelive_nb.recording import Recorder
     rec = Recorder(sys.argv[1], flush_interval=0.05)
@@ -146,10 +145,10 @@ KILLED = textwrap.dedent(
     while True:
         n += 1
         rec(EventRecord(t + n * 0.02, time.time(), "local", Local.MIC_AUDIO,
-            {{"samples": 480, "rate": 24000, "offset": (n - 1) * 480, "rms_db": -20.0, "peak_db": -10.0}},
+            {"samples": 480, "rate": 24000, "offset": (n - 1) * 480, "rms_db": -20.0, "peak_db": -10.0},
             block))
         rec(EventRecord(t + n * 0.02, time.time(), "server", "response.audio_transcript.delta",
-            {{"response_id": "r", "delta": "x" * 200}}))
+            {"response_id": "r", "delta": "x" * 200}))
         if n == 200:
             print("ready", flush=True)
         time.sleep(0.0005)
@@ -158,11 +157,9 @@ KILLED = textwrap.dedent(
 
 
 def test_recorder_killed_with_sigkill_still_loads(tmp_path: Path) -> None:
-    root = str(Path(__file__).resolve().parents[2])
+    root = Path(__file__).resolve().parents[2]
     folder = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED.format(root=root), str(folder)], stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(folder)], stdout=subprocess.PIPE, text=True, cwd=root)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     finally:
@@ -172,7 +169,6 @@ def test_recorder_killed_with_sigkill_still_loads(tmp_path: Path) -> None:
         warnings.simplefilter("ignore")
         loaded = Recording.load(folder)
     assert len(loaded.mic) >= 100 * 480
-    assert len(loaded.mic) % 480 == 0 or len(loaded.mic) > 0
     blocks = len(loaded.mic) // 480
     expect = np.frombuffer(bytes(range(256)) * 3 + bytes(192), dtype="<i2")
     assert np.array_equal(loaded.mic[: blocks * 480].reshape(blocks, 480)[:-1], np.tile(expect, (blocks - 1, 1)))

@@ -127,7 +127,6 @@ def test_no_secret_in_any_file(recorded: Recording) -> None:
 KILLED = textwrap.dedent(
     """
     import sys, time
-    sys.path.insert(0, {root!r})
     from tests.speech import speech_pcm
     from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
     from voicelive_nb.connection import ConnectionSettings
@@ -149,9 +148,9 @@ KILLED = textwrap.dedent(
 
 def test_session_killed_midway_still_loads(emulator: Any, tmp_path: Path) -> None:
     folder = tmp_path / "killed"
-    code = KILLED.format(root=str(ROOT), key=API_KEY)
+    code = KILLED.format(key=API_KEY)  # run from the repository root: `tests` imports as a package
     proc = subprocess.Popen([sys.executable, "-c", code, str(folder), emulator.endpoint], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
+                            text=True, cwd=ROOT)  # fmt: skip
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     finally:

@@ -13,14 +13,9 @@ import json
 import sys
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 RATE = 24_000
 

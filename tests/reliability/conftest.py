@@ -13,40 +13,24 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.emulated import Responder
+
 RATE = 24_000
 
 # Threads that belong to the process, not to one session: they may outlive a test.
 _SHARED_PREFIXES = ("voicelive-emulator", "emulator-", "asyncio_", "ThreadPoolExecutor", "pydevd", "Dummy")
 
 
-class Replies:
-    """The emulator's responder: answers with ``reply`` (set by the test)."""
-
-    def __init__(self) -> None:
-        self.reply = "Sure, here is my answer."
-        self.calls = 0
-
-    def __call__(self, transcript: str | None, session: dict[str, Any]) -> str:
-        self.calls += 1
-        return self.reply
+@pytest.fixture(scope="module")
+def emulator_options() -> dict[str, Any]:
+    """No ASR: replies do not depend on what was said."""
+    return {"asr": False, "reply": "Sure, here is my answer."}
 
 
 @pytest.fixture(scope="module")
-def replies() -> Replies:
-    return Replies()
-
-
-@pytest.fixture(scope="module")
-def emulator(replies: Replies) -> Iterator[Any]:
-    """One loopback emulator per module (no ASR: replies do not depend on what was said)."""
-    from voicelive_nb.emulator import Emulator, EmulatorSettings
-
-    emu = Emulator(responder=replies, settings=EmulatorSettings(transcribe_for_responder=False), asr=False)
-    emu.start()
-    try:
-        yield emu
-    finally:
-        emu.close()
+def replies(responder: Responder) -> Responder:
+    """The module's responder, by its name in these tests."""
+    return responder
 
 
 @pytest.fixture

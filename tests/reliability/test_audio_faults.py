@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 
+from tests.emulated import Responder
 from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import Local
 from voicelive_nb.panel.state import PanelState
 from voicelive_nb.session import VoiceSession
 
-from .conftest import Replies, silence
+from .conftest import silence
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD_TIMEOUT_S = 120.0  # generous: the scenarios take 3-20 s on a loaded 2-core machine
@@ -103,7 +104,7 @@ def test_input_overflow_is_counted_shown_and_not_fatal() -> None:
     assert r["state"] == "connected" and r["errors"] == []
 
 
-def test_output_underflow_is_counted_shown_and_not_fatal(emulator: Any, replies: Replies) -> None:
+def test_output_underflow_is_counted_shown_and_not_fatal(emulator: Any, replies: Responder) -> None:
     """Audio arrives at half real time: the player runs dry mid-response; counted, shown, played on."""
     replies.reply = "This answer arrives more slowly than it can be played, so playback keeps running dry."
     saved = emulator.settings.realtime_factor

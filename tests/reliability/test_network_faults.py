@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.emulated import Responder
 from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.config import SessionConfig
 from voicelive_nb.connection import ConnectionSettings
@@ -26,7 +27,7 @@ from voicelive_nb.panel.state import PanelState
 from voicelive_nb.recording import Recording
 from voicelive_nb.session import VoiceSession
 
-from .conftest import RATE, Replies, silence
+from .conftest import RATE, silence
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -85,7 +86,7 @@ def no_asyncio_complaints(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_socket_dropped_mid_response_reconnects_and_restores_config(
-    emu: Any, replies: Replies, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    emu: Any, replies: Responder, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
     replies.reply = "This answer is long enough to be cut off in the middle. " * 3
@@ -224,7 +225,7 @@ def test_server_going_silent_mid_session_fails_the_command_then_recovers(emu: An
 # --------------------------------------------------------------------------- server error events
 
 
-def test_server_error_events_are_shown_in_plain_words_and_the_session_goes_on(emu: Any, replies: Replies) -> None:
+def test_server_error_events_are_shown_in_plain_words_and_the_session_goes_on(emu: Any, replies: Responder) -> None:
     replies.reply = "One answer at a time, please. " * 3
     session = make_session(emu, None)
     panel = watch_panel(session)
@@ -253,7 +254,7 @@ def test_server_error_events_are_shown_in_plain_words_and_the_session_goes_on(em
 # --------------------------------------------------------------------------- slow consumer
 
 
-def test_delayed_and_reordered_server_events_still_give_complete_answers(emu: Any, replies: Replies) -> None:
+def test_delayed_and_reordered_server_events_still_give_complete_answers(emu: Any, replies: Responder) -> None:
     replies.reply = "Slow but sure."
     emu.faults.delay_ms = 300
     emu.faults.reorder = True

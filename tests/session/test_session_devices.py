@@ -6,17 +6,17 @@ from the virtual speaker's monitor with ``parec`` -- the same path a user's ears
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.emulated import Responder
 from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import Local
 from voicelive_nb.session import VoiceSession
 
-from .conftest import SwitchableResponder, clip
+from .conftest import clip
 
 pytestmark = pytest.mark.pulse
 
@@ -32,7 +32,7 @@ def _streams(va: Any) -> tuple[int, int]:
 
 
 def test_spoken_wav_into_virtual_mic_reply_heard_on_virtual_speaker(
-    virtual_audio: Any, connection: ConnectionSettings, responder: SwitchableResponder
+    virtual_audio: Any, connection: ConnectionSettings, responder: Responder
 ) -> None:
     va = virtual_audio
     responder.reply = "Yes, I can hear you through the speaker."
@@ -42,7 +42,8 @@ def test_spoken_wav_into_virtual_mic_reply_heard_on_virtual_speaker(
         session.wait_for("session.updated", timeout=15, since=0)
         va.play_into_mic(pcm, wait=True)
         stopped = session.wait_for(Local.PLAYBACK_STOPPED, timeout=30, since=0)
-        time.sleep(0.3)  # the device's output latency
+        # (stopped.t is when the last sample is heard): the capture must have got that far
+        assert heard.wait_until(stopped.t + 0.05), "the virtual speaker's capture fell behind"
         samples = heard.stop()
     started = session.wait_for("input_audio_buffer.speech_started", timeout=0.1, since=0)
     assert started.data["audio_start_ms"] >= 0
@@ -63,7 +64,7 @@ def test_spoken_wav_into_virtual_mic_reply_heard_on_virtual_speaker(
 
 
 def test_barge_in_on_devices_stops_the_speaker(
-    virtual_audio: Any, connection: ConnectionSettings, responder: SwitchableResponder
+    virtual_audio: Any, connection: ConnectionSettings, responder: Responder
 ) -> None:
     va = virtual_audio
     responder.reply = "Here is a long answer that goes on and on for quite a while. " * 5
@@ -74,13 +75,21 @@ def test_barge_in_on_devices_stops_the_speaker(
         session.wait_for("session.updated", timeout=15, since=0)
         va.play_into_mic(first, wait=True)
         playing = session.wait_for(Local.PLAYBACK_STARTED, timeout=30, since=0)
-        time.sleep(1.5)
+        # barge in once 1.5 s of the answer has been played
+        session.wait_for(
+            Local.SPEAKER_AUDIO,
+            timeout=30,
+            since=playing.t,
+            predicate=lambda r: (
+                r.get("item_id") == playing.get("item_id") and r.get("offset", 0) >= 1.5 * r.get("rate")
+            ),
+        )
         player = va.play_into_mic(second, wait=False)
         flushed = session.wait_for(
             Local.PLAYBACK_FLUSHED, timeout=15, since=playing.t, predicate=lambda r: r.get("reason") == "speech_started"
         )
         truncate = session.wait_for("conversation.item.truncate", timeout=5, since=playing.t)
-        time.sleep(0.5)
+        assert heard.wait_until(flushed.t + 0.5), "the virtual speaker's capture fell behind"  # the silence after
         samples = heard.stop()
         player.wait(10)
     speaker = session.speaker

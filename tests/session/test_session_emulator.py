@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.emulated import Responder
 from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
 from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import EventRecord, Local
 from voicelive_nb.session import VoiceSession
 
-from .conftest import SwitchableResponder, clip
+from .conftest import clip
 
 BLOCK_MS = 20.0  # CaptureSpeaker/WavMic block: 480 samples at 24 kHz
 
@@ -28,7 +29,7 @@ def of_type(session: VoiceSession, type: str) -> list[EventRecord]:
 
 
 def test_spoken_turn_reaches_emulator_and_reply_is_heard(
-    connection: ConnectionSettings, responder: SwitchableResponder, tmp_path: Path
+    connection: ConnectionSettings, responder: Responder, tmp_path: Path
 ) -> None:
     responder.reply = "Hello, I can hear you well."
     pcm, bounds = clip(0.3, "Hello there, how are you today?", 4.0)
@@ -67,7 +68,7 @@ def test_spoken_turn_reaches_emulator_and_reply_is_heard(
 
 
 def test_barge_in_stops_playback_within_one_block_and_truncates(
-    connection: ConnectionSettings, responder: SwitchableResponder
+    connection: ConnectionSettings, responder: Responder
 ) -> None:
     responder.reply = "This is a rather long answer that keeps going. " * 6
     pcm, _ = clip(0.3, "Tell me a long story please.", 3.2, "Stop, wait a moment.", 3.0)
@@ -78,8 +79,9 @@ def test_barge_in_stops_playback_within_one_block_and_truncates(
             Local.PLAYBACK_FLUSHED, timeout=30, since=0, predicate=lambda r: r.get("reason") == "speech_started"
         )
         truncated = session.wait_for("conversation.item.truncated", timeout=10, since=0)
-        session.wait_for("response.done", timeout=30, since=flushed.t, predicate=_completed)
-        time.sleep(0.3)
+        done = session.wait_for("response.done", timeout=30, since=flushed.t, predicate=_completed)
+        rid = done.data["response"]["id"]  # the answer to the second question plays out
+        session.wait_for(Local.PLAYBACK_STOPPED, timeout=30, since=0, predicate=lambda r: r.get("response_id") == rid)
     truncate = session.wait_for("conversation.item.truncate", timeout=0.1, since=0)
     interrupted_item = flushed.data["item_id"]
     # the truncate names the item being played and the ms actually played
@@ -135,7 +137,7 @@ def test_update_vad_mid_session_is_acknowledged(connection: ConnectionSettings) 
     assert session.counters["dropped_blocks"] == 0
 
 
-def test_send_text_cancel_and_benign_error(connection: ConnectionSettings, responder: SwitchableResponder) -> None:
+def test_send_text_cancel_and_benign_error(connection: ConnectionSettings, responder: Responder) -> None:
     responder.reply = "A long reply that will be cancelled before it ends. " * 4
     session = VoiceSession(
         connection=connection, mic=WavMic(np.zeros(4800, dtype=np.int16), loop=True), speaker=CaptureSpeaker()
@@ -148,8 +150,12 @@ def test_send_text_cancel_and_benign_error(connection: ConnectionSettings, respo
         flushed = session.wait_for(Local.PLAYBACK_FLUSHED, timeout=5, since=0)
         assert flushed.data["reason"] == "cancel"
         session.cancel_response()  # nothing active now: no error reaches the user
-        time.sleep(0.5)
-        assert not session.assistant_busy
+        # the server answers in order: once this update is answered, it has dealt with the cancel
+        assert session.update_vad(silence_duration_ms=600).result(10).ok
+        deadline = time.monotonic() + 10
+        while session.assistant_busy:
+            assert time.monotonic() < deadline, "the assistant was still busy 10 s after the cancel"
+            time.sleep(0.01)
     assert of_type(session, "conversation.item.create")[0].data["item"]["content"][0]["text"] == "Say something long."
     assert [r for r in of_type(session, Local.ERROR) if r.get("where") == "server"] == []
 
@@ -252,7 +258,7 @@ def test_mute_sends_silence_and_keeps_the_timeline(connection: ConnectionSetting
 
 
 def test_socket_dropped_mid_response_recovers(
-    emulator: Any, connection: ConnectionSettings, responder: SwitchableResponder
+    emulator: Any, connection: ConnectionSettings, responder: Responder
 ) -> None:
     responder.reply = "An answer long enough to be cut in the middle of its audio."
     session = VoiceSession(

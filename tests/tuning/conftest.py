@@ -1,5 +1,5 @@
-"""Fixtures of the tuning tests: the recording tests' emulator (one per module) and its connection,
-the generated corpus, a real 2-worker Dask cluster."""
+"""Fixtures of the tuning tests: the shared emulator (tests/emulated.py), the generated corpus,
+a real 2-worker Dask cluster."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.recording.conftest import connection, emulator, responder
 from tests.tuning.corpus_gen import Corpus, make_corpus
 
-__all__ = ["connection", "corpus", "dask_cluster", "emulator", "responder"]
+__all__ = ["corpus", "dask_cluster"]
 
 
 @pytest.fixture(scope="session")
