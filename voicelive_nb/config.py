@@ -13,7 +13,8 @@ Example::
     cfg.to_dict()["turn_detection"]["silence_duration_ms"]  # 800
 
 Voice names are told apart by a documented rule (see :func:`voice_type_of`), not by the
-reference quickstart's "contains a dash" guess.
+reference quickstart's "contains a dash" guess.  The ``tools`` entries (a function's JSON
+schema, the wire dicts, their checks) are :mod:`voicelive_nb.tool_config`'s.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from voicelive_nb.schema import (
     TURN_DETECTION_TYPES,
     VOICE_TYPES,
 )
+from voicelive_nb.tool_config import check_tools, tool_definition, tool_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from azure.ai.voicelive.models import RequestSession
@@ -283,7 +285,7 @@ class SessionConfig:
         temperature: 0.6-1.2, None = the service default (0.8).
         max_response_output_tokens: 1-4096 or ``"inf"``, None = the service default.
         tools: What the model may call: Python functions (their JSON schema comes from the
-            signature, type hints and docstring; see :func:`function_definition`), ``@tool``
+            signature, type hints and docstring; see :func:`~voicelive_nb.tool_config.function_definition`), ``@tool``
             objects, or tool dicts as on the wire (``{"type": "function", ...}`` or an MCP
             server ``{"type": "mcp", "server_label", "server_url", ...}``).  The session runs
             the functions (:class:`~voicelive_nb.session.VoiceSession`); dicts are sent as they are.
@@ -354,7 +356,7 @@ class SessionConfig:
         tokens = self.max_response_output_tokens
         if tokens is not None and tokens != "inf":
             _check_range("max_response_output_tokens", tokens, 1, 4096, integer=True)
-        _check_tools(self)
+        object.__setattr__(self, "tools", check_tools(self.tools, self.tool_choice, self.parallel_tool_calls))
 
     @property
     def tool_names(self) -> tuple[str, ...]:
@@ -523,91 +525,3 @@ def _from_mapping(cls: type[T], data: Mapping[str, Any], what: str) -> T:
     if missing:
         raise ValueError(f"{what} is missing {', '.join(missing)}: got {dict(data)!r}")
     return cls(**data)
-
-
-# --------------------------------------------------------------------------- tools
-
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def function_definition(fn: Any, name: str | None = None, description: str | None = None) -> dict[str, Any]:
-    """The ``{"type": "function", ...}`` definition of a Python function.
-
-    The parameters' JSON schema comes from the signature and type hints (pydantic), the
-    descriptions from the docstring (docstring-parser: Google, NumPy or reST style).
-    Raises ValueError naming a parameter pydantic cannot describe.
-    """
-    import docstring_parser
-    from pydantic import TypeAdapter
-    from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
-
-    tool = name or getattr(fn, "__name__", "")
-    try:
-        schema = TypeAdapter(fn).json_schema()
-    except (PydanticSchemaGenerationError, PydanticUserError, TypeError) as exc:
-        raise ValueError(f"tool {tool!r}: cannot describe its parameters as JSON schema ({exc})") from None
-    doc = docstring_parser.parse(getattr(fn, "__doc__", None) or "")
-    props = schema.get("properties") or {}
-    for param in doc.params:
-        if param.arg_name in props and param.description and "description" not in props[param.arg_name]:
-            props[param.arg_name]["description"] = param.description
-    for prop in props.values():
-        prop.pop("title", None)
-    schema.pop("title", None)
-    summary = " ".join(x for x in (doc.short_description, doc.long_description) if x)
-    return {"type": "function", "name": tool, "description": description or summary, "parameters": schema}
-
-
-def tool_definition(tool: Any) -> dict[str, Any]:
-    """The wire dict of one ``tools`` entry (a dict, a ``@tool`` object or a function)."""
-    if isinstance(tool, Mapping):
-        return dict(tool)
-    definition = getattr(tool, "definition", None)
-    if isinstance(definition, Mapping):
-        return dict(definition)
-    if callable(tool):
-        return function_definition(tool)
-    raise _fail("tools", tool, "expected a function, a @tool object or a tool dict")
-
-
-def tool_name(definition: Mapping[str, Any]) -> str:
-    """A function tool's name, or an MCP server's label."""
-    return str(definition.get("name") if definition.get("type") == "function" else definition.get("server_label"))
-
-
-def _check_tools(cfg: SessionConfig) -> None:
-    if not isinstance(cfg.tools, (list, tuple)):
-        raise _fail("tools", cfg.tools, "expected a list of functions, @tool objects or tool dicts")
-    object.__setattr__(cfg, "tools", tuple(cfg.tools))
-    names: list[str] = []
-    for tool in cfg.tools:
-        d = tool_definition(tool)
-        kind = d.get("type")
-        if kind == "function":
-            if not isinstance(d.get("name"), str) or not _TOOL_NAME.match(d["name"]):
-                raise _fail("tools", d.get("name"), "a function tool needs a name of 1-64 letters, digits, _ or -")
-            if "parameters" in d and not isinstance(d["parameters"], Mapping):
-                raise _fail(f"tools[{d['name']}].parameters", d["parameters"], "expected a JSON schema object")
-        elif kind == "mcp":
-            url = d.get("server_url")
-            if not isinstance(d.get("server_label"), str) or not d["server_label"]:
-                raise _fail("tools", d, "an MCP server needs a server_label")
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise _fail(f"tools[{d['server_label']}].server_url", url, "expected an http(s) URL")
-            approval = d.get("require_approval", "always")
-            if not (approval in ("always", "never") or isinstance(approval, Mapping)):
-                raise _fail(f"tools[{d['server_label']}].require_approval", approval, "'always', 'never' or a dict")
-        else:
-            raise _fail("tools", d, "expected type 'function' or 'mcp'")
-        names.append(tool_name(d))
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise _fail("tools", dupes, "each tool name (MCP server label) must be unique")
-    choice = cfg.tool_choice
-    if isinstance(choice, Mapping):
-        if choice.get("type") != "function" or choice.get("name") not in names:
-            raise _fail("tool_choice", dict(choice), f"expected {{'type': 'function', 'name': one of {names}}}")
-    else:
-        _check_choice("tool_choice", choice, ("auto", "none", "required"))
-    if cfg.parallel_tool_calls is not None:
-        _check_bool("parallel_tool_calls", cfg.parallel_tool_calls)

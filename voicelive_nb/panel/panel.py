@@ -369,7 +369,7 @@ class Panel:
         self.widget.children = (*self.widget.children, row)
 
     def _tool_names(self) -> list[str]:
-        from voicelive_nb.config import tool_definition, tool_name
+        from voicelive_nb.tool_config import tool_definition, tool_name
 
         if self._session is not None:
             return list(getattr(self._session, "tools", {}))

@@ -3,7 +3,7 @@
 Give a session functions (``VoiceSession(config, tools=[get_weather])``, or
 ``SessionConfig(tools=[...])``) and the model may call them.  Each function's JSON schema
 comes from its signature, type hints and docstring (pydantic + docstring-parser, see
-:func:`~voicelive_nb.config.function_definition`); ``@tool`` sets a name, description or
+:func:`~voicelive_nb.tool_config.function_definition`); ``@tool`` sets a name, description or
 timeout of its own::
 
     @tool(timeout_s=5)
@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
-from voicelive_nb.config import function_definition, tool_definition
+from voicelive_nb.tool_config import function_definition, tool_definition
 
 __all__ = ["Tool", "ToolAnswers", "ToolOutcome", "ToolRunner", "as_tool", "tool"]
 
@@ -75,7 +75,7 @@ class Tool:
         description: str | None = None,
         timeout_s: float | None = None,
     ) -> Tool:
-        """Describe ``fn`` (see :func:`~voicelive_nb.config.function_definition`)."""
+        """Describe ``fn`` (see :func:`~voicelive_nb.tool_config.function_definition`)."""
         if not callable(fn):
             raise ValueError(f"a tool must be a function, got {type(fn).__name__}")
         if timeout_s is not None and not timeout_s > 0:

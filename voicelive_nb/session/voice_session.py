@@ -483,7 +483,7 @@ class VoiceSession:
     # ------------------------------------------------------------------ internals
 
     def _register_tool(self, obj: Any) -> None:
-        from voicelive_nb.config import tool_definition, tool_name
+        from voicelive_nb.tool_config import tool_definition, tool_name
 
         definition = tool_definition(obj)
         if definition.get("type") == "function":

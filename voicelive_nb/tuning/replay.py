@@ -285,7 +285,7 @@ def _busy(session: Any) -> bool:
 
 
 def _names(tools: Sequence[Any]) -> list[str]:
-    from voicelive_nb.config import tool_definition, tool_name
+    from voicelive_nb.tool_config import tool_definition, tool_name
 
     return [tool_name(tool_definition(t)) for t in tools]
 

@@ -146,7 +146,7 @@ class RecordedAnswers:
 def with_live_tools(config: SessionConfig, tools: Sequence[Any]) -> SessionConfig:
     """``config`` whose tools of the same names are replaced by ``tools`` (functions, ``@tool``
     objects or tool dicts), the others added after them."""
-    from voicelive_nb.config import tool_definition, tool_name
+    from voicelive_nb.tool_config import tool_definition, tool_name
 
     live = {tool_name(tool_definition(t)): t for t in tools}
     kept = []
