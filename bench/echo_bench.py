@@ -48,7 +48,7 @@ def run_mode(mode: str, va: Any, emu: Any, speech: tuple[np.ndarray, np.ndarray]
     session = open_session(mode, ConnectionSettings(endpoint=emu.endpoint, api_key="bench"))
     t0 = time.monotonic()
     with session:
-        warm_up(session)
+        warm_up(session, va)
         mic = session.mic
         conv = emu.conversations[-1]
 

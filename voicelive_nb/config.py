@@ -50,6 +50,18 @@ DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_VOICE = "en-US-Ava:DragonHDLatestNeural"
 DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Answer briefly and naturally."
 
+ECHO_CANCELLATION_MODES = ("server", "local", "both", "off")
+"""Where the assistant's own voice is removed from the mic audio (``SessionConfig.echo_cancellation``):
+
+* ``"server"`` -- the service does it (``input_audio_echo_cancellation``); any mic, any
+  speaker, nothing to install; it must find each reply's echo in what it receives.
+* ``"local"`` -- this client does it before sending (WebRTC AEC3 from the ``livekit``
+  package, aligned by the sound card's clocks); needs a sound-device mic and speaker.
+  The recorded mic track is the cleaned audio (what was sent).
+* ``"both"`` -- local, then the service (belt and braces).
+* ``"off"`` -- headphones, or a browser mic with its own echo cancellation.
+"""
+
 
 # An Azure neural voice name: a locale (en-US, zh-CN, sr-Latn-RS, ...), a dash, a name,
 # optionally a ":Variant" (DragonHDLatestNeural) -- e.g. "en-US-Ava:DragonHDLatestNeural",
@@ -279,7 +291,10 @@ class SessionConfig:
         input_audio_sampling_rate: 8000, 16000 or 24000 Hz.
         input_audio_format / output_audio_format: see :data:`INPUT_FORMATS`, :data:`OUTPUT_FORMATS`.
         noise_reduction: one of :data:`NOISE_REDUCTION_TYPES`, or None for off.
-        echo_cancellation: server-side echo cancellation on/off.
+        echo_cancellation: Where the assistant's voice is removed from the mic audio:
+            ``"server"`` (default), ``"local"``, ``"both"`` or ``"off"`` (see
+            :data:`ECHO_CANCELLATION_MODES`; ``True``/``False`` are read as ``"server"``/``"off"``).
+            Only the server part is sent; the session runs the local part.
         transcription_model: e.g. ``"azure-speech"`` or ``"whisper-1"``; None = no input transcription.
         transcription_language: optional language hint for it, e.g. ``"en"``.
         temperature: 0.6-1.2, None = the service default (0.8).
@@ -303,7 +318,7 @@ class SessionConfig:
     input_audio_format: str = "pcm16"
     output_audio_format: str = "pcm16"
     noise_reduction: str | None = "azure_deep_noise_suppression"
-    echo_cancellation: bool = True
+    echo_cancellation: str = "server"
     transcription_model: str | None = None
     transcription_language: str | None = None
     temperature: float | None = None
@@ -340,7 +355,9 @@ class SessionConfig:
         _check_choice("output_audio_format", self.output_audio_format, OUTPUT_FORMATS)
         if self.noise_reduction is not None:
             _check_choice("noise_reduction", self.noise_reduction, NOISE_REDUCTION_TYPES)
-        _check_bool("echo_cancellation", self.echo_cancellation)
+        if isinstance(self.echo_cancellation, bool):  # the old on/off switch was the server's
+            object.__setattr__(self, "echo_cancellation", "server" if self.echo_cancellation else "off")
+        _check_choice("echo_cancellation", self.echo_cancellation, ECHO_CANCELLATION_MODES)
         for name in ("transcription_model", "transcription_language"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -364,6 +381,16 @@ class SessionConfig:
         return tuple(tool_name(tool_definition(t)) for t in self.tools)
 
     # -- derived values ---------------------------------------------------------------
+    @property
+    def server_echo_cancellation(self) -> bool:
+        """The service cancels the echo (``echo_cancellation`` is ``"server"`` or ``"both"``)."""
+        return self.echo_cancellation in ("server", "both")
+
+    @property
+    def local_echo_cancellation(self) -> bool:
+        """This client cancels the echo (``echo_cancellation`` is ``"local"`` or ``"both"``)."""
+        return self.echo_cancellation in ("local", "both")
+
     @property
     def output_rate(self) -> int:
         """Sample rate of the assistant's audio in Hz."""
@@ -405,7 +432,9 @@ class SessionConfig:
             "output_audio_format": self.output_audio_format,
             "turn_detection": self.turn_detection.to_dict() if self.turn_detection else None,
             "input_audio_noise_reduction": {"type": self.noise_reduction} if self.noise_reduction else None,
-            "input_audio_echo_cancellation": ({"type": "server_echo_cancellation"} if self.echo_cancellation else None),
+            "input_audio_echo_cancellation": (
+                {"type": "server_echo_cancellation"} if self.server_echo_cancellation else None
+            ),
         }
         if self.transcription_model:
             transcription: dict[str, Any] = {"model": self.transcription_model}
@@ -474,8 +503,8 @@ class SessionConfig:
         if "input_audio_noise_reduction" in d:
             nr = d.pop("input_audio_noise_reduction")
             kwargs["noise_reduction"] = nr.get("type") if isinstance(nr, Mapping) else nr
-        if "input_audio_echo_cancellation" in d:
-            kwargs["echo_cancellation"] = d.pop("input_audio_echo_cancellation") is not None
+        if "input_audio_echo_cancellation" in d:  # (the wire knows the server's part only)
+            kwargs["echo_cancellation"] = "off" if d.pop("input_audio_echo_cancellation") is None else "server"
         if "input_audio_transcription" in d:
             tr = d.pop("input_audio_transcription")
             if isinstance(tr, Mapping):

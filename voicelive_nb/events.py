@@ -92,6 +92,14 @@ class Local:
     """Periodic (about 1 Hz): ``input_overflows``, ``output_underflows``,
     ``dropped_blocks``, ``queue_depth_ms``, ``bus_dropped``."""
 
+    ECHO = "audio.echo"
+    """About twice a second while the speaker plays (and for its echo tail), from a session
+    whose sound-device mic and speaker are a pair (:mod:`voicelive_nb.session.echo`):
+    ``erl_db`` (echo return loss: speaker level over mic level, what the room removed; low
+    means a loud echo), ``erle_db`` (echo return loss enhancement: what the local canceller
+    removed; None while it is off), ``frames`` (10 ms frames measured), ``enabled`` (the local
+    canceller is on).  While the user talks over the assistant both read low."""
+
     COMMAND = "command.result"
     """Outcome of a command such as ``update_vad``: ``command``, ``id`` (the command's id, as on
     the Future it returned), ``ok``, ``detail``; published once per command, when the server's

@@ -19,8 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from voicelive_nb.audio.echo_mic import EchoCancellingMic, EchoReference
-from voicelive_nb.audio.profiles import profile
 from voicelive_nb.config import SessionConfig
 from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import Local
@@ -62,26 +60,43 @@ class Tally:
 
 
 def open_session(mode: str, connection: ConnectionSettings, device: str = "pulse", record: Any = None) -> VoiceSession:
-    """A session on the virtual devices with echo cancellation ``mode`` (off/local/server/both)."""
+    """A session on the virtual devices with ``SessionConfig(echo_cancellation=mode)``.
+
+    The session pairs the device mic and speaker itself (:mod:`voicelive_nb.session.echo`):
+    its ``mic`` is an :class:`~voicelive_nb.audio.echo_mic.EchoCancellingMic` in every mode
+    (cancelling in local/both, metering only otherwise).
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    config = SessionConfig(echo_cancellation=mode in ("server", "both"))
-    prof = profile("auto")
-    mic: Any = prof.mic(device, 24000)
-    speaker: Any = prof.speaker(device, 24000)
-    if mode in ("local", "both"):
-        ref = EchoReference(speaker.rate)
-        speaker.echo_reference = ref
-        mic = EchoCancellingMic(mic, ref)
-    return VoiceSession(config, connection=connection, mic=mic, speaker=speaker, record=record)
+    config = SessionConfig(echo_cancellation=mode)
+    return VoiceSession(config, connection=connection, mic=device, speaker=device, record=record)
 
 
-def warm_up(session: VoiceSession, seconds: float = 1.5) -> None:
-    """Wait until the session is configured and its mic has delivered ``seconds`` of audio
-    (a new PulseAudio stream stalls for a moment at first and would delay the first prompt)."""
-    session.wait_for("session.updated", timeout=15, since=0)
-    first = session.wait_for(Local.MIC_AUDIO, timeout=10, since=0)
-    _wait(lambda: time.monotonic() >= first.t + seconds, seconds + 1.0)
+def warm_up(session: VoiceSession, va: Any, timeout: float = 15.0) -> None:
+    """Wait until the session is configured and audio played into the virtual mic reaches it.
+
+    A new PulseAudio stream can stall for a moment at first; a prompt played then would
+    lose its start.  So a short tone (not speech: the VAD ignores it) is played into the mic
+    until a ``mic.audio`` block carries it: from then on the mic path runs.
+    """
+    session.wait_for("session.updated", timeout=timeout, since=0)
+    tone = (2000 * np.sin(2 * np.pi * 440 * np.arange(2400) / 24000)).astype(np.int16)  # 100 ms, -24 dBFS
+    deadline = time.monotonic() + timeout
+    while True:
+        played = va.play_into_mic(tone, wait=False)
+        try:
+            session.wait_for(
+                Local.MIC_AUDIO,
+                timeout=1.0,
+                predicate=lambda r: float(r.get("rms_db") or -200) > -40,
+                since=played.t_start,
+            )
+            return
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"audio played into the virtual mic did not reach the session in {timeout} s"
+                ) from None
 
 
 def _wait(predicate: Any, timeout: float, step: float = 0.02) -> bool:

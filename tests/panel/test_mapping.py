@@ -26,6 +26,16 @@ def test_values_round_trip_through_a_config() -> None:
     assert values_from_session(config.to_dict()) == values  # what the server echoes back shows the same
 
 
+def test_the_echo_mode_joins_the_servers_half_and_the_sessions() -> None:
+    """The wire carries only server_echo_cancellation: the control shows it with the local half."""
+    for mode in ("server", "local", "both", "off"):
+        config = SessionConfig(echo_cancellation=mode)
+        assert values_from_config(config)["echo_cancellation"] == mode
+        shown = values_from_session(config.to_dict(), local_echo=config.local_echo_cancellation)
+        assert shown["echo_cancellation"] == mode
+        assert config_from_values(SessionConfig(), {"echo_cancellation": mode}).echo_cancellation == mode
+
+
 def test_a_change_is_validated_and_server_vad_drops_semantic_only_settings() -> None:
     base = SessionConfig().with_vad(type="azure_semantic_vad", speech_duration_ms=120)
     changed = config_from_values(base, {"type": "server_vad", "speech_duration_ms": 200})

@@ -43,7 +43,7 @@ def test_offline_turns_equal_a_replay_through_the_emulator(
     source: Recording, setting: dict[str, Any], connection: Any, tmp_path: Path
 ) -> None:
     # the emulator's echo canceller would work on its replies, whose timing depends on the pacing
-    base = base_config(source.config, source.rate).replace(echo_cancellation=False)
+    base = base_config(source.config, source.rate).replace(echo_cancellation="off")
     live = replay(source, base, connection=connection, out=tmp_path / "replay", speed=8.0, settle_s=1.0, **setting)
     cfg = base_config(source.config, source.rate).with_vad(**setting)  # offline turns it off itself
     offline = detect_turns(np.asarray(source.mic), source.rate, cfg)

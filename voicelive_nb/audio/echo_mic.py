@@ -13,11 +13,16 @@
   ``t`` and then the mic frame, so the canceller sees render and capture in lockstep and the
   delay between them is only the room's (plus timing error; AEC3 estimates the rest).
 
-Why not inside the callbacks: livekit's APM is called through protobuf requests (objects per
-call), which the real-time callbacks must not do.  Next to them it adds no block of latency:
-a 10 ms mic block is cleaned as soon as it is read (about 0.1 ms of work), and only the
-canceller's own filter delay (:data:`~voicelive_nb.audio.echo.APM_DELAY`, 9.3 ms at 24 kHz)
-is added; the block's capture time is moved back by it, so latency figures include it.
+Why not inside the callbacks: the canceller is Python and numpy around AEC3 (and livekit's
+public API builds protobuf objects per call), which the real-time callbacks must not run.
+Next to them it adds no block of latency: a 10 ms mic block is cleaned as soon as it is read
+(about 0.1 ms of work), and only the canceller's own filter delay
+(:data:`~voicelive_nb.audio.echo.APM_DELAY`, 9.3 ms at 24 kHz) is added; the block's capture
+time is moved back by it, so latency figures include it.
+
+Each re-anchor of the reference (the speaker's stream restarted: an answer's start, a
+barge-in, an underflow) is a new echo path: the canceller starts afresh when the mic reaches
+it (see :meth:`EchoCanceller.restart <voicelive_nb.audio.echo.EchoCanceller.restart>`).
 """
 
 from __future__ import annotations
@@ -189,6 +194,12 @@ class EchoCancellingMic:
         """Stop the mic (idempotent)."""
         self.mic.stop()
 
+    def __getattr__(self, name: str) -> Any:
+        """Anything else is the mic's (its stream, latency setting ...)."""
+        if name == "mic":  # (not set yet: no recursion while constructing)
+            raise AttributeError(name)
+        return getattr(self.mic, name)
+
     # -- echo -------------------------------------------------------------------------------
 
     @property
@@ -202,12 +213,18 @@ class EchoCancellingMic:
             self.canceller.enabled = bool(value)
 
     def echo_stats(self) -> dict[str, Any] | None:
-        """ERL/ERLE since the last call (None if the speaker did not play since), plus the mode."""
+        """Echo figures since the last call, None if the speaker did not play since.
+
+        ``erl_db`` (speaker level over mic level: what the room removed), ``erle_db`` (what
+        the canceller removed; None while it is off), ``frames`` (10 ms frames counted),
+        ``enabled``.
+        """
         with self._lock:
             window = self.canceller.meter.window()
+            enabled = self.canceller.enabled
         if window is None:
             return None
-        return {**window, "enabled": self.canceller.enabled}
+        return {**window, "erle_db": window["erle_db"] if enabled else None, "enabled": enabled}
 
     def stats(self) -> dict[str, Any]:
         """Totals since start (see :meth:`EchoCanceller.stats <voicelive_nb.audio.echo.EchoCanceller.stats>`)."""

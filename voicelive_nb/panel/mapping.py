@@ -23,6 +23,7 @@ __all__ = [
     "VAD_FIELDS",
     "config_from_values",
     "defaulted_fields",
+    "echo_mode",
     "values_from_config",
     "values_from_session",
 ]
@@ -80,12 +81,24 @@ def values_from_config(config: SessionConfig) -> dict[str, Any]:
     return values
 
 
-def values_from_session(session: Mapping[str, Any]) -> dict[str, Any]:
-    """Widget values for what the server acknowledged (a ``session.updated`` session dict)."""
+def echo_mode(server: bool, local: bool) -> str:
+    """The ``echo_cancellation`` mode of a server half and a local half."""
+    return ("both" if local else "server") if server else ("local" if local else "off")
+
+
+def values_from_session(session: Mapping[str, Any], local_echo: bool = False) -> dict[str, Any]:
+    """Widget values for what the server acknowledged (a ``session.updated`` session dict).
+
+    The server knows only its half of ``echo_cancellation``; ``local_echo`` is the session's
+    own half (whether its local canceller is on).
+    """
     try:
-        return values_from_config(SessionConfig.from_dict(session))
+        config = SessionConfig.from_dict(session)
     except (ValueError, TypeError, KeyError):
         return {}
+    values = values_from_config(config)
+    values["echo_cancellation"] = echo_mode(config.server_echo_cancellation, local_echo)
+    return values
 
 
 def config_from_values(base: SessionConfig, changes: Mapping[str, Any]) -> SessionConfig:

@@ -453,7 +453,7 @@ class Panel:
                 self._set(badge, "value", field_badge_html(snap.fields.get(name)))
         if snap.server_session != self._seen_server and snap.server_session and not self._pending:
             self._seen_server = snap.server_session
-            values = values_from_session(snap.server_session)
+            values = values_from_session(snap.server_session, local_echo=self.config.local_echo_cancellation)
             self._to_show.update(values)
             if values:  # what the server left unset shows its default, marked as such
                 self.state.mark_defaults([n for n in SERVICE_DEFAULTS if n not in values], SERVICE_DEFAULTS)
@@ -632,11 +632,16 @@ class Panel:
         self._to_show.update({k: v for k, v in changes.items() if k in self.c.fields})
         session = self._session
         if session is None or not self._connected():
+            if session is not None:
+                try:
+                    session.update(config)  # stored by the session for its next start
+                except ValueError as exc:  # (local echo cancellation without a device pair)
+                    self._refuse(changes, exc)
+                    done.set_result(CommandResult("update", False, str(exc)))
+                    return done
             self._config = config
             for name in changes:
                 self.state.set_field(name, FieldStatus("ok", "used on connect"))
-            if session is not None:
-                session.update(config)  # stored by the session for its next start
             self.refresh()
             done.set_result(CommandResult("update", True, "not connected: used on connect"))
             return done

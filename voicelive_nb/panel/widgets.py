@@ -25,6 +25,12 @@ NUMERIC_FIELDS: tuple[str, ...] = ("threshold", "prefix_padding_ms", "silence_du
 
 _EOU_LEVELS = (("off", ""), ("low", "low"), ("medium", "medium"), ("high", "high"), ("default", "default"))
 _NOISE = (("off", ""), *((name.replace("_", " "), name) for name in NOISE_REDUCTION_TYPES))
+_ECHO = (
+    ("server (the service)", "server"),
+    ("local (this computer)", "local"),
+    ("both", "both"),
+    ("off (headphones)", "off"),
+)
 _AUTH = (("API key", "key"), ("Azure CLI (az login)", "azure-cli"), ("DefaultAzureCredential", "default"))
 _VOICES = ("en-US-Ava:DragonHDLatestNeural", "en-US-Andrew:DragonHDLatestNeural", *sorted(OPENAI_VOICES))
 
@@ -190,7 +196,14 @@ def build_controls(config: SessionConfig, env_endpoint: str | None, audio: str =
         "noise_reduction": w.Dropdown(
             options=_NOISE, value=config.noise_reduction or "", description="Noise supp.", style=desc
         ),
-        "echo_cancellation": w.Checkbox(value=config.echo_cancellation, description="Echo cancellation", indent=False),
+        "echo_cancellation": w.Dropdown(
+            options=_ECHO,
+            value=config.echo_cancellation,
+            description="Echo canc.",
+            style=desc,
+            tooltip="Where the assistant's own voice is removed from the mic: local needs a sound-device mic and "
+            "speaker (with open speakers); server works with any mic; off for headphones or a browser mic",
+        ),
         "voice": voice,
         "instructions": instructions,
     }

@@ -175,10 +175,13 @@ def transport(part: object) -> str:
     """How a mic or speaker reaches the user: ``browser``, ``device``, ``file``, ``synthetic`` or ``custom``."""
     from voicelive_nb.audio.browser.mic import BrowserMic
     from voicelive_nb.audio.browser.speaker import BrowserSpeaker
+    from voicelive_nb.audio.echo_mic import EchoCancellingMic
     from voicelive_nb.audio.streams import DeviceMic, DeviceSpeaker
     from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
     from voicelive_nb.speech.prompts import PromptMic
 
+    if isinstance(part, EchoCancellingMic):  # (a device mic with the echo canceller around it)
+        part = part.mic
     if isinstance(part, BrowserMic | BrowserSpeaker):
         return "browser"
     if isinstance(part, DeviceMic | DeviceSpeaker):

@@ -12,7 +12,8 @@ connection, whether the session is configured) as callables, so a pump works alo
   socket pushes back, the rest of that send goes on in a task and the mic's blocks wait in
   its ring until it is done;
 * every round drains the player's marks into ``playback.started``/``playback.stopped``/
-  ``speaker.audio`` records, and about once a second publishes ``audio.counters``;
+  ``speaker.audio`` records, about once a second publishes ``audio.counters``, and twice a
+  second ``audio.echo`` when the mic meters the speaker's echo (:mod:`voicelive_nb.session.echo`);
 * a timer runs a round after ``watch_s`` (0.1 s) without one (a stalled mic), or every
   ``poll_s`` (10 ms) when no mic wakes the pump (none, finished, or a loop that cannot
   watch the pipe).
@@ -132,6 +133,7 @@ class AudioPump:
         self._timer: asyncio.Handle | None = None
         self._pumped_t = 0.0  # loop time of the last round
         self._counters_t = 0.0  # monotonic time of the last audio.counters
+        self._echo_t = 0.0  # monotonic time of the last look at the echo meters
         self._send_task: asyncio.Task[Any] | None = None  # an append the socket pushed back
         self._reported: set[str] = set()  # pump failures reported (once per kind)
         self._played_last_t = 0.0  # when the player last handed audio to the sink
@@ -296,6 +298,9 @@ class AudioPump:
             self._drain_mic()
             self.drain_marks()
             now = time.monotonic()
+            if now - self._echo_t >= 0.5:
+                self._echo_t = now
+                self.publish_echo()
             if now - self._counters_t >= 1.0:
                 self._counters_t = now
                 self._check_devices(now)
@@ -420,6 +425,13 @@ class AudioPump:
         if self._speaker_stalled and now - self._played_last_t <= self.stall_s:
             self._speaker_stalled = False
             log.warning("the speaker plays again")
+
+    def publish_echo(self) -> None:
+        """Publish ``audio.echo`` if the mic meters the echo and the speaker played since the last one."""
+        stats = getattr(self.source, "echo_stats", None)
+        figures = stats() if callable(stats) else None
+        if figures:
+            self._emit("local", Local.ECHO, figures)
 
     def publish_counters(self) -> None:
         """Publish ``audio.counters`` now (the pump does once a second)."""

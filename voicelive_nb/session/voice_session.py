@@ -43,7 +43,8 @@ from voicelive_nb.audio.sources import InputStats, OutputStats
 from voicelive_nb.config import SessionConfig
 from voicelive_nb.connection import ConnectionSettings, Secret
 from voicelive_nb.events import EventBus, EventRecord, Local, Observer
-from voicelive_nb.session.devices import check_spec, describe, make_sink, make_source, transport
+from voicelive_nb.session.devices import check_spec, describe, headless, make_sink, make_source, transport
+from voicelive_nb.session.echo import check_echo_specs, set_local_echo, with_echo_canceller
 from voicelive_nb.session.engine import SessionEngine
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -162,6 +163,7 @@ class VoiceSession:
         if max_failures < 1:
             raise ValueError(f"max_failures must be >= 1, got {max_failures}")
         self._config = config or SessionConfig()
+        check_echo_specs(self._config.echo_cancellation, mic, speaker, headless())
         from voicelive_nb.session.tools import ToolRunner
 
         self._tool_runner = ToolRunner(timeout_s=tool_timeout_s, answers=tool_answers)
@@ -289,7 +291,10 @@ class VoiceSession:
     def start(self) -> VoiceSession:
         """Start the session thread and connect; returns at once (idempotent).
 
-        Raises ValueError for bad settings (no API key for an endpoint, missing WAV ...).
+        Raises ValueError for bad settings (no API key for an endpoint, missing WAV, local echo
+        cancellation without a sound-device mic and speaker ...), and
+        :class:`~voicelive_nb.audio.apm.EchoCancellerUnavailable` for local echo cancellation
+        without the ``livekit`` package.
         """
         with self._lock:
             if self.running:
@@ -299,6 +304,7 @@ class VoiceSession:
             config = self.config
             source = make_source(self._mic, config.input_audio_sampling_rate, self._latency)
             sink = make_sink(self._speaker, config.output_rate, self._latency)
+            source = with_echo_canceller(source, sink, config.echo_cancellation)
             from voicelive_nb.audio.player import Player
 
             player = Player(rate=config.output_rate)
@@ -368,10 +374,16 @@ class VoiceSession:
         """Send a new session config; the Future resolves with the server's answer.
 
         The answer is also published as a ``command.result`` record.  When not running
-        the config is just stored (applied on the next start).
+        the config is just stored (applied on the next start).  A change of the local half
+        of ``echo_cancellation`` applies at once (ValueError if this session's mic and
+        speaker are not a sound-device pair).
         """
         if not isinstance(config, SessionConfig):
             raise ValueError(f"update() needs a SessionConfig, got {type(config).__name__}")
+        check_echo_specs(config.echo_cancellation, self._mic, self._speaker, headless())
+        engine = self._engine
+        if self.running and engine is not None and config.echo_cancellation != engine.config.echo_cancellation:
+            set_local_echo(engine.source, config.echo_cancellation)  # the local half, at once
         return self._update("update", config, timeout)
 
     def update_vad(self, *, timeout: float = 10.0, **changes: Any) -> CommandFuture:

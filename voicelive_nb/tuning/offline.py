@@ -180,7 +180,7 @@ def detect_turns(
     conv = Conversation(EmulatorSettings(transcribe_for_responder=False, vad="energy"), PrecomputedModel(probs))
     # the emulator's echo canceller removes its own replies, of which there are none here (and in a
     # replay their timing depends on its pacing): the VAD hears the mic track as it was sent
-    session = config.replace(echo_cancellation=False).to_dict()
+    session = config.replace(echo_cancellation="off").to_dict()
     for out in conv.receive({"type": "session.update", "session": session}):
         if isinstance(out, dict) and out.get("type") == "error":
             raise ValueError(f"the emulator refused the config: {out.get('error', {}).get('message')}")
