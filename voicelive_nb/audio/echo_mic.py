@@ -28,6 +28,7 @@ it (see :meth:`EchoCanceller.restart <voicelive_nb.audio.echo.EchoCanceller.rest
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -148,6 +149,8 @@ class EchoCancellingMic:
         self._anchor_seen = -1  # the reference's latest re-anchor the canceller restarted at
         self.restarts = 0
         """Fresh cancellers started at speaker re-anchors (see :meth:`_clean`)."""
+        self._busy_s = self._cpu_s = 0.0  # time spent cleaning (wall, this thread's CPU)
+        self._blocks = self._samples = 0
 
     # -- AudioSource ------------------------------------------------------------------------
 
@@ -227,9 +230,23 @@ class EchoCancellingMic:
         return {**window, "erle_db": window["erle_db"] if enabled else None, "enabled": enabled}
 
     def stats(self) -> dict[str, Any]:
-        """Totals since start (see :meth:`EchoCanceller.stats <voicelive_nb.audio.echo.EchoCanceller.stats>`)."""
+        """Totals since start (see :meth:`EchoCanceller.stats <voicelive_nb.audio.echo.EchoCanceller.stats>`),
+        with the whole read path's cost: ``read_cpu_share`` (CPU of the reading thread per second
+        of audio: re-chunking, far-end look-up, canceller, meters), ``block_ms`` (mean wall time
+        to clean a mic block) and ``added_ms`` (what the mic's latency gains: the filter delay
+        and that wall time)."""
         with self._lock:
-            return {**self.canceller.stats(), "reanchors": self.reference.reanchors, "restarts": self.restarts}
+            s = self.canceller.stats()
+            blocks, audio_s = max(1, self._blocks), self._samples / max(1, self.rate)
+            block_ms = 1000.0 * self._busy_s / blocks
+            return {
+                **s,
+                "reanchors": self.reference.reanchors,
+                "restarts": self.restarts,
+                "read_cpu_share": round(self._cpu_s / audio_s, 5) if audio_s else 0.0,
+                "block_ms": round(block_ms, 3),
+                "added_ms": round(s["delay_ms"] + block_ms, 2),
+            }
 
     def read(self) -> tuple[np.ndarray, float] | None:
         """The next cleaned block and the capture time of its first sample (shifted by the filter delay)."""
@@ -240,7 +257,12 @@ class EchoCancellingMic:
                 if item is None:
                     return None
                 block, t = item
+                t0, c0 = time.perf_counter(), time.thread_time()
                 self._clean(np.asarray(block, dtype=np.int16).reshape(-1), float(t))
+                self._busy_s += time.perf_counter() - t0
+                self._cpu_s += time.thread_time() - c0
+                self._blocks += 1
+                self._samples += len(block)
             block = self._out[:n].copy()
             t = self._out_t
             self._out = self._out[n:]
