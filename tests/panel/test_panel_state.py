@@ -287,6 +287,23 @@ def test_counters_keep_numbers_only() -> None:
     assert st.snapshot(1).counters == {"input_overflows": 2, "output_underflows": 1}
 
 
+def test_echo_figures_show_while_the_assistant_speaks_and_then_go() -> None:
+    from voicelive_nb.panel.views import echo_html
+
+    st = PanelState()
+    assert st.snapshot(1).echo is None and "echo: —" in echo_html(None)
+    st.feed(rec(2.0, "local", Local.ECHO, erl_db=2.4, erle_db=35.2, frames=50, enabled=True))
+    snap = st.snapshot(2.5)
+    assert snap.echo is not None and snap.echo["erle_db"] == 35.2
+    html = echo_html(snap.echo)
+    assert "ERL <b>2 dB</b>" in html and "removed <b>35 dB</b>" in html and "vlnb-bad" not in html
+    assert st.snapshot(4.5).echo is None  # the speaker went quiet 2 s ago: nothing stale on show
+    st.feed(rec(5.0, "local", Local.ECHO, erl_db=3.0, erle_db=None, frames=50, enabled=False))
+    off = echo_html(st.snapshot(5.1).echo)
+    assert "local canceller off" in off and "vlnb-bad" in off  # a loud echo, not cancelled here
+    assert all(line.type != Local.ECHO for line in st.snapshot(5.2).log)  # twice a second: not logged
+
+
 def test_transcript_is_bounded() -> None:
     st = PanelState(max_transcript=3)
     for i in range(10):

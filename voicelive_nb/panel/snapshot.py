@@ -90,6 +90,9 @@ class PanelSnapshot:
     user_speaking: bool = False
     assistant_speaking: bool = False
     muted: bool = False
+    echo: Mapping[str, Any] | None = None
+    """The latest ``audio.echo`` figures (``erl_db``, ``erle_db``, ``enabled``) while the
+    assistant speaks or its echo lasts (None otherwise, or with no metered device pair)."""
     counters: Mapping[str, float] = field(default_factory=dict)
     fields: Mapping[str, FieldStatus] = field(default_factory=dict)
     fields_version: int = 0

@@ -40,6 +40,10 @@ __all__ = [
     "TranscriptLine",
 ]
 
+ECHO_SHOWN_S = 2.0
+"""The echo figures stay on show this long after the last ``audio.echo`` (sent twice a
+second while the speaker plays, and for its echo tail)."""
+
 HIGH_RATE_TYPES = frozenset(
     {
         Local.MIC_AUDIO,
@@ -48,6 +52,7 @@ HIGH_RATE_TYPES = frozenset(
         "response.audio_transcript.delta",
         "conversation.item.input_audio_transcription.delta",
         Local.COUNTERS,
+        Local.ECHO,
     }
 )
 """Record types that arrive many times a second; the event log leaves them out unless asked."""
@@ -97,6 +102,7 @@ class PanelState:
         self._user_speaking = False
         self._assistant_speaking = False
         self._muted = False
+        self._echo: dict[str, Any] | None = None  # the latest audio.echo figures and their time
         self._counters: dict[str, float] = {}
         self._fields: _VersionedDict = _VersionedDict()
         # controls sent and not yet answered: name -> the id of the command that sent them
@@ -234,6 +240,7 @@ class PanelState:
                 user_speaking=self._user_speaking,
                 assistant_speaking=self._assistant_speaking,
                 muted=self._muted,
+                echo=self._echo if self._echo is not None and now - self._echo["t"] < ECHO_SHOWN_S else None,
                 counters=dict(self._counters),
                 fields=dict(self._fields),
                 fields_version=self._fields.version,
@@ -370,6 +377,9 @@ class PanelState:
         where = r.get("where")
         if where in ("mic", "speaker"):
             self._device_trouble[str(where)] = self._error
+
+    def _on_echo(self, r: EventRecord) -> None:
+        self._echo = {"t": r.t, "erl_db": r.get("erl_db"), "erle_db": r.get("erle_db"), "enabled": r.get("enabled")}
 
     def _on_counters(self, r: EventRecord) -> None:
         for key, value in r.data.items():
@@ -599,6 +609,7 @@ _HANDLERS: dict[str, Callable[[PanelState, EventRecord], None]] = {
     Local.COMMAND: PanelState._on_command_result,
     Local.ERROR: PanelState._on_local_error,
     Local.COUNTERS: PanelState._on_counters,
+    Local.ECHO: PanelState._on_echo,
     Local.PLAYBACK_STARTED: PanelState._on_playback_started,
     Local.PLAYBACK_STOPPED: PanelState._on_playback_stopped,
     Local.PLAYBACK_FLUSHED: PanelState._on_playback_flushed,

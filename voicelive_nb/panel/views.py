@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
+from typing import Any
 
 from voicelive_nb.panel.state import FLOOR_DB, FieldStatus, LogLine, PanelSnapshot, TranscriptLine
 
@@ -16,6 +17,7 @@ __all__ = [
     "CSS",
     "METER_MIN_DB",
     "counters_html",
+    "echo_html",
     "field_badge_html",
     "log_html",
     "meters_html",
@@ -53,6 +55,7 @@ CSS = """
 .vlnb-num { font-variant-numeric: tabular-nums; text-align: right; color: var(--jp-ui-font-color2, #555); }
 .vlnb-speak { display: inline-flex; align-items: center; gap: 4px; margin-right: 12px; color: #9ca3af; }
 .vlnb-speak.on { color: #15803d; font-weight: 600; }
+.vlnb-echo { margin-top: 2px; color: var(--jp-ui-font-color2, #555); font-variant-numeric: tabular-nums; }
 .vlnb-tx { max-height: 220px; overflow-y: auto; display: flex; flex-direction: column; gap: 4px; }
 .vlnb-line { padding: 3px 7px; border-radius: 6px; max-width: 88%; line-height: 1.35; }
 .vlnb-user { background: #e0f2fe; align-self: flex-start; }
@@ -149,8 +152,29 @@ def meters_html(snap: PanelSnapshot, threshold: float | None) -> str:
         + _meter("mic", snap.mic_db, snap.mic_peak_db, mark)
         + _meter("assistant", snap.speaker_db, None, "")
         + f'<div style="margin-top:4px"><span class="vlnb-speak {user}">● user speaking</span>'
-        f'<span class="vlnb-speak {bot}">● assistant speaking</span></div></div>'
+        f'<span class="vlnb-speak {bot}">● assistant speaking</span></div>' + echo_html(snap.echo) + "</div>"
     )
+
+
+def echo_html(echo: Mapping[str, Any] | None) -> str:
+    """The echo line under the meters: how loud the assistant's voice comes back into the mic
+    (ERL) and how much of it the local canceller removes (ERLE), while the assistant speaks."""
+    tip = (
+        "Echo return loss (ERL): how much quieter the assistant is in the mic than in the speaker "
+        "(under ~20 dB with open speakers: the mic hears it). Removed (ERLE): what the local echo "
+        "canceller takes out of what is sent. Both read low while you talk over the assistant."
+    )
+    if not echo:
+        return f'<div class="vlnb-echo" title="{tip}">echo: —</div>'
+    erl, erle = echo.get("erl_db"), echo.get("erle_db")
+    parts = [f"ERL <b>{erl:.0f} dB</b>" if isinstance(erl, (int, float)) else "ERL —"]
+    if echo.get("enabled"):
+        parts.append(f"removed <b>{erle:.0f} dB</b>" if isinstance(erle, (int, float)) else "removed —")
+    else:
+        parts.append("local canceller off")
+    loud = isinstance(erl, (int, float)) and erl < 20 and not echo.get("enabled")
+    cls = " vlnb-bad" if loud else ""
+    return f'<div class="vlnb-echo{cls}" title="{tip}">echo: {" · ".join(parts)}</div>'
 
 
 def transcript_html(lines: Sequence[TranscriptLine], limit: int = 60) -> str:
