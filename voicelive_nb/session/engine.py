@@ -12,9 +12,8 @@ is a thin I/O shell around :class:`~voicelive_nb.session.protocol.SessionProtoco
   it and carries out the protocol's actions (send, play, flush + truncate, ...);
 * its :class:`~voicelive_nb.session.pump.AudioPump` (``engine.pump``) drains the mic into
   ``input_audio_buffer.append`` and the player's marks into playback records;
-* runs the functions the model calls (:class:`~voicelive_nb.session.tools.ToolRunner`, off
-  the loop) and sends their outputs; answers MCP approval requests (``mcp_approval``);
-  each call becomes ``tool.call`` and ``tool.result`` records;
+* runs the functions the model calls and sends their outputs, answers MCP approval
+  requests (:class:`~voicelive_nb.session.tool_dispatch.ToolDispatch`);
 * reconnects with exponential backoff when the socket drops, re-sending the
   current config; a server that never confirms the config is dropped after
   ``configure_timeout_s``; after ``max_failures`` consecutive failures (or at once
@@ -54,6 +53,7 @@ from voicelive_nb.session.protocol import (
     is_unreachable,
 )
 from voicelive_nb.session.pump import AudioPump, Publish
+from voicelive_nb.session.tool_dispatch import McpApproval, ToolDispatch
 from voicelive_nb.session.transport import text_receiver
 from voicelive_nb.session.wire import parse_frame
 
@@ -62,11 +62,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.config import SessionConfig
     from voicelive_nb.connection import ConnectionSettings
     from voicelive_nb.session.tools import ToolRunner
-
-McpApproval = bool | Callable[[dict[str, Any]], bool] | None
-"""How MCP approval requests are answered: True/False (always), a callable given the request
-(``approval_request_id``, ``server_label``, ``name``, ``arguments``), or None (wait for
-:meth:`SessionEngine.approve_mcp`, e.g. from the panel)."""
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +145,18 @@ class SessionEngine:
         self._pending: dict[str, asyncio.Future[tuple[bool, Any]]] = {}
         self._next_cmd = 0
         self._player_full_reported = False
-        self.tools = tools
-        self.mcp_approval = mcp_approval
-        self.pending_approvals: dict[str, ApproveMcp] = {}
-        """MCP approval requests waiting for :meth:`approve_mcp`."""
+        self.tools = ToolDispatch(
+            tools,
+            mcp_approval,
+            protocol=self.protocol,
+            enabled=lambda: self.config.tool_names,
+            emit=self._emit,
+            send=self._send,
+            run=self._run,
+            error=self._error,
+        )
+        """The calls the model makes and the MCP approvals it asks for."""
         self._rx_t = 0.0  # when the server event being handled arrived
-        self._tool_tasks: set[asyncio.Task[None]] = set()
         self.flush_confirm_s = 0.5
         """Longest wait for a sink's own count of what it played before a flush (the browser's page)."""
 
@@ -252,22 +253,14 @@ class SessionEngine:
             self.config = config
         return ok, detail
 
+    @property
+    def pending_approvals(self) -> dict[str, ApproveMcp]:
+        """MCP approval requests waiting for :meth:`approve_mcp`."""
+        return self.tools.pending
+
     async def approve_mcp(self, approval_request_id: str, approve: bool, by: str = "user") -> bool:
         """Answer a pending MCP approval request; False if there is none with that id."""
-        request = self.pending_approvals.pop(approval_request_id, None)
-        if request is None:
-            return False
-        await self._run(self.protocol.mcp_approval(approval_request_id, approve))
-        data = {
-            "approval_request_id": approval_request_id,
-            "server_label": request.server_label,
-            "name": request.name,
-            "arguments": request.arguments,
-            "approve": bool(approve),
-            "by": by,
-        }
-        self._emit("local", Local.TOOL_APPROVAL, data)
-        return True
+        return await self.tools.approve(approval_request_id, approve, by)
 
     async def send_text(self, text: str) -> None:
         """Add a user text message and ask for a response."""
@@ -301,9 +294,7 @@ class SessionEngine:
             self._set_state("failed", detail=str(exc))
         finally:
             pump.cancel()
-            for task in list(self._tool_tasks):
-                task.cancel()
-            await asyncio.gather(pump, *self._tool_tasks, return_exceptions=True)
+            await asyncio.gather(pump, self.tools.stop(), return_exceptions=True)
             for future in self._pending.values():
                 if not future.done():
                     future.set_result((False, "the session stopped"))
@@ -463,79 +454,9 @@ class SessionEngine:
                 if future is not None and not future.done():
                     future.set_result((action.ok, action.detail))
             elif isinstance(action, RunTool):
-                self._spawn_tool(self._run_tool(action, self._rx_t))
+                self.tools.start_call(action, self._rx_t)
             elif isinstance(action, ApproveMcp):
-                self._spawn_tool(self._ask_approval(action))
-
-    # ------------------------------------------------------------------ tools
-
-    def _spawn_tool(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tool_tasks.add(task)
-        task.add_done_callback(self._tool_tasks.discard)
-
-    async def _run_tool(self, call: RunTool, args_done_t: float) -> None:
-        """Run one call off the loop, send its output; records ``tool.call`` and ``tool.result``."""
-        ids = {"call_id": call.call_id, "name": call.name, "response_id": call.response_id, "item_id": call.item_id}
-        self._emit("local", Local.TOOL_CALL, {**ids, "arguments": call.arguments, "kind": "function"}, t=args_done_t)
-        enabled = call.name in self.config.tool_names
-        if self.tools is None:
-            from voicelive_nb.session.tools import ToolRunner
-
-            self.tools = ToolRunner()
-        outcome = await self.tools.run(call.name, call.arguments, enabled=enabled)
-        sent = False
-        for action in self.protocol.tool_output(call.call_id, outcome.output):
-            if isinstance(action, SendEvent) and action.type == "conversation.item.create":
-                sent = await self._send(action.event)
-                sent_t = time.monotonic()
-            else:
-                await self._run([action])
-        if not sent:
-            sent_t = time.monotonic()
-        run_s = outcome.finished_t - outcome.started_t
-        data: dict[str, Any] = {
-            **ids,
-            "status": outcome.status,
-            "ok": outcome.ok,
-            "output": outcome.output[:4000],
-            "error": outcome.error,
-            "duration_ms": round(run_s * 1000.0, 3),
-            "overhead_ms": round(((sent_t - args_done_t) - run_s) * 1000.0, 3),
-            "args_done_t": args_done_t,
-            "started_t": outcome.started_t,
-            "finished_t": outcome.finished_t,
-            "sent": sent,
-            "source": outcome.source,
-        }
-        if outcome.origin is not None:
-            data["origin"] = dict(outcome.origin)
-        self._emit("local", Local.TOOL_RESULT, data, t=sent_t)
-        if not outcome.ok:
-            told = "the model was told the recorded answer" if outcome.source == "recording" else "the model was told"
-            self._error(f"Tool {call.name} {outcome.status}: {outcome.error}; {told}.", "tool")
-
-    async def _ask_approval(self, request: ApproveMcp) -> None:
-        """Answer an MCP approval request as ``mcp_approval`` says (or keep it for :meth:`approve_mcp`)."""
-        self.pending_approvals[request.approval_request_id] = request
-        policy = self.mcp_approval
-        if policy is None:
-            return
-        if isinstance(policy, bool):
-            await self.approve_mcp(request.approval_request_id, policy, by="auto")
-            return
-        info = {
-            "approval_request_id": request.approval_request_id,
-            "server_label": request.server_label,
-            "name": request.name,
-            "arguments": request.arguments,
-        }
-        try:
-            approve = bool(await asyncio.get_running_loop().run_in_executor(None, policy, info))
-        except Exception as exc:  # the approver's bug must not end the session: refuse the call
-            self._error(f"The MCP approval callback failed ({exc!r}); the call was refused.", "tool")
-            approve = False
-        await self.approve_mcp(request.approval_request_id, approve, by="callback")
+                self.tools.start_approval(action)
 
     def _play(self, action: PlayAudio) -> None:
         from voicelive_nb.audio.player import PlayerFullError

@@ -39,11 +39,14 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
-from voicelive_nb.tool_config import function_definition, tool_definition
+from voicelive_nb.tool_config import function_definition, tool_definition, tool_name
 
-__all__ = ["Tool", "ToolAnswers", "ToolOutcome", "ToolRunner", "as_tool", "tool"]
+if TYPE_CHECKING:  # pragma: no cover
+    from voicelive_nb.config import SessionConfig
+
+__all__ = ["Tool", "ToolAnswers", "ToolOutcome", "ToolRunner", "ToolSet", "as_tool", "tool"]
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -310,3 +313,52 @@ def _validation(exc: BaseException) -> str:
         where = ".".join(str(x) for x in err.get("loc", ()) if x != "__root__")
         parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
     return "; ".join(parts)
+
+
+class ToolSet:
+    """Every tool a session was given, by name, in order, whether switched on or off, and
+    the :class:`ToolRunner` of its functions (what :class:`~voicelive_nb.session.VoiceSession`
+    keeps; its config's ``tools`` are the ones switched on).
+
+    Args:
+        given: The config's tools, then the extra ones (functions, ``@tool`` objects, dicts).
+        timeout_s, answers: As for :class:`ToolRunner`.
+    """
+
+    def __init__(
+        self, given: Iterable[Any], *, timeout_s: float = DEFAULT_TIMEOUT_S, answers: ToolAnswers | None = None
+    ) -> None:
+        self.runner = ToolRunner(timeout_s=timeout_s, answers=answers)
+        self.given: dict[str, Any] = {}
+        """Every tool by name (a function tool as its :class:`Tool`, an MCP server as its dict)."""
+        for obj in given:
+            definition = tool_definition(obj)
+            if definition.get("type") == "function":
+                obj = self.runner.add(obj)
+            self.given[tool_name(definition)] = obj
+
+    def completed(self, config: SessionConfig) -> SessionConfig:
+        """``config`` with the given tools it lacks added (switched on) after its own."""
+        known = set(config.tool_names)
+        extra = [obj for name, obj in self.given.items() if name not in known]
+        return config.replace(tools=(*config.tools, *extra)) if extra else config
+
+    def states(self, config: SessionConfig) -> dict[str, bool]:
+        """Every tool given and whether ``config`` has it switched on."""
+        on = set(config.tool_names)
+        return {name: name in on for name in self.given}
+
+    def switched(self, config: SessionConfig, name: str, enabled: bool) -> SessionConfig:
+        """``config`` with tool ``name`` switched on or off (a ``tool_choice`` forcing a tool
+        that is now off goes back to ``"auto"``).  Raises ValueError for an unknown name."""
+        if name not in self.given:
+            raise ValueError(f"no tool named {name!r}; the session knows {sorted(self.given)}")
+        on = set(config.tool_names)
+        if enabled:
+            on.add(name)
+        else:
+            on.discard(name)
+        choice = config.tool_choice
+        if isinstance(choice, Mapping) and choice.get("name") not in on:
+            config = config.replace(tool_choice="auto")  # a forced tool that is off cannot stay forced
+        return config.replace(tools=tuple(obj for tname, obj in self.given.items() if tname in on))

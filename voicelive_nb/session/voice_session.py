@@ -164,16 +164,10 @@ class VoiceSession:
             raise ValueError(f"max_failures must be >= 1, got {max_failures}")
         self._config = config or SessionConfig()
         check_echo_specs(self._config.echo_cancellation, mic, speaker, headless())
-        from voicelive_nb.session.tools import ToolRunner
+        from voicelive_nb.session.tools import ToolSet
 
-        self._tool_runner = ToolRunner(timeout_s=tool_timeout_s, answers=tool_answers)
-        self._tool_defs: dict[str, Any] = {}  # every tool ever given, by name, in order (switched off or on)
-        for obj in [*self._config.tools, *(tools or [])]:
-            self._register_tool(obj)
-        known = set(self._config.tool_names)
-        extra = [obj for name, obj in self._tool_defs.items() if name not in known]
-        if extra:
-            self._config = self._config.replace(tools=(*self._config.tools, *extra))
+        self._tools = ToolSet([*self._config.tools, *(tools or [])], timeout_s=tool_timeout_s, answers=tool_answers)
+        self._config = self._tools.completed(self._config)
         self._mcp_approval = mcp_approval
         self._connection = connection
         self._mic = mic
@@ -267,8 +261,7 @@ class VoiceSession:
     @property
     def tools(self) -> dict[str, bool]:
         """Every tool given (function names, MCP server labels) and whether it is switched on."""
-        on = set(self.config.tool_names)
-        return {name: name in on for name in self._tool_defs}
+        return self._tools.states(self.config)
 
     @property
     def pending_approvals(self) -> list[dict[str, Any]]:
@@ -276,15 +269,9 @@ class VoiceSession:
         engine = self._engine
         if engine is None:
             return []
-        return [
-            {
-                "approval_request_id": r.approval_request_id,
-                "server_label": r.server_label,
-                "name": r.name,
-                "arguments": r.arguments,
-            }
-            for r in list(engine.pending_approvals.values())
-        ]
+        from voicelive_nb.session.tool_dispatch import request_info
+
+        return [request_info(r) for r in list(engine.pending_approvals.values())]
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -318,7 +305,7 @@ class VoiceSession:
                 publish=self.bus.publish,
                 max_failures=self._max_failures,
                 bus_dropped=lambda: self.bus.dropped,
-                tools=self._tool_runner,
+                tools=self._tools.runner,
                 mcp_approval=self._mcp_approval,
             )
             engine.muted = self._muted
@@ -401,19 +388,7 @@ class VoiceSession:
         server's answer, as for :meth:`update_vad`.  A call to a switched-off tool that
         still arrives is answered with an error the model can read.
         """
-        if name not in self._tool_defs:
-            raise ValueError(f"no tool named {name!r}; the session knows {sorted(self._tool_defs)}")
-        on = set(self.config.tool_names)
-        if enabled:
-            on.add(name)
-        else:
-            on.discard(name)
-        config = self.config
-        choice = config.tool_choice
-        if isinstance(choice, dict) and choice.get("name") not in on:
-            config = config.replace(tool_choice="auto")  # a forced tool that is off cannot stay forced
-        tools = tuple(obj for tname, obj in self._tool_defs.items() if tname in on)
-        return self._update("enable_tool", config.replace(tools=tools), timeout)
+        return self._update("enable_tool", self._tools.switched(self.config, name, enabled), timeout)
 
     def approve_mcp(self, approval_request_id: str, approve: bool = True) -> concurrent.futures.Future[bool]:
         """Answer a pending MCP approval request; the Future is False if none had that id."""
@@ -493,14 +468,6 @@ class VoiceSession:
             return [r for _, r in self._history if type is None or r.type == type]
 
     # ------------------------------------------------------------------ internals
-
-    def _register_tool(self, obj: Any) -> None:
-        from voicelive_nb.tool_config import tool_definition, tool_name
-
-        definition = tool_definition(obj)
-        if definition.get("type") == "function":
-            obj = self._tool_runner.add(obj)
-        self._tool_defs[tool_name(definition)] = obj
 
     def _observe(self, record: EventRecord) -> None:
         with self._cond:
@@ -662,7 +629,7 @@ class VoiceSession:
                 with contextlib.suppress(Exception):
                     part.stop()
         finally:
-            self._tool_runner.close()
+            self._tools.runner.close()
             if emulator is not None:
                 try:
                     emulator.close()  # stop + release its worker threads (it is ours alone)
