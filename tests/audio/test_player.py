@@ -7,7 +7,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from voicelive_nb.audio.player import Player, PlayerFullError
+from voicelive_nb.audio.playback import PlayerFullError
+from voicelive_nb.audio.player import Player
 
 RATE = 24000
 BLOCK = 480  # 20 ms

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 _LAZY = {
     "Player": "player",
-    "FlushInfo": "player",
-    "PlaybackMark": "player",
-    "PlayerFullError": "player",
+    "FlushInfo": "playback",
+    "PlaybackMark": "playback",
+    "PlayerFullError": "playback",
     "AudioSource": "sources",
     "AudioSink": "sources",
     "DeviceMic": "streams",
@@ -68,7 +68,8 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.audio.devices import DeviceInfo, find_device, list_devices
     from voicelive_nb.audio.meters import levels
-    from voicelive_nb.audio.player import FlushInfo, PlaybackMark, Player, PlayerFullError
+    from voicelive_nb.audio.playback import FlushInfo, PlaybackMark, PlayerFullError
+    from voicelive_nb.audio.player import Player
     from voicelive_nb.audio.pulse import VirtualAudio
     from voicelive_nb.audio.resample import Resampler, resample
     from voicelive_nb.audio.sources import AudioSink, AudioSource

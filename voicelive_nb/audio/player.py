@@ -55,73 +55,16 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-__all__ = ["FlushInfo", "PlaybackMark", "Player", "PlayerFullError"]
+from voicelive_nb.audio.playback import FlushInfo, MarkKind, PlaybackMark, PlayerFullError, as_int16
 
-MarkKind = Literal["started", "chunk", "stopped"]
+__all__ = ["Player"]
 
 _STARTED, _CHUNK, _STOPPED = 1, 2, 3
 _KIND_NAMES: dict[int, MarkKind] = {_STARTED: "started", _CHUNK: "chunk", _STOPPED: "stopped"}
-
-
-class PlayerFullError(RuntimeError):
-    """The player's ring buffer cannot take more audio (is the output device running?)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PlaybackMark:
-    """Something the output side did, drained with :meth:`Player.drain_marks`.
-
-    Attributes:
-        kind: ``"started"`` (first sample of the item handed to the device),
-            ``"chunk"`` (one callback's worth of the item's audio handed over),
-            ``"stopped"`` (the item's last queued sample played after :meth:`Player.done`).
-        response_id: The response the audio belongs to.
-        item_id: The conversation item the audio belongs to.
-        t: Monotonic seconds: the first sample's play time (started, chunk) or the
-            end of the last sample (stopped).
-        offset: Position in the item's audio, in samples, of the chunk's first sample
-            (started: 0; stopped: samples played of the item).
-        samples: Samples in the chunk (0 for started/stopped).
-        pcm: For chunks, the PCM16 bytes handed over (None for other kinds, or if the
-            ring overwrote them before the drain -- only when drains lag by ``capacity_s``).
-    """
-
-    kind: MarkKind
-    response_id: str
-    item_id: str
-    t: float
-    offset: int
-    samples: int
-    pcm: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FlushInfo:
-    """What :meth:`Player.flush` dropped, for ``conversation.item.truncate`` and records.
-
-    Attributes:
-        response_id: The response that was playing (or first in the queue).
-        item_id: Its item: send ``conversation.item.truncate(item_id, audio_end_ms=played_ms)``.
-        played_ms: Audio of the item handed to the device, including the block in flight.
-        dropped_ms: Queued audio (of all flushed items) that will never play.
-        stale_ms: How long audio still comes out after the flush: the rest of the block
-            in flight plus the device latency included in ``fill``'s ``t`` (>= 0).
-        reason: What caused it (``"speech_started"``, ``"cancel"``, ...).
-        t: Monotonic time of the flush.
-    """
-
-    response_id: str
-    item_id: str
-    played_ms: float
-    dropped_ms: float
-    stale_ms: float
-    reason: str
-    t: float
 
 
 class Player:
@@ -220,7 +163,7 @@ class Player:
         no room, :class:`ValueError`/:class:`TypeError` for malformed audio.
         """
         # the session's case (even-length bytes) checked cheaply; the rest by _as_int16
-        samples = np.frombuffer(pcm, dtype="<i2") if type(pcm) is bytes and not len(pcm) & 1 else _as_int16(pcm)
+        samples = np.frombuffer(pcm, dtype="<i2") if type(pcm) is bytes and not len(pcm) & 1 else as_int16(pcm)
         n = samples.shape[0]
         last = self._push_key
         if last is not None and last[0] == response_id and last[1] == item_id:  # the same item again
@@ -599,24 +542,3 @@ class Player:
         if first == n:
             return self._buf[start : start + n].tobytes()
         return self._buf[start:].tobytes() + self._buf[: n - first].tobytes()
-
-
-def _as_int16(pcm: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
-    if isinstance(pcm, np.ndarray):
-        if pcm.dtype != np.int16:
-            raise TypeError(
-                f"Player.push expects int16 samples, got dtype {pcm.dtype}; "
-                "convert with (x * 32767).astype(np.int16) for float audio"
-            )
-        if pcm.ndim == 2 and pcm.shape[1] == 1:
-            pcm = pcm[:, 0]
-        if pcm.ndim != 1:
-            raise ValueError(f"Player.push expects mono audio, got an array of shape {pcm.shape}")
-        return pcm
-    if not isinstance(pcm, bytes | bytearray | memoryview):
-        raise TypeError(f"Player.push expects PCM16 bytes or an int16 array, got {type(pcm).__name__}")
-    if len(pcm) % 2:
-        raise ValueError(
-            f"Player.push got {len(pcm)} bytes: PCM16 needs an even number of bytes (was the base64 delta decoded?)"
-        )
-    return np.frombuffer(pcm, dtype="<i2")

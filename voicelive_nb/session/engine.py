@@ -459,7 +459,7 @@ class SessionEngine:
                 self.tools.start_approval(action)
 
     def _play(self, action: PlayAudio) -> None:
-        from voicelive_nb.audio.player import PlayerFullError
+        from voicelive_nb.audio.playback import PlayerFullError
 
         try:
             self.player.push(action.pcm, action.response_id, action.item_id)
