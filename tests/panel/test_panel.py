@@ -330,3 +330,51 @@ def test_a_typed_value_out_of_range_is_refused_not_clamped(no_azure: None) -> No
     panel.c.fields["silence_duration_ms"].value = 800  # the slider moved: its box follows
     assert panel.c.boxes["silence_duration_ms"].value == 800
     panel.close()
+
+
+def test_tool_switches_and_approval_buttons_drive_the_session(no_azure: None) -> None:
+    """The tools row: a switch turned off by the user switches the tool off live (acknowledged);
+    Approve answers the MCP approval request the session waits on, then the buttons go grey."""
+    import numpy as np
+
+    from tests.mcp_server import serve_mcp
+    from voicelive_nb.audio.wav import CaptureSpeaker, WavMic
+
+    def get_weather(city: str) -> str:
+        """The weather now in a city."""
+        return "sunny"
+
+    def until(condition: Any, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            panel.refresh()
+            time.sleep(0.02)
+
+    with serve_mcp() as server:
+        orders = {"type": "mcp", "server_label": "orders", "server_url": server.url, "require_approval": "always"}
+        panel = make_panel(config=SessionConfig(parallel_tool_calls=False), tools=[get_weather, orders],
+                           mic=WavMic(np.zeros(4800, dtype=np.int16), loop=True), speaker=CaptureSpeaker())  # fmt: skip
+        switches, (approve, refuse) = panel._tools.switches, panel._tools.buttons
+        assert list(switches) == ["get_weather", "orders"] and approve.disabled and refuse.disabled
+        panel.connect()
+        try:
+            session = panel.session
+            session.wait_for("mcp_list_tools.completed", timeout=30, since=0)
+            switches["get_weather"].value = False  # the user turns it off
+            until(lambda: session.tools == {"get_weather": False, "orders": True}, "the switch-off to be acknowledged")
+            assert not switches["get_weather"].value and session.records(Local.COMMAND)[-1].data["ok"]
+            mark = time.monotonic()
+            session.send_text("Please look up order 5")
+            until(lambda: not approve.disabled, "the Approve button to light up")
+            approve.click()
+            done = session.wait_for("response.audio_transcript.done", timeout=30, since=mark,
+                                    predicate=lambda r: bool(r.data.get("transcript")))  # fmt: skip
+            until(lambda: approve.disabled and refuse.disabled, "the buttons to go grey again")
+        finally:
+            panel.disconnect()
+            panel.close()
+    assert done.data["transcript"] == "Lookup order says: order 5 shipped."
+    [approval] = [r.data for r in session.records(Local.TOOL_APPROVAL)]
+    assert (approval["name"], approval["approve"], approval["by"]) == ("lookup_order", True, "user")

@@ -8,6 +8,7 @@
 ``views``      HTML fragments of a snapshot
 ``chart``      the latency chart
 ``refresh``    Refresher: the one place widgets are written (kernel loop, <= 20 Hz)
+``tools``      ToolControls: a switch per tool, Approve/Refuse for MCP approvals
 =============  ==================================================================
 
 ``Panel`` is imported lazily (``import voicelive_nb.panel`` does not load ipywidgets).

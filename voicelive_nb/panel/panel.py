@@ -335,7 +335,7 @@ class Panel:
                 return session.enable_tool(name, enabled)
             return None
         self.state.set_status(f"{'Switching on' if enabled else 'Switching off'} {name}…")
-        self._tool_pending.add(name)  # its switch shows the wish until the server answers
+        self._tools.pending.add(name)  # its switch shows the wish until the server answers
         future = session.enable_tool(name, enabled)
         future.add_done_callback(lambda f: self._tool_switched(name, enabled, f))
         return future
@@ -349,24 +349,11 @@ class Panel:
         return session.approve_mcp(pending[0]["approval_request_id"], approve)
 
     def _build_tool_controls(self) -> None:
-        ipywidgets = _require_ipywidgets()
-        names = self._tool_names()
-        self._tool_switches: dict[str, Any] = {}
-        self._tool_pending: set[str] = set()
-        self._approve_buttons: list[Any] = []
-        if not names:
-            return
-        for name in names:
-            box = ipywidgets.Checkbox(value=True, description=name, indent=False)
-            box.observe(lambda change, n=name: self._on_tool_switch(n, change), names="value")
-            self._tool_switches[name] = box
-        approve = ipywidgets.Button(description="Approve", button_style="success", disabled=True)
-        refuse = ipywidgets.Button(description="Refuse", button_style="danger", disabled=True)
-        approve.on_click(lambda _b: self.approve_mcp(True))
-        refuse.on_click(lambda _b: self.approve_mcp(False))
-        self._approve_buttons = [approve, refuse]
-        row = ipywidgets.HBox([ipywidgets.HTML("<b>tools</b>"), *self._tool_switches.values(), approve, refuse])
-        self.widget.children = (*self.widget.children, row)
+        from voicelive_nb.panel.tools import ToolControls
+
+        self._tools = ToolControls(self._tool_names(), switch=self.enable_tool, approve=self.approve_mcp)
+        if self._tools.row is not None:
+            self.widget.children = (*self.widget.children, self._tools.row)
 
     def _tool_names(self) -> list[str]:
         from voicelive_nb.tool_config import tool_definition, tool_name
@@ -376,34 +363,13 @@ class Panel:
         given = [*self._config.tools, *self._session_kwargs.get("tools", ())]
         return list(dict.fromkeys(tool_name(tool_definition(t)) for t in given))
 
-    def _on_tool_switch(self, name: str, change: dict[str, Any]) -> None:
-        if self._syncing:
-            return
-        self.enable_tool(name, bool(change["new"]))
-
     def _tool_switched(self, name: str, enabled: bool, future: Any) -> None:
-        self._tool_pending.discard(name)
+        self._tools.pending.discard(name)
         result = future.result()
         if result.ok:
             self.state.set_status(f"{name} switched {'on' if enabled else 'off'} (session.updated)")
         else:
             self.state.set_status(f"Switching {name} failed: {result.detail}", error=True)
-
-    def _refresh_tools(self) -> None:
-        session = self._session
-        if session is None or not self._tool_switches:
-            return
-        self._syncing = True
-        try:
-            for name, on in getattr(session, "tools", {}).items():
-                box = self._tool_switches.get(name)
-                if box is not None and name not in self._tool_pending:
-                    self._set(box, "value", on)
-        finally:
-            self._syncing = False
-        waiting = bool(session.pending_approvals)
-        for button in self._approve_buttons:
-            self._set(button, "disabled", not waiting)
 
     def _require_session(self) -> Any:
         if self._session is None:
@@ -419,7 +385,7 @@ class Panel:
             self._seen_connection = snap.connection
             self._update_buttons(snap)
         self._set(self._status, "value", status_html(snap, self._record_note()))
-        self._refresh_tools()
+        self._tools.show(self._session, self._set)
         self._set(self._meters, "value", meters_html(snap, self._threshold()))
         if snap.transcript_version != self._seen["tx"]:
             self._seen["tx"] = snap.transcript_version
