@@ -50,6 +50,8 @@ from voicelive_nb.emulator import Emulator, EmulatorSettings  # noqa: E402
 from voicelive_nb.events import Local  # noqa: E402
 
 RESULTS = ROOT / "bench" / "tools_results.md"
+NOTES = "## Notes"
+"""The results file's hand-written part: from this heading on, a run keeps it."""
 
 
 def get_weather(city: str) -> dict[str, Any]:
@@ -199,12 +201,15 @@ def main() -> None:
         print(mcp)
     if not args.no_write:
         doc = (__doc__ or "").split("\n\nRun:")[0]
+        old = RESULTS.read_text() if RESULTS.exists() else ""
+        notes = old[old.index(NOTES) :] if NOTES in old else ""  # kept across runs
         RESULTS.write_text(
             "# Tool-call overhead (bench/tools_bench.py)\n\n"
             f"{doc}\n\nMeasured {time.strftime('%Y-%m-%d %H:%M')} with `python bench/tools_bench.py "
             f"--calls {args.calls} --mcp-calls {args.mcp_calls}`:\n\n{table}\n\n"
             f"Target <= 5 ms (median and p95): {'met' if ok else 'not met'}.\n"
             + (f"\nMCP calls through the emulator (one conversation):\n\n{mcp}\n" if mcp else "")
+            + (f"\n{notes}" if notes else "")
         )
 
 
