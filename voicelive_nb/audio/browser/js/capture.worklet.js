@@ -1,11 +1,12 @@
-// voicelive-nb capture worklet: mic (context rate, float) -> 24 kHz mono PCM16 frames.
+// voicelive-nb capture worklet: mic (context rate, float) -> 24 kHz mono PCM16 chunks.
 //
 // Runs on the audio rendering thread. Per input sample: a windowed-sinc low-pass
 // (cut-off 0.45 x 24 kHz, so nothing above 12 kHz folds back), then linear
-// interpolation at 24 kHz. Every FRAME output samples (480 = 20 ms) it posts
-// {pcm: Int16Array (transferred), ct: context time of the frame's first sample,
-// rms, peak} to the main thread. Buffers are preallocated; a frame's array is
-// the only allocation, and it is handed over (transferred), not copied.
+// interpolation at 24 kHz. Every `frames` frames of FRAME samples (480 = 20 ms) it
+// posts {pcm: Int16Array (transferred), n: frames, ct: context time of the first
+// sample, rms, peak} to the main thread: one message per chunk the page sends, so a
+// busy main thread is woken as rarely as possible. A chunk's array is the only
+// allocation, and it is handed over (transferred), not copied.
 const OUT_RATE = 24000;
 const TAPS = 31;
 
@@ -14,6 +15,8 @@ class VlnbCapture extends AudioWorkletProcessor {
     super();
     const o = (options && options.processorOptions) || {};
     this.frame = o.frame || 480;
+    this.frames = Math.max(1, o.frames || 1);
+    this.chunk = this.frame * this.frames;
     this.step = sampleRate / OUT_RATE; // input samples per output sample
     this.bypass = Math.abs(sampleRate - OUT_RATE) < 1;
     // low-pass kernel (Blackman-windowed sinc), normalised to unity gain at DC
@@ -32,7 +35,7 @@ class VlnbCapture extends AudioWorkletProcessor {
     this.hpos = 0;
     this.prev = 0; // last filtered sample
     this.pos = 0; // position of the next output sample, in filtered-input samples after `prev`
-    this.out = new Int16Array(this.frame);
+    this.out = new Int16Array(this.chunk);
     this.n = 0;
     this.sq = 0;
     this.peak = 0;
@@ -50,13 +53,13 @@ class VlnbCapture extends AudioWorkletProcessor {
     this.sq += s * s;
     const a = s < 0 ? -s : s;
     if (a > this.peak) this.peak = a;
-    if (this.n === this.frame) {
+    if (this.n === this.chunk) {
       const pcm = this.out;
       this.port.postMessage(
-        { type: "frame", pcm, ct: this.frameCt, rms: Math.sqrt(this.sq / this.frame), peak: this.peak },
+        { type: "chunk", pcm, n: this.frames, ct: this.frameCt, rms: Math.sqrt(this.sq / this.chunk), peak: this.peak },
         [pcm.buffer],
       );
-      this.out = new Int16Array(this.frame);
+      this.out = new Int16Array(this.chunk);
       this.n = 0;
       this.sq = 0;
       this.peak = 0;

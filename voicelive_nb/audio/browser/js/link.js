@@ -64,7 +64,7 @@ class Link {
     this.wantMic = false;
     this.starting = null;
     this.seq = 0;
-    this.frames = [];
+    this.chunkPcm = null;
     this.firstCt = 0;
     this.calib = null; // wall ms - context ms, from the least delayed worklet message
     this.calibNext = null;
@@ -256,7 +256,7 @@ class Link {
         this.capture = new AudioWorkletNode(this.ctx, "vlnb-capture", {
           numberOfInputs: 1,
           numberOfOutputs: 1,
-          processorOptions: { frame: FRAME },
+          processorOptions: { frame: FRAME, frames: this.chunkFrames },
         });
         this.capture.port.onmessage = (e) => this.fromCapture(e.data);
         src.connect(this.capture);
@@ -308,7 +308,7 @@ class Link {
       this.stream = null;
     }
     this.wantMic = false;
-    this.frames = [];
+    this.chunkPcm = null;
     if (!BAD.has(this.state)) this.setState("stopped");
   }
 
@@ -345,45 +345,40 @@ class Link {
   }
 
   fromCapture(m) {
-    if (m.type !== "frame") return;
-    this.calibrate(m.ct + FRAME / 24000);
+    if (m.type !== "chunk") return;
+    this.calibrate(m.ct + (m.n * FRAME) / 24000);
     this.micLevel = Math.max(this.micLevel, m.peak);
     const now = wallMs();
     if (this.capture && now - this.lastAck > (this.opts.busy_ms || 700)) {
       if (!this.busy) {
         this.busy = true;
         this.stats.busy++;
-        this.frames = [];
         this.setState("busy");
       }
       if (now - this.lastPing > 500) {
         this.lastPing = now;
         this.send({ t: "ping", pt: now, off: this.offset });
       }
-      this.seq++; // the frame is dropped: the kernel sees the gap in the sequence
+      this.seq += m.n; // the chunk is dropped: the kernel sees the gap in the sequence
       return; // paused: the kernel cannot take audio now; it would arrive stale
     }
-    if (!this.frames.length) {
-      this.firstCt = m.ct;
-      this.firstSeq = this.seq;
-    }
-    this.frames.push(m.pcm);
-    this.seq++;
-    if (this.frames.length >= this.chunkFrames) this.sendUp();
+    this.chunkPcm = m.pcm;
+    this.firstCt = m.ct;
+    this.firstSeq = this.seq;
+    this.seq += m.n;
+    this.sendUp();
   }
 
   sendUp() {
     const content = { t: "up", pt: wallMs(), off: this.offset };
     if (this.bestRtt < Infinity) content.rtt = this.bestRtt;
     const buffers = [];
-    if (this.frames.length) {
-      const pcm = new Int16Array(this.frames.length * FRAME);
-      this.frames.forEach((f, i) => pcm.set(f, i * FRAME));
+    if (this.chunkPcm) {
       content.seq = this.firstSeq;
-      content.n = this.frames.length;
+      content.n = this.chunkPcm.length / FRAME;
       content.cw = this.ctWall(this.firstCt) - this.inLatencyMs;
-      buffers.push(pcm.buffer);
-      this.frames = [];
+      buffers.push(this.chunkPcm.buffer);
+      this.chunkPcm = null;
     }
     if (this.pos) content.pos = this.pos;
     if (this.events.length) content.ev = this.events.splice(0);
