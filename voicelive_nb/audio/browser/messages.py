@@ -17,8 +17,8 @@ page -> kernel
     (``getOutputTimestamp``), else its render time plus ``outputLatency + baseLatency``.
     ``ping {pt}``: the page paused its mic because acks stopped (kernel busy); asks for one.
     ``flushed {fid, g, recv, dropped, sw, sr}``: the playback ring was dropped; ``g`` samples had
-    been played, the output was silent at the speaker from page wall ``sw`` (rendered silent
-    from ``sr``: ``sw - sr`` is the output path's delay).
+    been played, the output was silent at the speaker from page wall ``sw`` (and rendered silent
+    by ``sr``, when the page's main thread heard of it).
 
 kernel -> page (each with ``to`` = the page's id once known)
     ``hello {got, pt, kt, ks, start, mic}`` + 4 test bytes; ``taken``: a newer page took over.

@@ -410,7 +410,9 @@ class Link {
     } else if (m.type === "flushed") {
       this.stats.flushes++;
       this.stats.lastFlush = { fid: m.fid, g: m.g, dropped: m.dropped, sw: pw };
-      const sr = this.ctWall(m.ct); // (rendered silent; sw: silent at the speaker)
+      // sr: the page has rendered silence by now (the render time's upper bound: the context
+      // clock's mapping runs early by up to a render burst); sw: silent at the speaker
+      const sr = wallMs();
       this.send({ t: "flushed", fid: m.fid, g: m.g, recv: m.recv, dropped: m.dropped, sw: pw, sr, off: this.offset });
     } else {
       this.events.push({ k: m.type, g: m.g, pw });
