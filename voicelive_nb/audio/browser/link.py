@@ -63,8 +63,9 @@ def _js(name: str) -> str:
 
 
 def _esm() -> str:
-    """The page module with both worklets inlined (AudioWorklets cannot import: one self-contained string)."""
-    src = _js("link.js")
+    """The page module: the view, then the link with both worklets inlined (AudioWorklets cannot
+    import: each is one self-contained string)."""
+    src = _js("view.js") + "\n" + _js("link.js")
     src = src.replace('/*__CAPTURE_SRC__*/ ""', json.dumps(_js("capture.worklet.js")))
     return src.replace('/*__PLAYBACK_SRC__*/ ""', json.dumps(_js("playback.worklet.js")))
 

@@ -78,6 +78,7 @@ class BrowserSpeaker:
         self._buf = np.zeros(self.chunk, dtype=np.int16)
         self._lock = threading.Lock()  # fill + send vs flush: the page sees them in order
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._player: Player | None = None
         self._ended = True
@@ -132,6 +133,7 @@ class BrowserSpeaker:
     def stop(self) -> None:
         """Stop the pacing thread (idempotent); pending flush futures get no report."""
         self._stop.set()
+        self._wake.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(5.0)
@@ -141,6 +143,10 @@ class BrowserSpeaker:
             for future, _, _ in self._flushes.values():
                 future.cancel()
             self._flushes.clear()
+
+    def audio_queued(self) -> None:
+        """Answer audio was just queued (the session loop): send it now, not at the next 20 ms tick."""
+        self._wake.set()
 
     def drop_buffered(self) -> concurrent.futures.Future[FlushReport] | None:
         """Barge-in (after ``player.flush``): the page drops what it holds; a future of its report.
@@ -212,7 +218,10 @@ class BrowserSpeaker:
     # ------------------------------------------------------------------ pacing thread
 
     def _run(self) -> None:
-        while not self._stop.wait(_TICK_S):
+        wake, stop = self._wake, self._stop
+        while not stop.is_set():
+            wake.wait(_TICK_S)  # a tick, or audio just queued
+            wake.clear()
             with self._lock:
                 self._pace(time.monotonic())
 
