@@ -191,13 +191,15 @@ def _figures(facts: dict[str, Any], browser: bool, minutes: float) -> dict[str, 
         before = [s for s in speech if t - 0.5 <= s <= t]
         if reason == "speech_started" and before and stale is not None:
             barge.append((t - before[-1]) * 1000.0 + float(stale))
-    rendered = []  # the same, to the page rendering silence (without its output path's delay)
+    rendered, arrived = [], []  # the same, to the page rendering silence / getting the flush
     flushes = [f for f in facts.get("page_flushes") or [] if isinstance(f.get("g"), int)]
     if browser and len(flushes) == len(facts["flushed"]):
         for (t, stale, reason), f in zip(facts["flushed"], flushes, strict=True):
             before = [s for s in speech if t - 0.5 <= s <= t]
             if reason == "speech_started" and before and stale is not None:
-                rendered.append((t - before[-1]) * 1000.0 + float(stale) - (f["sw"] - f["sr"]))
+                to_speaker = (t - before[-1]) * 1000.0 + float(stale)
+                rendered.append(to_speaker - (f["sw"] - f["sr"]))
+                arrived.append(to_speaker - (f["sw"] - f.get("rx", f["sr"])))
     counters = facts["counters"]
     trace = np.array(facts.get("trace") or [], dtype=np.float64).reshape(-1, 4)
     if trace.size:  # the first block of each message: capture -> page send -> kernel arrival
@@ -212,6 +214,7 @@ def _figures(facts: dict[str, Any], browser: bool, minutes: float) -> dict[str, 
         "socket_to_output": Stat.of(out_ms),
         "barge_in_to_silent": Stat.of(barge),
         "barge_in_to_rendered_silence": Stat.of(rendered),
+        "barge_in_to_page": Stat.of(arrived),
         "underruns": int(counters.get("output_underflows", 0)),
         "overflows": int(counters.get("input_overflows", 0)),
         "minutes": minutes,
@@ -256,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the raw figures as JSON")
     ap.add_argument("--lab-arg", action="append", default=[], help="a JupyterLab server option (repeatable)")
     ap.add_argument(
+        "--nodelay",
+        action="store_true",
+        help="load voicelive_nb.audio.browser.serverext (TCP_NODELAY on the kernel websocket)",
+    )
+    ap.add_argument(
         "--quiet-comm-status",
         action="store_true",
         help="the server's untracked_message_types gets comm_msg: JupyterLab stops toggling its kernel "
@@ -266,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     import nbformat
     import psutil
 
+    if args.nodelay:
+        args.lab_arg.append("--ServerApp.jpserver_extensions={'voicelive_nb.audio.browser.serverext': True}")
     if args.quiet_comm_status:
         from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
 
@@ -337,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
 
                     groups = {"audio": chromium, "server": server, "kernel": kernel}
                     run = _run_path(lp, page, 1, args.minutes, groups)
+                    lags = page.evaluate("() => window.__vlnbAudio ? window.__vlnbAudio.lags : []")
+                    run["main_thread_lag"] = Stat.of(list(lags))
+                    trips = page.evaluate("() => window.__vlnbAudio ? window.__vlnbAudio.trips : {}")
+                    run["trips"] = {kind: Stat.of(list(v)) for kind, v in trips.items()}
                     facts = json.loads((tmp / "browser.json").read_text())
                     results["browser"] = {**_figures(facts, True, args.minutes), **run, "stats": facts["stats"]}
                     results["browser"]["page"] = facts["page"]
@@ -387,6 +401,7 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"{time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, {os.cpu_count()} cores, "
         f"{args.minutes:g} min per path, browser messages of {args.chunk_ms} ms"
         + (", comm status untracked" if args.quiet_comm_status else "")
+        + (", kernel websocket TCP_NODELAY (serverext)" if args.nodelay else "")
         + ". Load average (1 min) at start/end: browser "
         + (f"{b['load'][0]:.1f}/{b['load'][1]:.1f}" if b else "—")
         + ", local "
@@ -400,7 +415,9 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"| of which page send -> kernel | {cell(b, 'send_to_kernel')} | | |",
         f"| socket -> output | {cell(b, 'socket_to_output')} | {cell(loc, 'socket_to_output')} | |",
         f"| barge-in -> silent | {cell(b, 'barge_in_to_silent')} | {cell(loc, 'barge_in_to_silent')} | p95 <= 60 |",
+        f"| of which to the flush reaching the page | {cell(b, 'barge_in_to_page')} | | |",
         f"| of which to the page having rendered silence | {cell(b, 'barge_in_to_rendered_silence')} | | |",
+        f"| page main thread: a 50 ms timer late by (last 2 min) | {cell(b, 'main_thread_lag')} | | |",
         f"| underruns in the run | {cell(b, 'underruns')} | {cell(loc, 'underruns')} | 0 |",
         f"| mic overflows (lost blocks) | {cell(b, 'overflows')} | {cell(loc, 'overflows')} | 0 |",
         f"| CPU: Chromium / PulseAudio | {cpu(b, 'audio')} | {cpu(loc, 'audio')} | Chromium < 50 % |",
@@ -411,12 +428,20 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"{stats.get('tx_max_per_s', '—')} kernel->page; routed on the {stats.get('routed', '—')} shell; "
         f"page output latency {((b or {}).get('page') or {}).get('out_latency', '—')} s.",
         f"CPU by Chromium process: {(b or {}).get('cpu', {}).get('audio_detail', '—')}.",
+        "Kernel -> page trip by message (median / p95 ms): "
+        + ", ".join(f"{k} {v.text().strip()}" for k, v in ((b or {}).get("trips") or {}).items())
+        + ".",
         "",
         "CPU is % of one core over the run (after 10 s of settling), per process group. Barge-in -> silent for the",
         "browser is measured by the page: when its speaker falls silent (the AudioContext's output timestamp of the",
         "quantum its fade ended in), and when it had rendered silence (its main thread heard of it); for local",
         "devices it is the player's estimate (the block in flight plus the device latency). Both run on the same",
         "PulseAudio null sink, whose buffering is most of the 'silent' figure.",
+        "",
+        "jupyter_server leaves Nagle's algorithm on for kernel websockets: each kernel -> page message waited for",
+        "the browser's delayed ACK of the previous one, 25-40 ms here (the trips above). --nodelay loads",
+        "voicelive_nb.audio.browser.serverext (TCP_NODELAY); on 2026-12-04 at load 3-4 the flush then reached the",
+        "page in 7.6 ms instead of 38, barge-in -> page rendered silence 20 ms instead of 46.",
         "",
         "Most of Chromium's CPU is JupyterLab redrawing its kernel status: ipykernel publishes busy/idle for every",
         "widget message, 2 per page->kernel message. A server started with comm_msg in",

@@ -125,3 +125,20 @@ def test_base64_fallback_round_trip() -> None:
 def test_page_to_mono() -> None:
     # the page says 12:00:00.000 on its clock; the kernel's clock is 40 ms ahead
     assert page_to_mono(WALL0 * 1000, 40.0, MONO0 + 1.0, WALL0 + 1.0) == pytest.approx(MONO0 + 0.04)
+
+
+def test_link_options_are_checked() -> None:
+    from voicelive_nb.audio.browser import BrowserAudioLink
+
+    with pytest.raises(ValueError, match="60 low latency"):
+        BrowserAudioLink(chunk_ms=40)  # 25 audio messages a second before any ack: over the limit
+    with pytest.raises(ValueError, match="prebuffer_ms"):
+        BrowserAudioLink(prebuffer_ms=5)
+    with pytest.raises(ValueError, match="lead_ms"):
+        BrowserAudioLink(chunk_ms=200, lead_ms=100)
+    link = BrowserAudioLink(chunk_ms=60)
+    try:
+        assert link.options["chunk_ms"] == 60 and link.state == "absent" and not link.ready
+        assert link.problem is None and link.send_to_page({"t": "ack"}) is False  # no page yet
+    finally:
+        link.close()

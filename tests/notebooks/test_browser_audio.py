@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from voicelive_nb.audio.browser.serverext import NODELAY_MARK
+
 from .lab import LabPage, chromium_page, running_lab
 
 pytestmark = [pytest.mark.browser]
@@ -272,7 +274,10 @@ def test_page_states_without_gesture_and_busy_kernel(tmp_path: Path) -> None:
         f"--use-file-for-fake-audio-capture={wav}",  # (and no autoplay flag: a gesture is needed)
         f"--host-resolver-rules=MAP {insecure} 127.0.0.1",
     ]
-    server_args = ["--ServerApp.allow_remote_access=True"]  # (accept the Host header; still on loopback)
+    server_args = [
+        "--ServerApp.allow_remote_access=True",  # (accept the Host header; still on loopback)
+        "--ServerApp.jpserver_extensions={'voicelive_nb.audio.browser.serverext': True}",  # (opt-in: no Nagle)
+    ]
     with running_lab(root, state, env=env, args=server_args) as lab, chromium_page(extra_args=args) as page:
         cdp = page.context.new_cdp_session(page)
         try:
@@ -338,6 +343,7 @@ def test_page_states_without_gesture_and_busy_kernel(tmp_path: Path) -> None:
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
             raise
+        assert NODELAY_MARK in lab.log_path.read_text()  # (the extension loaded; its gain: bench)
     facts = json.loads((root / "facts.json").read_text())
     stats = facts["stats"]
     assert stats["transport"] == "base64", stats

@@ -86,6 +86,16 @@ class Link {
     this.onMsg = (content, buffers) => this.receive(content, buffers || []);
     model.on("msg:custom", this.onMsg);
     window.__vlnbAudio = this;
+    // main-thread lag (how late a 50 ms timer fires): what delays the page's audio messages
+    this.lags = [];
+    this.trips = {};
+    let last = performance.now();
+    this.lagTimer = setInterval(() => {
+      const now = performance.now();
+      this.lags.push(now - last - 50);
+      if (this.lags.length > 2400) this.lags.shift();
+      last = now;
+    }, 50);
     const bad = this.environmentProblem();
     if (bad) this.setState(bad);
     this.helloTimer = null;
@@ -148,6 +158,12 @@ class Link {
       return;
     }
     this.stats.down++;
+    if (typeof c.kw === "number") {
+      // kernel -> page trip of each message kind (ms, the offset estimate applied)
+      const trips = (this.trips[c.t] = this.trips[c.t] || []);
+      trips.push(wallMs() - (c.kw - this.offset));
+      if (trips.length > 2000) trips.shift();
+    }
     let bufs = buffers.map(copyOut);
     if (c.b64) bufs = c.b64.map(b64decode);
     if (c.ack) this.onAck(c.ack);
@@ -180,6 +196,7 @@ class Link {
         if (this.playback) this.playback.port.postMessage({ type: "end" });
         break;
       case "flush":
+        this.flushRx = wallMs(); // (the page's half of the barge-in time starts here)
         if (this.playback) this.playback.port.postMessage({ type: "flush", fid: c.fid });
         else this.send({ t: "flushed", fid: c.fid, g: null });
         break;
@@ -413,7 +430,8 @@ class Link {
       // sr: the page has rendered silence by now (the render time's upper bound: the context
       // clock's mapping runs early by up to a render burst); sw: silent at the speaker
       const sr = wallMs();
-      this.send({ t: "flushed", fid: m.fid, g: m.g, recv: m.recv, dropped: m.dropped, sw: pw, sr, off: this.offset });
+      const rx = this.flushRx || sr;
+      this.send({ t: "flushed", fid: m.fid, g: m.g, recv: m.recv, dropped: m.dropped, sw: pw, sr, rx, off: this.offset });
     } else {
       this.events.push({ k: m.type, g: m.g, pw });
     }
@@ -443,6 +461,7 @@ class Link {
     this.stop();
     this.model.off("msg:custom", this.onMsg);
     clearTimeout(this.helloTimer);
+    clearInterval(this.lagTimer);
     if (this.ctx) this.ctx.close();
     if (window.__vlnbAudio === this) delete window.__vlnbAudio;
   }
