@@ -240,6 +240,12 @@ class EchoCanceller:
         """CPU time of the calling thread spent in the canceller (s)."""
         self.frames = 0
         """Near-end frames processed."""
+        self.idle_after: int | None = None
+        """None: every frame goes through AEC3.  N: only while the far end played within the
+        last N frames (its echo still in the room); otherwise the frame skips AEC3 (only the
+        delay line moves) and AEC3 is primed again when the far end next plays -- the device
+        canceller then costs nothing while nobody or only the user speaks."""
+        self._far_seen = -(10**9)  # frame count when the far end last played
         self.far_ms = 0.0
         """Mean square of the far end of the last frame cancelled (int16 units)."""
         self.in_ms = 0.0
@@ -309,8 +315,9 @@ class EchoCanceller:
 
         Enabled, the output is the input delayed by :attr:`delay` samples: cancelled, or as it
         was when :class:`EchoGate` finds no echo, or when ``active`` is False (the caller knows
-        no far end plays: no work is done, only the delay line moves).  Going active again
-        first runs the recent input through the canceller, so its output continues seamlessly.
+        no far end plays: no work is done, only the delay line moves; see also
+        :attr:`idle_after`).  Going active again first primes the canceller (:meth:`_prime`),
+        so its output continues seamlessly.
         """
         t0 = time.perf_counter()
         c0 = time.thread_time()
@@ -323,6 +330,12 @@ class EchoCanceller:
         else:
             recent = self._recent
             r, dly = recent.shape[0], self.delay
+            idle = self.idle_after
+            if active and idle is not None and far_position is not None:
+                self._fill_far(far_position, apm.far_frame)  # has the far end played lately?
+                if _ms(apm.far_frame) > self.meter.far_floor**2:
+                    self._far_seen = self.frames
+                active = self.frames - self._far_seen <= idle
             if active and not self._was_active and far_position is not None:
                 self._prime(apm, far_position)
             self._was_active = active

@@ -38,6 +38,10 @@ from voicelive_nb.audio.sources import Notify
 
 __all__ = ["EchoCancellingMic", "EchoReference"]
 
+IDLE_AFTER_FRAMES = 100
+"""The canceller rests when the speaker has played nothing for this many 10 ms frames (1 s:
+the echo's delay and the room's tail are well inside it)."""
+
 
 class EchoReference:
     """A ring of what the speaker played, indexed by the time it is heard (see the module docstring).
@@ -142,6 +146,7 @@ class EchoCancellingMic:
         self.mic = mic
         self.reference = reference
         self.canceller = EchoCanceller(mic.rate, reference.read, reference.rate, enabled=enabled)
+        self.canceller.idle_after = IDLE_AFTER_FRAMES
         self._lock = threading.Lock()  # read() vs a toggle from the caller's thread
         self._out = np.zeros(0, dtype=np.int16)
         self._out_t = 0.0  # capture time of _out[0]
