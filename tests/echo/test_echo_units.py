@@ -115,3 +115,47 @@ def test_server_canceller_is_bit_exact_without_a_far_end_and_cancels_its_reply(f
     assert ec.processed_frames > 0 and (ec.echo_level_db or 0) > -20
     # a truncate cuts the modelled far end: later audio meets no reference
     ec.truncate("item_1", 0)
+
+
+_RUNTIME_CHILD = """
+import os
+import numpy as np
+from livekit.rtc._ffi_client import FfiClient
+from voicelive_nb.emulator import Emulator
+from voicelive_nb.emulator.echo import ServerEchoCanceller
+
+def fds():
+    return len(os.listdir("/proc/self/fd"))
+
+before = fds()
+assert FfiClient._instance is None
+emu = Emulator(asr=False).start()
+assert FfiClient._instance is not None, "the emulator did not start the echo runtime"
+started = fds()
+far = (np.sin(np.arange(24000) / 7.0) * 8000).astype(np.int16)
+for _ in range(20):  # cancellers for 20 sessions, 5 replies each: a fresh AEC3 per reply
+    ec = ServerEchoCanceller(24000, 24000)
+    for reply in range(5):
+        ec.response_audio(f"item_{reply}", far, 24000)
+        ec.response_done(f"item_{reply}")
+        for k in range(0, 24000, 480):
+            ec.process(far[k : k + 480] // 4)
+    assert ec.replies == 5 and ec.processed_frames > 0
+del ec
+print(before, started, fds())
+emu.close()
+"""
+
+
+def test_the_emulator_starts_the_echo_runtime_and_cancellers_own_no_descriptors() -> None:
+    # livekit's runtime is process-wide and never freed (10 descriptors); a fresh process shows
+    # where it starts: at Emulator.start(), not in the first session that cancels echo
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _RUNTIME_CHILD], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    before, started, after = (int(x) for x in out.split())
+    assert started > before  # the runtime (and the listening socket)
+    assert after == started, f"{after - started} descriptors opened by 100 replies' cancellers"

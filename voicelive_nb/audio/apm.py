@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Apm", "EchoCancellerUnavailable", "check_rate", "livekit_rtc"]
+__all__ = ["Apm", "EchoCancellerUnavailable", "check_rate", "livekit_rtc", "start_runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,26 @@ def livekit_rtc() -> Any:
             f"echo cancellation needs the livekit package (WebRTC's echo canceller): {INSTALL_HINT}"
         ) from exc
     return rtc
+
+
+def start_runtime() -> bool:
+    """Start livekit's native runtime now; False (nothing done) when livekit is not installed.
+
+    The runtime is process-wide: livekit starts it on first use (its FFI client: native worker
+    threads, epoll loops, eventfds and socket pairs -- 10 descriptors here) and keeps it until
+    the process exits.  Each :class:`Apm` after that owns only a handle (no descriptor, no
+    thread).  Started lazily, it would appear inside whatever first cancels echo -- for the
+    emulator, the first session's ``session.update`` (which would also wait ~0.1 s for the
+    import).  Owners of cancellers call this at their own start.  Idempotent, cheap after the first call.
+    """
+    try:
+        livekit_rtc()
+    except EchoCancellerUnavailable:
+        return False
+    from livekit.rtc._ffi_client import FfiClient
+
+    FfiClient.instance  # noqa: B018 - creating the singleton starts the runtime
+    return True
 
 
 def check_rate(rate: int, what: str) -> None:

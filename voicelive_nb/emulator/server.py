@@ -27,6 +27,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 from aiohttp import WSMsgType, web
 
+from voicelive_nb.audio.apm import start_runtime
 from voicelive_nb.emulator.asr import ASR, WhisperASR
 from voicelive_nb.emulator.audio_formats import encode_output, resample
 from voicelive_nb.emulator.core import Conversation
@@ -379,6 +380,9 @@ class Emulator:
         """Bind and serve in a background thread; returns self once it accepts connections."""
         if self._thread is not None:
             return self
+        # the echo cancellers' process-wide runtime, started here rather than inside the first
+        # session that asks for server echo cancellation (see start_runtime)
+        start_runtime()
         self._ready.clear()
         self._error = None
         self._thread = threading.Thread(target=self._run, name=f"voicelive-emulator-{self.port}", daemon=True)
