@@ -65,3 +65,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 __getattr__, __dir__ = lazy_exports(globals(), _LAZY, __all__)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """jupyter_server's entry point (``jpserver_extensions = {"voicelive_nb": true}``, which
+    installing the package writes into the environment's ``jupyter_server_config.d``): the browser
+    audio's server extension, :mod:`voicelive_nb.audio.browser.serverext` (kernel websockets
+    without Nagle's algorithm)."""
+    return [{"module": "voicelive_nb.audio.browser.serverext"}]
