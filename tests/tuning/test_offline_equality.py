@@ -42,10 +42,9 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Recording:
 def test_offline_turns_equal_a_replay_through_the_emulator(
     source: Recording, setting: dict[str, Any], connection: Any, tmp_path: Path
 ) -> None:
-    # the emulator's echo canceller would work on its replies, whose timing depends on the pacing
-    base = base_config(source.config, source.rate).replace(echo_cancellation="off")
+    base = base_config(source.config, source.rate)
     live = replay(source, base, connection=connection, out=tmp_path / "replay", speed=8.0, settle_s=1.0, **setting)
-    cfg = base_config(source.config, source.rate).with_vad(**setting)  # offline turns it off itself
+    cfg = base_config(source.config, source.rate).with_vad(**setting)
     offline = detect_turns(np.asarray(source.mic), source.rate, cfg)
     spans = zip(live.turns["start_s"], live.turns["end_s"], strict=True)
     replayed = [(round(a * 1000), round(b * 1000)) for a, b in spans]

@@ -62,6 +62,12 @@ def test_replay_finds_the_turns_where_they_were_spoken(
     for (_, row), (start, end) in zip(table.iterrows(), bounds, strict=True):
         assert abs(row["start_s"] * 1000 - (start * 1000 - padding)) <= FRAME_MS
         assert abs(row["end_s"] * 1000 - end * 1000) <= FRAME_MS
+    # no echo cancellation: nothing played the answers into this mic, and the server's canceller,
+    # modelling each answer from its first delta, moved the second turn's start by 2-22 ms from run to run
+    assert original.config["input_audio_echo_cancellation"]  # type: ignore[index]
+    assert result.config.get("input_audio_echo_cancellation") is None
+    updated = [e for e in result.events if e["type"] == "session.updated"]
+    assert updated and all(e["data"]["session"].get("input_audio_echo_cancellation") is None for e in updated)
     # the new recording is a complete recording of its own, marked as a replay
     assert np.array_equal(result.mic[: len(original.mic)], original.mic)
     session = json.loads((tmp_path / "r" / "session.json").read_text())

@@ -5,9 +5,8 @@ sans-I/O :class:`~voicelive_nb.emulator.core.Conversation` exactly as a live rep
 would deliver them (configured by the same ``session.update``, appended in the same
 480-sample blocks, followed by the same tail of silence), so the turns come out the same
 as :func:`voicelive_nb.tuning.replay.replay` through the emulator finds them, to the
-millisecond (``tests/tuning/test_offline_equality.py`` checks it setting by setting).  Server echo
-cancellation is off here: the emulator's canceller removes its own replies, and there are none
-(in a replay they exist, at times that depend on its pacing, so compare with replays that turn it off).
+millisecond (``tests/tuning/test_offline_equality.py`` checks it setting by setting).  Echo
+cancellation is off here as in a replay (:func:`base_config` says why).
 
 The speech model's probabilities depend on the audio only, not on the VAD settings, so a
 sweep computes them once per recording (:func:`speech_probs`, the costly part) and runs
@@ -125,8 +124,17 @@ def speech_probs(audio: np.ndarray, rate: int, *, model: str = "auto", tail_s: f
 
 
 def base_config(config: Mapping[str, Any] | None, rate: int, override: SessionConfig | None = None) -> SessionConfig:
-    """The session config a replay of a recording would use: ``override``, else the recording's
-    own (``config``, from its ``session.json``), else the defaults; at the recording's ``rate``."""
+    """The session config a replay of a recording uses: ``override``, else the recording's
+    own (``config``, from its ``session.json``), else the defaults; at the recording's ``rate``,
+    with echo cancellation off.
+
+    A replay has no speaker: its answers are never played into its mic, so there is no echo
+    of them to remove.  Server echo cancellation would model each answer as played from its
+    first delta and run a fresh AEC3 on the user's speech that arrives meanwhile (its echo gate
+    assumes an echo until it has measured ~0.7 s of answer, longer than a short one): the turn
+    starts it finds then moved by up to tens of ms with the answers' timing, which depends on
+    the pacing.  Local cancelling needs a sound-device mic and speaker, which a replay has not.
+    """
     from voicelive_nb.config import SessionConfig
 
     cfg = override
@@ -138,6 +146,8 @@ def base_config(config: Mapping[str, Any] | None, rate: int, override: SessionCo
     cfg = cfg or SessionConfig()
     if cfg.input_audio_sampling_rate != rate:
         cfg = cfg.replace(input_audio_sampling_rate=rate)
+    if cfg.echo_cancellation != "off":
+        cfg = cfg.replace(echo_cancellation="off")
     return cfg
 
 

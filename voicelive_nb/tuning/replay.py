@@ -20,7 +20,9 @@ instead -- :mod:`voicelive_nb.tuning.replay_tools` has the rules.
 Pacing faster than real time changes what a *listener* would hear: replies may still
 be playing (or generating) when the next user turn starts, so they get interrupted
 more often, and voice-to-voice latency is measured from when the audio was *sent*.
-Turn boundaries (``start_s``/``end_s``) and counts are unaffected.
+Turn boundaries (``start_s``/``end_s``) and counts are unaffected: echo cancellation is off
+in a replay (nothing plays its answers into its mic; see
+:func:`voicelive_nb.tuning.offline.base_config`).
 """
 
 from __future__ import annotations
@@ -153,17 +155,9 @@ def _as_recording(recording: Recording | str | Path) -> Recording:
 
 
 def _base_config(rec: Recording, config: SessionConfig | None) -> SessionConfig:
-    from voicelive_nb.config import SessionConfig
+    from voicelive_nb.tuning.offline import base_config
 
-    if config is None and rec.config:
-        try:
-            config = SessionConfig.from_dict(rec.config)
-        except (ValueError, TypeError) as exc:
-            log.warning("the recording's config cannot be reused (%s); using the defaults", exc)
-    config = config or SessionConfig()
-    if rec.rate != config.input_audio_sampling_rate:
-        config = config.replace(input_audio_sampling_rate=rec.rate)
-    return config
+    return base_config(rec.config, rec.rate, config)
 
 
 def _new_folder(rec: Recording) -> Path:
@@ -192,7 +186,8 @@ def replay(
 
     Args:
         recording: A :class:`~voicelive_nb.recording.Recording` or its folder.
-        config: Session settings; default: the recording's own (from ``session.json``).
+        config: Session settings; default: the recording's own (from ``session.json``); echo
+            cancellation off in either case (a replay plays no answer into its mic).
         connection: Where to connect; None = ``ConnectionSettings.resolve()``, which means
             the embedded emulator when no endpoint is configured.
         out: Folder for the new recording (default: ``<folder>-replay-<time>`` next to it).
