@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 import time
-from typing import Any
 
+from voicelive_nb.cli._signals import StopSignals
 from voicelive_nb.emulator.settings import EmulatorSettings
 
 log = logging.getLogger(__name__)
@@ -29,38 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-ms", type=float, default=100.0, help="audio per response.audio.delta (ms)")
     parser.add_argument("--speed", type=float, default=4.0, help="response audio sent N x real time (0: unpaced)")
     parser.add_argument("--first-audio-ms", type=float, default=200.0, help="minimum time to first audio (ms)")
-
-
-class _StopSignals:
-    """SIGINT and SIGTERM set :attr:`requested`, whatever signal state this process inherited.
-
-    Python installs its KeyboardInterrupt handler only when SIGINT starts out at its default;
-    a background job of a non-interactive shell (``make test &`` in a script) starts with SIGINT
-    ignored, and a parent may leave signals blocked.  So both signals get an explicit handler and
-    are unblocked.  A second signal while stopping exits at once.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.requested = threading.Event()
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopSignals:
-        for sig in self.SIGNALS:
-            self._previous[sig] = signal.signal(sig, self._handle)
-        if hasattr(signal, "pthread_sigmask"):  # not on Windows
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
-
-    def _handle(self, signum: int, _frame: object) -> None:
-        if self.requested.is_set():  # a second Ctrl+C: don't wait for a clean stop
-            os._exit(128 + signum)
-        self.requested.set()
 
 
 def _busy_workers(grace: float = 1.0) -> list[str]:
@@ -95,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
         time_to_first_audio_ms=args.first_audio_ms,
     )
     emu = Emulator(args.host, args.port, api_key=args.api_key, settings=settings, asr=False if args.no_asr else None)
-    with _StopSignals() as stop:
+    with StopSignals() as stop:
         emu.start()
         auth = "api-key required" if args.api_key else "no key required"
         print(f"Voice Live emulator listening at {emu.endpoint} ({auth}); Ctrl+C to stop", flush=True)

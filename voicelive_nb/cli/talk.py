@@ -10,11 +10,13 @@ turn completes::
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
+
+from voicelive_nb.cli._signals import StopSignals
 
 __all__ = ["add_arguments", "main"]
 
@@ -72,32 +74,45 @@ def main(args: argparse.Namespace) -> int:
             print(f"[error] {record.get('message')}", flush=True)
         elif record.type == "input_audio_buffer.speech_started":
             print("… listening", flush=True)
-        elif record.type in ("response.done", Local.PLAYBACK_STOPPED, Local.PLAYBACK_FLUSHED):
-            tracker = session.tracker
-            if tracker is None:
-                return
-            for turn in tracker.turns:
-                done = turn.status is not None and (turn.first_played is None or turn.last_played is not None)
-                if done and turn.index not in printed:
-                    printed.add(turn.index)
-                    print(format_turns([turn]).splitlines()[-1], flush=True)
+
+    def show_turns(record: EventRecord) -> None:
+        # subscribed after start(), so after the session's turn tracker: it has seen this record
+        if record.type not in ("response.done", Local.PLAYBACK_STOPPED, Local.PLAYBACK_FLUSHED):
+            return
+        tracker = session.tracker
+        if tracker is None:
+            return
+        for turn in tracker.turns:
+            done = turn.status is not None and (turn.first_played is None or turn.last_played is not None)
+            if done and turn.index not in printed:
+                printed.add(turn.index)
+                print(format_turns([turn]).splitlines()[-1], flush=True)
 
     session.subscribe(show)
     print("Talking to", settings.describe()["endpoint"], "- press Ctrl+C to stop.", flush=True)
     tracker_header = format_turns([]).splitlines()[0]
     print(tracker_header, flush=True)
-    previous = signal.getsignal(signal.SIGINT)
-    try:
-        session.start()
-        finished.wait(args.seconds)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C must not abort the clean-up
+    # An explicit handler for SIGINT and SIGTERM: a background job of a non-interactive shell
+    # starts with SIGINT ignored (no KeyboardInterrupt ever comes), and SIGTERM's default would
+    # end the process with the recording unfinished.  A second signal still waits for the
+    # clean-up (it finalises the recording); a third leaves at once.
+    notice = "voicelive-nb talk: closing the session" + (" and the recording" if args.record else "")
+    with StopSignals(finished, force_after=3, notice=notice) as stop:
         try:
-            session.stop()
+            session.start()
+            session.subscribe(show_turns)
+            deadline = None if args.seconds is None else time.monotonic() + args.seconds
+            while not finished.is_set():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                finished.wait(0.5 if left is None else min(0.5, left))
+        except KeyboardInterrupt:  # a caller's own SIGINT handler may still raise it
+            pass
         finally:
-            signal.signal(signal.SIGINT, previous)
+            session.stop()
+    if stop.requested.is_set():
+        print("stopped", flush=True)
     tracker = session.tracker
     if tracker is not None and tracker.turns:
         print("\n" + format_turns(tracker.turns))
