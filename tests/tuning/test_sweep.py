@@ -157,3 +157,14 @@ def test_sweep_cli(corpus: Corpus, dask_cluster: Any, tmp_path: Path, capsys: An
     assert "give at least one of --silence-ms" in capsys.readouterr().err
     assert cli_main(["sweep", str(corpus.root), "--threshold", "7", "--out", str(out)]) == 2  # refused before running
     assert "threshold" in capsys.readouterr().err
+
+
+def test_settings_are_batched_evenly_into_tasks() -> None:
+    from voicelive_nb.tuning.sweep import batches
+
+    settings = [{"threshold": t / 10} for t in range(1, 10)]
+    cut = batches(settings, 5)
+    assert [len(b) for b in cut] == [5, 4]  # even: not 8 + 1
+    assert sorted(s["threshold"] for b in cut for s in b) == [s["threshold"] for s in settings]
+    assert batches(settings[:3], 5) == [settings[:3]]
+    assert [len(b) for b in batches(settings, 1)] == [1] * 9

@@ -5,7 +5,7 @@
                  out="results.parquet")
     report(rows)                       # per setting: turns vs reference, cut-offs, delay p50/p95 ...
 
-Tasks are (recording, setting) pairs running the offline path
+Tasks run (recording, setting) pairs, a few settings of one recording each, on the offline path
 (:mod:`voicelive_nb.tuning.offline`: the emulator's own VAD and turn logic, no socket).
 Each recording is first *prepared* once -- read, resampled, speech probabilities computed
 -- by one task that its pairs depend on, so Dask runs the pairs where that data already is
@@ -53,6 +53,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["plot_tradeoff", "report", "sweep"]
+
+PAIRS_PER_TASK = 5
+"""Settings of one recording run by one task (at most; a task's share of scheduling and
+result transfer is then small beside its compute, ~50 ms of turn logic a minute of audio)."""
 
 Progress = Callable[[int, int, dict[str, Any]], None]
 """``progress(done, total, row)``, called in the caller's thread after each row."""
@@ -139,6 +143,18 @@ def _model_name(model: str) -> str:
 
 def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def run_pairs(prepared: Prepared, settings: list[dict[str, Any]], base: SessionConfig | None) -> list[dict[str, Any]]:
+    """Several settings of one recording (one task: fewer, larger tasks than one per pair keep
+    the scheduler's and the client's share of the cores small); one row each, in order."""
+    return [run_pair(prepared, setting, base) for setting in settings]
+
+
+def batches(settings: list[dict[str, Any]], size: int = PAIRS_PER_TASK) -> list[list[dict[str, Any]]]:
+    """``settings`` cut into at most ``size`` each, as even as can be (9 -> 5 + 4, not 8 + 1)."""
+    n = max(1, -(-len(settings) // max(1, size)))
+    return [settings[i::n] for i in range(n)]
 
 
 def run_pair(prepared: Prepared, setting: dict[str, Any], base: SessionConfig | None) -> dict[str, Any]:
@@ -240,7 +256,7 @@ def _run(todo: list[tuple[CorpusItem, list[dict[str, Any]]]], total: int, store:
         threads = sum(client.nthreads().values()) or 1
         queue: Iterator[tuple[CorpusItem, list[dict[str, Any]]]] = iter(todo)
         pending: dict[str, list[Any]] = {}  # recording -> [prepare future, pairs left]
-        meta: dict[str, tuple[CorpusItem, dict[str, Any]]] = {}
+        meta: dict[str, tuple[CorpusItem, list[dict[str, Any]]]] = {}
         # results are gathered in batches in the background (no round trip per row)
         futures = as_completed(loop=client.loop, with_results=True, raise_errors=False)
 
@@ -252,27 +268,30 @@ def _run(todo: list[tuple[CorpusItem, list[dict[str, Any]]]], total: int, store:
             tag = uuid.uuid4().hex[:8]
             prep = client.submit(prepare, item, item_settings, base, model, key=f"vad-prepare-{tag}")
             pending[item.name] = [prep, len(item_settings)]
-            for i, setting in enumerate(item_settings):
-                fut = client.submit(run_pair, prep, setting, base, key=f"vad-pair-{tag}-{i}")
-                meta[fut.key] = (item, setting)
+            for i, batch in enumerate(batches(item_settings)):
+                fut = client.submit(run_pairs, prep, batch, base, key=f"vad-pairs-{tag}-{i}")
+                meta[fut.key] = (item, batch)
                 futures.add(fut)
 
         for _ in range(window or 2 * threads + 2):
             submit_next()
-        for n, (fut, result) in enumerate(futures, start=1):
-            item, setting = meta.pop(fut.key)
-            if isinstance(result, dict):
-                row = result
+        n = 0
+        for fut, result in futures:
+            item, batch = meta.pop(fut.key)
+            if isinstance(result, list):
+                rows = result
             else:  # KilledWorker after repeated worker deaths, a lost cluster ...
                 error = result[1] if isinstance(result, tuple) else result  # (type, exception, traceback)
                 if not isinstance(error, BaseException):
                     error = RuntimeError(f"no result ({error!r})")
-                row = {"recording": item.name, "setting": setting_key(setting), **setting, "error": _why(error)}
+                rows = [{"recording": item.name, "setting": setting_key(s), **s, "error": _why(error)} for s in batch]
             fut.release()
-            store.add(row)
-            bar(n, total, row)
+            for row in rows:
+                n += 1
+                store.add(row)
+                bar(n, total, row)
             entry = pending[item.name]
-            entry[1] -= 1
+            entry[1] -= len(batch)
             if entry[1] == 0:
                 del pending[item.name]
                 entry[0].release()
