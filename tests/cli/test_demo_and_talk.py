@@ -114,3 +114,33 @@ def test_demo_on_a_refused_endpoint_stops_at_once_with_the_cause(
     assert time.monotonic() - started < 10.0  # it used to wait out --timeout
     err = capsys.readouterr().err
     assert f"voicelive-nb demo: Nothing accepts connections at 127.0.0.1:{port} (connection refused)" in err
+    # nothing was recorded, so nothing is left behind (it once left the folder with empty files)
+    assert not (tmp_path / "d").exists()
+    assert main(["demo", "--endpoint", f"http://127.0.0.1:{port}", "--timeout", "60"]) == 1  # runs/demo-<time>
+    assert not (tmp_path / "runs").exists(), list(tmp_path.rglob("*"))
+    # a folder that was there before stays, with what it held
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    assert main(["demo", "--endpoint", f"http://127.0.0.1:{port}", "--out", str(tmp_path / "mine")]) == 1
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
+def test_talk_on_a_refused_endpoint_leaves_no_recording_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from voicelive_nb.audio.wav import write_wav
+    from voicelive_nb.cli import main
+
+    monkeypatch.setenv("AZURE_VOICELIVE_API_KEY", "k3y-for-talk")
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pcm, _ = speech_pcm([0.3, "Hello.", 0.5])
+    wav = write_wav(tmp_path / "in.wav", pcm, 24000)
+    argv = ["talk", "--endpoint", f"http://127.0.0.1:{port}", "--mic", str(wav), "--speaker", str(tmp_path / "o.wav")]
+    assert main([*argv, "--record", str(tmp_path / "rec"), "--seconds", "30"]) == 1
+    assert "[failed]" in capsys.readouterr().out
+    assert not (tmp_path / "rec").exists()

@@ -235,3 +235,35 @@ def test_malformed_audio_record_keeps_its_line_and_the_recording_goes_on(tmp_pat
     assert rec.skipped_audio == 1 and rec.records == 2
     loaded = Recording.load(tmp_path)
     assert loaded.record_count == 2 and len(loaded.mic) == BLOCK
+
+
+def test_discard_if_empty_removes_only_a_finished_recording_of_nothing(tmp_path: Path) -> None:
+    from voicelive_nb.recording.recorder import discard_if_empty
+
+    def local(state: str) -> EventRecord:
+        return EventRecord.now("local", Local.CONNECTION, {"state": state})
+
+    # a session that never connected: local records only, no audio -> removed with its folder
+    with Recorder(tmp_path / "never") as rec:
+        rec(local("connecting"))
+        rec(local("failed"))
+    assert discard_if_empty(tmp_path / "never") and not (tmp_path / "never").exists()
+    # anything of the service's, or any audio, or still open, or someone else's file: kept
+    with Recorder(tmp_path / "served") as rec:
+        rec(EventRecord.now("server", "session.created", {}))
+    synth = SyntheticSession([(1.0, 2.0)], duration=3).build()
+    record(tmp_path / "audio", synth)
+    open_rec = Recorder(tmp_path / "open")
+    with Recorder(tmp_path / "mine") as rec:
+        rec(local("failed"))
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    try:
+        for name in ("served", "audio", "open"):
+            before = sorted(p.name for p in (tmp_path / name).iterdir())
+            assert not discard_if_empty(tmp_path / name), name
+            assert sorted(p.name for p in (tmp_path / name).iterdir()) == before, name
+        assert discard_if_empty(tmp_path / "mine")  # the recorder's files go, the folder and the note stay
+        assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+    finally:
+        open_rec.close()
+    assert not discard_if_empty(tmp_path / "nothing-here")

@@ -20,6 +20,7 @@ Exit code 0 when every turn got a reply, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Iterable
@@ -101,12 +102,11 @@ def run_demo(
     timeout: float = 120.0,
     log: TextIO | None = sys.stdout,
 ) -> dict[str, Any]:
-    """Run the demo; returns ``turns`` (Turn list), ``summary``, ``out`` and ``state``."""
-    from voicelive_nb.config import SessionConfig
-    from voicelive_nb.connection import ConnectionSettings, session_config_from_env
-    from voicelive_nb.session.voice_session import VoiceSession
-    from voicelive_nb.speech.prompts import PromptMic
+    """Run the demo; returns ``turns`` (Turn list), ``summary``, ``out`` and ``state``.
 
+    A run that records nothing (the endpoint cannot be reached, no credential ...) leaves no
+    output folder behind.
+    """
     if turns < 1:
         raise ValueError(f"--turns must be >= 1, got {turns}")
     if wav is not None and not Path(wav).is_file():
@@ -114,7 +114,39 @@ def run_demo(
     out = Path(out) if out is not None else Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
     if (out / "recording" / "events.jsonl").exists():
         raise ValueError(f"--out {out} already holds a recording; choose a new folder")
+    made = [d for d in (out, *out.parents) if not d.exists()]  # removed again if nothing gets recorded
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(out, wav, turns, endpoint, timeout, log)
+    finally:
+        _discard_if_nothing_recorded(out, made)
+
+
+def _discard_if_nothing_recorded(out: Path, made: list[Path]) -> None:
+    """A run that recorded nothing (it never connected) leaves no folder behind; data is never removed."""
+    from voicelive_nb.recording.recorder import discard_if_empty
+
+    recording = out / "recording"
+    if recording.exists():
+        if not discard_if_empty(recording):
+            return  # something was recorded: everything stays
+        with contextlib.suppress(FileNotFoundError):  # this run's speaker capture: silence only
+            (out / "speaker.wav").unlink()
+    for folder in made:  # innermost first; stops at the first that holds anything
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _run(
+    out: Path, wav: Path | None, turns: int, endpoint: str | None, timeout: float, log: TextIO | None
+) -> dict[str, Any]:
+    from voicelive_nb.config import SessionConfig
+    from voicelive_nb.connection import ConnectionSettings, session_config_from_env
+    from voicelive_nb.session.voice_session import VoiceSession
+    from voicelive_nb.speech.prompts import PromptMic
+
     # Resolved like every other entry point: --endpoint, else AZURE_VOICELIVE_* variables, else
     # .env; nothing configured (or "emulator") = the bundled emulator.
     settings = ConnectionSettings.resolve(endpoint=endpoint)

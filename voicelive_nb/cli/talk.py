@@ -57,6 +57,7 @@ def main(args: argparse.Namespace) -> int:
     if vad:
         config = config.with_vad(**vad)
     settings = ConnectionSettings.resolve(endpoint=args.endpoint)
+    record_made = args.record is not None and not args.record.exists()  # only a folder of ours is removed
     session = VoiceSession(
         config, connection=settings, mic=_device(args.mic), speaker=_device(args.speaker), record=args.record
     )
@@ -118,7 +119,13 @@ def main(args: argparse.Namespace) -> int:
         print("\n" + format_turns(tracker.turns))
         print({k: v for k, v in tracker.summary().items() if k != "turns"})
     if args.record:
-        print(f"recording: {args.record}")
+        from voicelive_nb.recording.recorder import discard_if_empty
+
+        # a session that never connected leaves no empty recording (and no folder it made) behind
+        if discard_if_empty(args.record, remove_folder=record_made):
+            print(f"nothing was recorded; {args.record} not kept")
+        else:
+            print(f"recording: {args.record}")
     return 1 if session.state == "failed" else 0
 
 

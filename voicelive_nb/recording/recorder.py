@@ -283,3 +283,42 @@ class Recorder:
 
 def _iso(wall: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+
+
+RECORDING_FILES = ("events.jsonl", "session.json", "session.json.tmp", "mic.wav", "assistant.wav")
+"""The files a :class:`Recorder` writes into its folder."""
+
+_WAV_HEADER_BYTES = 44
+
+
+def discard_if_empty(folder: str | Path, *, remove_folder: bool = True) -> bool:
+    """Remove a finished recording that holds nothing: no audio and no event from the service.
+
+    What a session that never connected (refused port, unknown host, no credential) leaves
+    behind: a ``session.json``, the local records of the attempt and two empty tracks.  The
+    recorder's own files are removed, then the folder if ``remove_folder`` and it is empty
+    (a file of anyone else's keeps it).  A recording that is still open (no ``end`` in
+    ``session.json``), unreadable, or holds any audio or any server event is never touched.
+    Returns True if the recording was removed.
+    """
+    folder = Path(folder)
+    try:
+        session = json.loads((folder / "session.json").read_text())
+        samples = session.get("samples") or {}
+        finished = session.get("end") is not None
+        audio = any(samples.get(track) for track in ("mic", "assistant")) or any(
+            (folder / name).stat().st_size > _WAV_HEADER_BYTES for name in ("mic.wav", "assistant.wav")
+        )
+        # any "server" at all keeps it (a masked secret may have garbled a line's other fields)
+        served = b'"server"' in (folder / "events.jsonl").read_bytes()
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not finished or audio or served:
+        return False
+    for name in RECORDING_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (folder / name).unlink()
+    if remove_folder:
+        with contextlib.suppress(OSError):  # not empty: someone else's files stay, and so does it
+            folder.rmdir()
+    return True
