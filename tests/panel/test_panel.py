@@ -310,6 +310,42 @@ def test_audio_selector_switches_between_devices_and_the_browser(
     panel.close()
 
 
+def test_the_audio_section_and_the_tool_switches_follow_the_state_at_refresh(
+    no_azure: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audio choice and a tool switch's wish are state; only the panel's refresh writes
+    their widgets (and its own writes are not taken for the user's)."""
+
+    def get_weather(city: str) -> str:
+        """The weather now in a city."""
+        return "sunny"
+
+    monkeypatch.setenv("VOICELIVE_NB_AUDIO", "local")
+    panel = make_panel(tools=[get_weather])
+    assert panel.audio == "local" and panel.c.audio.value == "local" and panel.c.mic.layout.display is None
+    panel._audio.choose("browser")  # the state changes ...
+    assert panel.c.audio.value == "local" and panel.c.mic.layout.display is None  # ... the widgets wait
+    assert not _widgets(panel.widget, lambda w: hasattr(w, "link_id"))
+    panel.refresh()
+    links = _widgets(panel.widget, lambda w: hasattr(w, "link_id"))
+    assert panel.c.audio.value == "browser" and panel.c.mic.layout.display == "none" == panel.c.speaker.layout.display
+    assert len(links) == 1 and links[0].layout.display is None
+    panel._audio.choose("local")
+    panel.refresh()
+    assert panel.c.audio.value == "local" and panel.c.mic.layout.display is None and links[0].layout.display == "none"
+
+    panel._build_session()  # (not started: its tools are on)
+    switch = panel._tools.switches["get_weather"]
+    panel.state.wish_tool("get_weather", False)  # a switch sent, not answered yet
+    assert switch.value
+    panel.refresh()
+    assert not switch.value and panel.session.tools == {"get_weather": True}  # shown, not sent again
+    panel.state.settle_tool("get_weather")  # answered: the session's state shows
+    panel.refresh()
+    assert switch.value
+    panel.close()
+
+
 def test_a_typed_value_out_of_range_is_refused_not_clamped(no_azure: None) -> None:
     """Typing 2 into the threshold box: refused with the range, and the box goes back (a slider's
     own readout clamped it to 0.99 and called it "used on connect")."""

@@ -193,6 +193,10 @@ class Panel:
             self._attach(session)
             self._locked = True  # (a session passed in brings its own mic and speaker)
             self.refresh()
+        else:  # the widgets show the state from the start (the audio choice): one refresh, which
+            self._seen["turns"] = 0  # draws no chart (the empty one is drawn above) and holds back
+            self.refresh()  # no counters or log drawn right after it
+            self._last_counters_draw = self._last_log_draw = 0.0
 
     # ------------------------------------------------------------------ public API
 
@@ -335,7 +339,7 @@ class Panel:
                 return session.enable_tool(name, enabled)
             return None
         self.state.set_status(f"{'Switching on' if enabled else 'Switching off'} {name}…")
-        self._tools.pending.add(name)  # its switch shows the wish until the server answers
+        self.state.wish_tool(name, enabled)  # its switch shows the wish until the server answers
         future = session.enable_tool(name, enabled)
         future.add_done_callback(lambda f: self._tool_switched(name, enabled, f))
         return future
@@ -351,7 +355,11 @@ class Panel:
     def _build_tool_controls(self) -> None:
         from voicelive_nb.panel.tools import ToolControls
 
-        self._tools = ToolControls(self._tool_names(), switch=self.enable_tool, approve=self.approve_mcp)
+        self._tools = ToolControls(
+            self._tool_names(),
+            switch=lambda name, on: None if self._syncing else self.enable_tool(name, on),
+            approve=self.approve_mcp,
+        )
         if self._tools.row is not None:
             self.widget.children = (*self.widget.children, self._tools.row)
 
@@ -364,7 +372,7 @@ class Panel:
         return list(dict.fromkeys(tool_name(tool_definition(t)) for t in given))
 
     def _tool_switched(self, name: str, enabled: bool, future: Any) -> None:
-        self._tools.pending.discard(name)
+        self.state.settle_tool(name)
         result = future.result()
         if result.ok:
             self.state.set_status(f"{name} switched {'on' if enabled else 'off'} (session.updated)")
@@ -385,7 +393,6 @@ class Panel:
             self._seen_connection = snap.connection
             self._update_buttons(snap)
         self._set(self._status, "value", status_html(snap, self._record_note()))
-        self._tools.show(self._session, self._set)
         self._set(self._meters, "value", meters_html(snap, self._threshold()))
         if snap.transcript_version != self._seen["tx"]:
             self._seen["tx"] = snap.transcript_version
@@ -529,6 +536,7 @@ class Panel:
         c.connect.on_click(lambda _b: self.disconnect() if self._connected() else self.connect())
         c.mute.observe(lambda ch: None if self._syncing else self.mute(bool(ch["new"])), names="value")
         c.record.observe(lambda ch: None if self._syncing else self.record(bool(ch["new"])), names="value")
+        c.audio.observe(lambda ch: None if self._syncing else self._choose_audio(str(ch["new"])), names="value")
         c.log_audio.observe(lambda ch: self.state.set_log_high_rate(bool(ch["new"])), names="value")
         c.log_filter.observe(lambda _ch: self._redraw_log(), names="value")
         self._log_acc.observe(lambda _ch: self._redraw_log(), names="selected_index")
@@ -649,6 +657,11 @@ class Panel:
                 self._clear_key = False
                 self._set(c.api_key, "value", "")
                 self._set(c.api_key, "placeholder", "•••••• (held in memory for this panel)")
+            self._audio.show(self._set)
+            session = self._session
+            if session is not None and self._tools.switches:  # the session's tools, and the wishes sent
+                shown = {**getattr(session, "tools", {}), **snap.tool_wishes}
+                self._tools.show(shown, bool(session.pending_approvals), self._set)
             if self._locked:
                 for widget in (c.endpoint, c.auth, c.api_key, c.model, c.mic, c.speaker, c.audio):
                     self._set(widget, "disabled", True)
@@ -659,6 +672,11 @@ class Panel:
     def audio(self) -> str:
         """``"local"`` or ``"browser"``: where the next :meth:`connect` takes its audio."""
         return self._audio.audio
+
+    def _choose_audio(self, audio: str) -> None:
+        """The Audio selector changed: the next session's audio (the section follows at the refresh)."""
+        self._audio.choose(audio)
+        self.refresh()
 
     def _update_buttons(self, snap: PanelSnapshot) -> None:
         live = snap.connection in ("connected", "connecting", "reconnecting")

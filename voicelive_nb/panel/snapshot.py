@@ -104,6 +104,8 @@ class PanelSnapshot:
     turns: tuple[Any, ...] = ()
     turns_version: int = 0
     type_counts: Mapping[str, int] = field(default_factory=dict)
+    tool_wishes: Mapping[str, bool] = field(default_factory=dict)
+    """Tool switches the user turned and the server has not answered yet (name -> on)."""
 
 
 def summarize_record(record: EventRecord, limit: int = 160) -> str:

@@ -122,6 +122,7 @@ class PanelState:
         self._type_counts: dict[str, int] = {}
         self._log_high_rate = False
         self._first_delta_t: dict[str, float] = {}  # response id -> first audio delta received
+        self._tool_wishes: dict[str, bool] = {}  # tool switches sent and not yet answered
 
     # ------------------------------------------------------------------ input
 
@@ -207,6 +208,16 @@ class PanelState:
         with self._lock:
             self._log_high_rate = enabled
 
+    def wish_tool(self, name: str, on: bool) -> None:
+        """The user switched tool ``name`` on or off; its switch shows that until :meth:`settle_tool`."""
+        with self._lock:
+            self._tool_wishes[name] = on
+
+    def settle_tool(self, name: str) -> None:
+        """The server answered the switch of tool ``name``: the session's state shows again."""
+        with self._lock:
+            self._tool_wishes.pop(name, None)
+
     # ------------------------------------------------------------------ output
 
     def snapshot(self, now: float) -> PanelSnapshot:
@@ -251,6 +262,7 @@ class PanelState:
                 log_version=self._log_version,
                 turns_version=self._turns_version,
                 type_counts=dict(self._type_counts),
+                tool_wishes=dict(self._tool_wishes),
             )
         # Read the turns outside our lock: the tracker has its own.
         if turns_due and self._turns_source is not None:

@@ -1,16 +1,16 @@
 """The panel's tools row: a switch per tool and Approve/Refuse for MCP approval requests.
 
-A switch turned by the user calls ``switch(name, on)`` (the panel's ``enable_tool``: a
-``session.update`` acknowledged like a VAD change; the switch shows the wish until the
-server answers, :attr:`ToolControls.pending`); Approve/Refuse call ``approve(bool)`` (the
-panel's ``approve_mcp``: the oldest pending request).  :meth:`ToolControls.show` projects
-the session's state onto the widgets; the panel calls it from its refresh, the one place
-widgets are written.
+A view, owning no state.  A switch turned by the user calls ``switch(name, on)`` (the
+panel's ``enable_tool``: a ``session.update`` acknowledged like a VAD change; the wish is
+kept in :class:`~voicelive_nb.panel.state.PanelState` until the server answers, and the
+switch shows it meanwhile); Approve/Refuse call ``approve(bool)`` (the panel's
+``approve_mcp``: the oldest pending request).  :meth:`ToolControls.show` projects what to
+show onto the widgets; the panel calls it from its refresh, the one place widgets are written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = ["ToolControls"]
@@ -21,7 +21,8 @@ class ToolControls:
 
     Args:
         names: The tools (function names, MCP server labels); none: no row at all.
-        switch: Called with ``(name, on)`` when the user turns a switch.
+        switch: Called with ``(name, on)`` when a switch changes (the panel ignores the
+            changes its own refresh makes).
         approve: Called with True (Approve) or False (Refuse).
     """
 
@@ -30,11 +31,8 @@ class ToolControls:
     ) -> None:
         self.switches: dict[str, Any] = {}
         self.buttons: list[Any] = []
-        self.pending: set[str] = set()
-        """Tools whose switch change awaits the server's answer (shown as wished meanwhile)."""
         self.row: Any = None
         """The HBox to add to the panel (None without tools)."""
-        self._syncing = False
         names = list(names)
         if not names:
             return
@@ -42,7 +40,7 @@ class ToolControls:
 
         for name in names:
             box = ipywidgets.Checkbox(value=True, description=name, indent=False)
-            box.observe(lambda change, n=name: None if self._syncing else switch(n, bool(change["new"])), names="value")
+            box.observe(lambda change, n=name: switch(n, bool(change["new"])), names="value")
             self.switches[name] = box
         ok = ipywidgets.Button(description="Approve", button_style="success", disabled=True)
         no = ipywidgets.Button(description="Refuse", button_style="danger", disabled=True)
@@ -51,18 +49,12 @@ class ToolControls:
         self.buttons = [ok, no]
         self.row = ipywidgets.HBox([ipywidgets.HTML("<b>tools</b>"), *self.switches.values(), ok, no])
 
-    def show(self, session: Any, set_: Callable[[Any, str, Any], None]) -> None:
-        """Project ``session``'s tools (on/off) and pending approvals with the panel's writer ``set_``."""
-        if session is None or not self.switches:
-            return
-        self._syncing = True
-        try:
-            for name, on in getattr(session, "tools", {}).items():
-                box = self.switches.get(name)
-                if box is not None and name not in self.pending:
-                    set_(box, "value", on)
-        finally:
-            self._syncing = False
-        waiting = bool(session.pending_approvals)
+    def show(self, tools: Mapping[str, bool], waiting: bool, set_: Callable[[Any, str, Any], None]) -> None:
+        """Project ``tools`` (name -> on) and whether an approval request ``waiting``, with the
+        panel's writer ``set_``."""
+        for name, on in tools.items():
+            box = self.switches.get(name)
+            if box is not None:
+                set_(box, "value", on)
         for button in self.buttons:
             set_(button, "disabled", not waiting)
