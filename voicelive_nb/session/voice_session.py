@@ -189,6 +189,7 @@ class VoiceSession:
         self._cond = threading.Condition()
         self._history: deque[tuple[int, EventRecord]] = deque(maxlen=history)
         self._seq = 0
+        self._failed: str | None = None  # the cause in the latest ``failed`` record this session saw
         self.started_at: float | None = None
         """Monotonic time of the latest :meth:`start` (for ``wait_for(..., since=...)``)."""
         self.bus.subscribe(self._observe)
@@ -311,6 +312,8 @@ class VoiceSession:
             engine.muted = self._muted
             engine.state = "connecting"
             self._engine = engine
+            with self._cond:
+                self._failed = None
             self.started_at = time.monotonic()
             ready = threading.Event()
             self._thread = threading.Thread(
@@ -454,9 +457,11 @@ class VoiceSession:
                     if match(record):
                         return record
                 seen = self._seq
-                failure = self.failure
-                if failure is not None:
-                    raise SessionFailedError(failure)
+                # the failure as the history saw it, not the engine's state: the engine sets its
+                # state a moment before its ``failed`` record arrives here, and a caller waiting
+                # for that very record must get it, not an error, every time
+                if self._failed is not None:
+                    raise SessionFailedError(self._failed)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"no {type!r} record within {timeout:g} s (state: {self.state})")
@@ -473,6 +478,8 @@ class VoiceSession:
         with self._cond:
             self._seq += 1
             self._history.append((self._seq, record))
+            if record.type == Local.CONNECTION and record.get("state") == "failed":
+                self._failed = record.get("detail") or self.failure or "the session failed"
             self._cond.notify_all()
 
     def _set_muted(self, muted: bool) -> None:
