@@ -21,7 +21,7 @@ _LAZY = {
     "ConnectionSettings": "voicelive_nb.connection",
     "EventRecord": "voicelive_nb.events",
     "VoiceSession": "voicelive_nb.session.voice_session",
-    "SessionFailedError": "voicelive_nb.session.voice_session",
+    "SessionFailedError": "voicelive_nb.session.history",
     "Panel": "voicelive_nb.panel.panel",
     "Recording": "voicelive_nb.recording.recording",
     "Recorder": "voicelive_nb.recording.recorder",
@@ -59,8 +59,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.panel.panel import Panel
     from voicelive_nb.recording.recorder import Recorder
     from voicelive_nb.recording.recording import Recording
+    from voicelive_nb.session.history import SessionFailedError
     from voicelive_nb.session.tools import Tool, tool
-    from voicelive_nb.session.voice_session import SessionFailedError, VoiceSession
+    from voicelive_nb.session.voice_session import VoiceSession
     from voicelive_nb.tuning.replay import replay
 
 

@@ -593,7 +593,7 @@ class Panel:
         :meth:`set_vad`); None: validate them here (once).  Returns a Future of the outcome:
         the server's answer to exactly this update, or an already settled result.
         """
-        from voicelive_nb.session.voice_session import CommandFuture, CommandResult
+        from voicelive_nb.session.commands import CommandFuture, CommandResult
 
         done: concurrent.futures.Future[CommandResult] = concurrent.futures.Future()
         if config is None:

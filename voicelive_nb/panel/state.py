@@ -377,7 +377,7 @@ class PanelState:
         if isinstance(err, Mapping) and err.get("code") in _BENIGN_ERROR_CODES:
             return
         try:
-            from voicelive_nb.session.protocol import explain_error
+            from voicelive_nb.session.errors import explain_error
 
             text = explain_error(err)
         except ImportError:  # pragma: no cover - protocol ships with the package

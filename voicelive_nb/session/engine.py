@@ -26,17 +26,15 @@ and ``connection.state`` records.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from voicelive_nb.audio.sources import AudioSink, AudioSource, DropsOnFlush, FlushReport, StartsOnQueue
+from voicelive_nb.audio.sources import AudioSink, AudioSource, StartsOnQueue
 from voicelive_nb.events import EventRecord, Kind, Local
-from voicelive_nb.session.protocol import (
+from voicelive_nb.session.actions import (
     Action,
     ApproveMcp,
     CommandDone,
@@ -46,12 +44,11 @@ from voicelive_nb.session.protocol import (
     ReportError,
     RunTool,
     SendEvent,
-    SessionProtocol,
     StartAudio,
-    explain_exception,
-    is_fatal_exception,
-    is_unreachable,
 )
+from voicelive_nb.session.errors import explain_exception, is_fatal_exception, is_unreachable
+from voicelive_nb.session.flush import flush_playback, flushed_data
+from voicelive_nb.session.protocol import SessionProtocol
 from voicelive_nb.session.pump import AudioPump, Publish
 from voicelive_nb.session.tool_dispatch import McpApproval, ToolDispatch
 from voicelive_nb.session.transport import text_receiver
@@ -472,49 +469,11 @@ class SessionEngine:
             self.sink.audio_queued()  # AdaptiveSpeaker: an answer starts now, not behind the device's silence
 
     async def _flush(self, reason: str) -> None:
-        info = self.player.flush(reason)
-        confirm = None
-        if info is not None and isinstance(self.sink, DropsOnFlush):
-            # also drop what the device holds (AdaptiveSpeaker: abort + restart, 2-7 ms); a sink
-            # far from the listener (BrowserSpeaker) answers with a future of what it really played
-            confirm = self.sink.drop_buffered()
-        self.pump.drain_marks()
-        if info is None:
-            return
-        played_by = "player"
-        if isinstance(confirm, concurrent.futures.Future):
-            report = None
-            try:
-                report = await asyncio.wait_for(asyncio.wrap_future(confirm), self.flush_confirm_s)
-            except asyncio.TimeoutError:
-                log.warning(
-                    "no flush report from the speaker in %g s: truncating at the sent count", self.flush_confirm_s
-                )
-            except asyncio.CancelledError:
-                if not confirm.cancelled():
-                    raise  # this task was cancelled, not the speaker's future
-            if isinstance(report, FlushReport):
-                unplayed = max(0.0, float(report.unplayed_ms))
-                info = dataclasses.replace(
-                    info,
-                    played_ms=max(0.0, info.played_ms - unplayed),
-                    stale_ms=float(report.stale_ms),
-                )
-                played_by = "device"
-        self._emit(
-            "local",
-            Local.PLAYBACK_FLUSHED,
-            {
-                "response_id": info.response_id,
-                "item_id": info.item_id,
-                "played_ms": round(info.played_ms, 3),
-                "dropped_ms": round(info.dropped_ms, 3),
-                # still heard after the flush: the rest of the block in flight plus what
-                # the device buffer held (speakers that drop their buffer at a flush: ~0)
-                "stale_ms": round(info.stale_ms, 3),
-                "reason": info.reason,
-                "played_by": played_by,
-            },
-            t=info.t,
+        flushed = await flush_playback(
+            self.player, self.sink, reason, drain_marks=self.pump.drain_marks, confirm_s=self.flush_confirm_s
         )
+        if flushed is None:
+            return
+        info, played_by = flushed
+        self._emit("local", Local.PLAYBACK_FLUSHED, flushed_data(info, played_by), t=info.t)
         await self._run(self.protocol.playback_flushed(info.item_id, info.played_ms, info.response_id))

@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from voicelive_nb.events import Local
-from voicelive_nb.session.protocol import Action, SendEvent, SessionProtocol
+from voicelive_nb.session.actions import Action, SendEvent
+from voicelive_nb.session.protocol import SessionProtocol
 from voicelive_nb.session.tool_protocol import ApproveMcp, RunTool
 
 if TYPE_CHECKING:  # pragma: no cover

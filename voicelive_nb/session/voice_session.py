@@ -30,22 +30,22 @@ import concurrent.futures
 import contextlib
 import itertools
 import logging
-import platform
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voicelive_nb.audio.sources import InputStats, OutputStats
 from voicelive_nb.config import SessionConfig
-from voicelive_nb.connection import ConnectionSettings, Secret
+from voicelive_nb.connection import ConnectionSettings
 from voicelive_nb.events import EventBus, EventRecord, Local, Observer
-from voicelive_nb.session.devices import check_spec, describe, headless, make_sink, make_source, transport
+from voicelive_nb.session.commands import CommandFuture, CommandResult
+from voicelive_nb.session.devices import check_spec, headless, make_sink, make_source
 from voicelive_nb.session.echo import check_echo_specs, set_local_echo, with_echo_canceller
 from voicelive_nb.session.engine import SessionEngine
+from voicelive_nb.session.history import RecordHistory
+from voicelive_nb.session.observers import BUS_THREAD, SessionObservers
+from voicelive_nb.session.thread import run_session_thread
 
 if TYPE_CHECKING:  # pragma: no cover
     from voicelive_nb.metrics import TurnTracker
@@ -54,43 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CommandFuture", "CommandResult", "SessionFailedError", "VoiceSession"]
-
-
-class SessionFailedError(ConnectionError):
-    """The session gave up (unreachable endpoint, refused key, no speaker ...); the message says why."""
-
-
-_BUS_THREAD = "voicelive-events"
-
-
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """The server's answer to a command such as :meth:`VoiceSession.update_vad`.
-
-    Attributes:
-        command: ``"update"``, ``"update_vad"`` or ``"enable_tool"``.
-        ok: True if the server accepted it (``session.updated``).
-        detail: The confirmed session dict, or the reason it failed, in plain words.
-        id: The command's id (also in its ``command.result`` record, and the Future's ``command_id``).
-    """
-
-    command: str
-    ok: bool
-    detail: Any = None
-    id: str = ""
-
-
-class CommandFuture(concurrent.futures.Future[CommandResult]):
-    """The Future of a command's :class:`CommandResult`, named by ``command_id`` from the start.
-
-    The same id is in the ``command.result`` record of the answer, so an observer of the
-    records (the panel) can tell which of its commands an answer belongs to.
-    """
-
-    def __init__(self, command_id: str) -> None:
-        super().__init__()
-        self.command_id = command_id
+__all__ = ["VoiceSession"]
 
 
 class VoiceSession:
@@ -174,25 +138,19 @@ class VoiceSession:
         self._speaker = speaker
         self._record = Path(record) if record is not None else None
         self._max_failures = max_failures
-        self.bus = EventBus(name=_BUS_THREAD)
+        self.bus = EventBus(name=BUS_THREAD)
         """The session's event bus (records of every start of this object)."""
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._engine: SessionEngine | None = None
         self._command_ids = itertools.count(1)  # each command's id (next() is atomic under the GIL)
-        self._recorder: Recorder | None = None
-        self._recorder_unsub: Callable[[], None] | None = None
-        self._tracker_unsub: Callable[[], None] | None = None
-        self._tracker: TurnTracker | None = None
+        self._observers = SessionObservers(self.bus, connection)  # the tracker and the recorder
         self._muted = False
-        self._cond = threading.Condition()
-        self._history: deque[tuple[int, EventRecord]] = deque(maxlen=history)
-        self._seq = 0
-        self._failed: str | None = None  # the cause in the latest ``failed`` record this session saw
+        self._history = RecordHistory(history, state=lambda: self.state, failure=lambda: self.failure)
         self.started_at: float | None = None
         """Monotonic time of the latest :meth:`start` (for ``wait_for(..., since=...)``)."""
-        self.bus.subscribe(self._observe)
+        self.bus.subscribe(self._history.observe)
 
     # ------------------------------------------------------------------ properties
 
@@ -232,12 +190,12 @@ class VoiceSession:
     @property
     def tracker(self) -> TurnTracker | None:
         """Per-turn latencies of the current (or last) run."""
-        return self._tracker
+        return self._observers.tracker
 
     @property
     def recorder(self) -> Recorder | None:
         """The recorder of the current (or last) run: ``record=``, or :meth:`record`."""
-        return self._recorder
+        return self._observers.recorder
 
     @property
     def speaker(self) -> Any:
@@ -296,7 +254,7 @@ class VoiceSession:
             from voicelive_nb.audio.player import Player
 
             player = Player(rate=config.output_rate)
-            self._attach_observers(config)
+            self._observers.attach(config, self._record)
             engine = SessionEngine(
                 config=config,
                 settings=settings,
@@ -312,12 +270,15 @@ class VoiceSession:
             engine.muted = self._muted
             engine.state = "connecting"
             self._engine = engine
-            with self._cond:
-                self._failed = None
+            self._history.clear_failure()
             self.started_at = time.monotonic()
             ready = threading.Event()
             self._thread = threading.Thread(
-                target=self._thread_main, args=(engine, settings, ready), name="voicelive-session", daemon=True
+                target=run_session_thread,
+                args=(engine, settings, ready),
+                kwargs={"bus": self.bus, "set_loop": self._set_loop, "close_tools": self._tools.runner.close},
+                name="voicelive-session",
+                daemon=True,
             )
             self._thread.start()
             ready.wait(10.0)
@@ -343,7 +304,7 @@ class VoiceSession:
                 log.warning("the session thread did not finish within %.1f s", timeout)
                 return
             self._thread = None
-            self._finish_observers()
+            self._observers.finish()
 
     def __enter__(self) -> VoiceSession:
         return self.start()
@@ -435,52 +396,17 @@ class VoiceSession:
         defaults to the time of this call.  Right after :meth:`start`, use
         ``wait_for("session.updated", since=session.started_at)`` so a fast answer that
         came before the call is not missed; ``since=0`` searches the whole history.
-        Raises :class:`SessionFailedError` with the cause as soon as the session has failed
-        (an unreachable endpoint, a refused key ...), TimeoutError when nothing came in time.
+        Raises :class:`~voicelive_nb.session.SessionFailedError` with the cause as soon as the
+        session has failed (an unreachable endpoint, a refused key ...), TimeoutError when
+        nothing came in time.
         """
-        now = time.monotonic()
-        deadline = now + timeout
-        after = now if since is None else since
-
-        def match(record: EventRecord) -> bool:
-            return record.t >= after and record.type == type and (predicate is None or predicate(record))
-
-        with self._cond:
-            seen = 0
-            while True:
-                fresh = []
-                for seq, record in reversed(self._history):  # only what arrived since the last look
-                    if seq <= seen:
-                        break
-                    fresh.append(record)
-                for record in reversed(fresh):
-                    if match(record):
-                        return record
-                seen = self._seq
-                # the failure as the history saw it, not the engine's state: the engine sets its
-                # state a moment before its ``failed`` record arrives here, and a caller waiting
-                # for that very record must get it, not an error, every time
-                if self._failed is not None:
-                    raise SessionFailedError(self._failed)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"no {type!r} record within {timeout:g} s (state: {self.state})")
-                self._cond.wait(remaining)
+        return self._history.wait_for(type, timeout, predicate, since=since)
 
     def records(self, type: str | None = None) -> list[EventRecord]:
         """Records still in the history (optionally of one type), oldest first."""
-        with self._cond:
-            return [r for _, r in self._history if type is None or r.type == type]
+        return self._history.records(type)
 
     # ------------------------------------------------------------------ internals
-
-    def _observe(self, record: EventRecord) -> None:
-        with self._cond:
-            self._seq += 1
-            self._history.append((self._seq, record))
-            if record.type == Local.CONNECTION and record.get("state") == "failed":
-                self._failed = record.get("detail") or self.failure or "the session failed"
-            self._cond.notify_all()
 
     def _set_muted(self, muted: bool) -> None:
         self._muted = muted
@@ -525,51 +451,6 @@ class VoiceSession:
             result.set_result(CommandResult(command, False, "the session is stopping", command_id))
         return result
 
-    def _attach_observers(self, config: SessionConfig) -> None:
-        try:
-            from voicelive_nb.metrics import TurnTracker
-        except ImportError:  # pragma: no cover - metrics is part of the package
-            self._tracker = None
-        else:
-            tracker = TurnTracker()
-            self._tracker = tracker
-
-            def feed(record: EventRecord) -> None:
-                tracker.feed(record)
-
-            unsub_tracker = self.bus.subscribe(feed)
-        current = self._recorder
-        if current is None or current.closed:  # (one started with record() before start() goes on)
-            self._recorder = None
-            if self._record is not None:
-                self._start_recorder(self._record, config)
-
-        def unsubscribe() -> None:
-            if self._tracker is not None:
-                unsub_tracker()
-
-        self._tracker_unsub = unsubscribe
-
-    def _start_recorder(self, folder: str | Path, config: SessionConfig) -> Recorder:
-        """The one way a recorder is made: the session's records, the API key kept out."""
-        from voicelive_nb.recording.recorder import Recorder
-
-        key = self._connection.api_key if self._connection is not None else None
-        secrets = [key.reveal()] if isinstance(key, Secret) else []
-        recorder = Recorder(folder, config=config.to_dict(), secrets=secrets)
-        self._recorder = recorder
-        self._recorder_unsub = self.bus.subscribe(recorder)
-        return recorder
-
-    def _close_recorder(self) -> Recorder | None:
-        recorder, self._recorder = self._recorder, None
-        unsub, self._recorder_unsub = self._recorder_unsub, None
-        if unsub is not None:
-            unsub()
-        if recorder is not None:
-            recorder.close()
-        return recorder
-
     def record(self, folder: str | Path | None) -> Recorder | None:
         """Start recording into ``folder`` now, or with None stop and finalise the recording.
 
@@ -578,104 +459,14 @@ class VoiceSession:
         begins with the next record.  Returns the recorder started (or finalised).
         Raises RuntimeError if a recording is already running (stop it first).
         """
-        if folder is None:
-            if threading.current_thread().name != _BUS_THREAD:
-                self.bus.flush(2.0)  # the records already published belong in the recording
-            return self._close_recorder()
-        current = self._recorder
-        if current is not None and not current.closed:
-            raise RuntimeError(f"already recording to {current.folder}; call record(None) first")
-        return self._start_recorder(folder, self.config)
-
-    def _finish_observers(self) -> None:
-        if threading.current_thread().name != _BUS_THREAD:
-            self.bus.flush()
-        if self._tracker_unsub is not None:
-            self._tracker_unsub()
-            self._tracker_unsub = None
-        recorder = self._recorder
-        self._close_recorder()
-        self._recorder = recorder  # still readable after the run (``session.recorder``)
-        if threading.current_thread().name != _BUS_THREAD:
-            self.bus.close()
+        return self._observers.record(folder, self.config)
 
     def _join_previous(self) -> None:
         thread = self._thread
         if thread is not None:
             thread.join(10.0)
             self._thread = None
-            self._finish_observers()
+            self._observers.finish()
 
-    def _thread_main(self, engine: SessionEngine, settings: ConnectionSettings, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
+    def _set_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self._loop = loop
-        ready.set()
-        emulator = None
-        try:
-            if settings.uses_emulator:
-                from voicelive_nb.emulator import Emulator
-
-                emulator = Emulator()
-                emulator.start()
-                # not a warning: it is the documented default, and a notebook would show it as a
-                # pink stderr box; the panel's status line says it instead (connection.state "emulator")
-                log.info("no Voice Live endpoint configured: using the embedded emulator at %s", emulator.endpoint)
-                settings = settings.for_endpoint(emulator.endpoint)
-                engine.settings = settings
-                engine.embedded = True
-            engine.on_sink_started = lambda: self._publish_info(engine, engine.settings)
-            loop.run_until_complete(engine.run())
-        except BaseException as exc:  # nothing escapes the session thread
-            log.exception("the session thread failed")
-            engine.state = "failed"
-            self.bus.publish(
-                EventRecord.now("local", Local.ERROR, {"message": f"The session failed: {exc!r}", "where": "session"})
-            )
-            self.bus.publish(EventRecord.now("local", Local.CONNECTION, {"state": "failed", "detail": repr(exc)}))
-            for part in (engine.source, engine.sink):
-                with contextlib.suppress(Exception):
-                    part.stop()
-        finally:
-            self._tools.runner.close()
-            if emulator is not None:
-                try:
-                    emulator.close()  # stop + release its worker threads (it is ours alone)
-                except Exception:
-                    log.exception("stopping the embedded emulator failed")
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
-            finally:
-                loop.close()
-                self._loop = None
-
-    def _publish_info(self, engine: SessionEngine, settings: ConnectionSettings) -> None:
-        import azure.ai.voicelive as sdk
-
-        from voicelive_nb._version import __version__
-
-        data = {
-            "config": engine.config.to_dict(),
-            "connection": settings.describe(),
-            "mic": describe(engine.source),
-            "speaker": describe(engine.sink),
-            "transport": {"mic": transport(engine.source), "speaker": transport(engine.sink)},
-            "input_rate": int(engine.source.rate),
-            "output_rate": engine.player.rate,
-            "input_latency_s": _latency(engine.source.input_latency_s if isinstance(engine.source, InputStats) else 0),
-            "output_latency_s": _latency(engine.sink.output_latency_s if isinstance(engine.sink, OutputStats) else 0),
-            "versions": {
-                "voicelive_nb": __version__,
-                "azure-ai-voicelive": getattr(sdk, "__version__", "?"),
-                "python": platform.python_version(),
-            },
-        }
-        self.bus.publish(EventRecord.now("local", Local.SESSION_INFO, data))
-
-
-def _latency(value: float) -> float:
-    """A device's reported latency as seconds (0.0 for a missing or nonsensical value)."""
-    try:
-        return max(0.0, float(value or 0.0))
-    except (TypeError, ValueError):
-        return 0.0
