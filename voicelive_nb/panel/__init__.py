@@ -1,15 +1,18 @@
 """The ipywidgets panel: it observes a session's records and owns no state of its own.
 
-=============  ==================================================================
-``panel``      Panel: builds the widgets, connects/disconnects, hands VAD changes on
-``state``      PanelState: sans-I/O model, records in, snapshots out
-``snapshot``   the immutable snapshot types the views consume
-``widgets``    the widgets and their layout (controls, status, meters ...)
-``views``      HTML fragments of a snapshot
-``chart``      the latency chart
-``refresh``    Refresher: the one place widgets are written (kernel loop, <= 20 Hz)
-``tools``      ToolControls: a switch per tool, Approve/Refuse for MCP approvals
-=============  ==================================================================
+==============  ===============================================================================
+``panel``       Panel: builds the widgets, wires them, projects the state into them
+``commands``    PanelCommands: connect/disconnect, record, set_vad, tools (the session side)
+``state``       PanelState: sans-I/O model, records in, snapshots out
+``transcript``  Transcript: the transcript lines (part of the state)
+``changes``     ControlChanges: each control's sent/accepted/refused status (part of the state)
+``snapshot``    the immutable snapshot types the views consume
+``widgets``     the widgets and their layout (controls, status, meters ...)
+``views``       HTML fragments of a snapshot
+``chart``       the latency chart
+``refresh``     Refresher: the one place widgets are written (kernel loop, <= 20 Hz)
+``tools``       ToolControls: a switch per tool, Approve/Refuse for MCP approvals
+==============  ===============================================================================
 
 ``Panel`` is imported lazily (``import voicelive_nb.panel`` does not load ipywidgets).
 """

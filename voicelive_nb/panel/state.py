@@ -8,7 +8,10 @@ no threads started, no clocks read except the ``now`` a caller passes in, so it 
 tested by feeding records.
 
 The lock is held only for dictionary updates (microseconds), so the bus thread never
-waits on a widget and the kernel never waits on the bus.
+waits on a widget and the kernel never waits on the bus.  Two parts of the model live in
+their own modules and run under this lock: the transcript lines
+(:class:`~voicelive_nb.panel.transcript.Transcript`) and the controls' statuses
+(:class:`~voicelive_nb.panel.changes.ControlChanges`).
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from voicelive_nb.events import EventRecord, Local
+from voicelive_nb.panel.changes import ControlChanges
 from voicelive_nb.panel.snapshot import (
     FLOOR_DB,
     FieldStatus,
@@ -29,6 +32,7 @@ from voicelive_nb.panel.snapshot import (
     TranscriptLine,
     summarize_record,
 )
+from voicelive_nb.panel.transcript import Transcript
 
 __all__ = [
     "FLOOR_DB",
@@ -104,16 +108,9 @@ class PanelState:
         self._muted = False
         self._echo: dict[str, Any] | None = None  # the latest audio.echo figures and their time
         self._counters: dict[str, float] = {}
-        self._fields: _VersionedDict = _VersionedDict()
-        # controls sent and not yet answered: name -> the id of the command that sent them
-        self._pending: dict[str, str | None] = {}
-        # answers (command.result data) that came before the panel said what they were for
-        self._early: dict[str, Mapping[str, Any]] = {}
+        self._changes = ControlChanges()  # the status next to each control
         self._server_session: dict[str, Any] = {}
-        self._lines: dict[str, TranscriptLine] = {}
-        self._speech_start_ms: dict[str, float] = {}
-        self._max_transcript = max_transcript
-        self._transcript_version = 0
+        self._transcript = Transcript(max_transcript)
         self._log: deque[LogLine] = deque(maxlen=max_log)
         self._log_version = 0
         self._turns_version = 0
@@ -135,6 +132,7 @@ class PanelState:
             handler = _HANDLERS.get(record.type)
             if handler is not None:
                 handler(self, record)
+            self._transcript.feed(record)
             if record.type not in HIGH_RATE_TYPES or self._log_high_rate:
                 self._log.append(LogLine(record.t - self._t0, record.kind, record.type, summarize_record(record)))
                 self._log_version += 1
@@ -152,32 +150,20 @@ class PanelState:
         """
         names = list(names)
         with self._lock:
-            for name in names:
-                self._pending[name] = command_id
-                self._fields[name] = FieldStatus("pending", "sent")
-            early = self._early.pop(command_id, None) if command_id is not None else None
-            if early is not None:  # the answer was faster than the caller
-                self._settle(early)
+            error = self._changes.mark_pending(names, command_id)
+            if error is not None:
+                self._error = error
 
     def set_field(self, name: str, status: FieldStatus) -> None:
         """Show ``status`` next to the control ``name`` (e.g. a value refused before sending)."""
         with self._lock:
-            self._pending.pop(name, None)
-            self._fields[name] = status
+            self._changes.set_field(name, status)
 
     def mark_defaults(self, names: Iterable[str], all_defaultable: Iterable[str]) -> None:
         """Mark the controls ``names`` as showing the service's default; unmark the others of
         ``all_defaultable``.  A control with a change sent, applied or refused is left alone."""
-        wanted = set(names)
         with self._lock:
-            for name in all_defaultable:
-                current = self._fields.get(name)
-                if current is not None and current.state != "default":
-                    continue
-                if name in wanted and current is None:
-                    self._fields[name] = FieldStatus("default", "service default")
-                elif name not in wanted and current is not None:
-                    self._fields.pop(name)
+            self._changes.mark_defaults(names, all_defaultable)
 
     def count(self, type: str) -> int:
         """How many records of ``type`` were fed."""
@@ -237,7 +223,7 @@ class PanelState:
             self._mic_db = self._mic_peak_db = self._spk_db = FLOOR_DB
             turns_due = self._turns_version != self._turns_seen
             self._turns_seen = self._turns_version
-            lines = tuple(self._lines.values())
+            lines = tuple(self._transcript.lines.values())
             snap_args: dict[str, Any] = dict(
                 connection=self._connection,
                 endpoint=self._endpoint,
@@ -253,11 +239,11 @@ class PanelState:
                 muted=self._muted,
                 echo=self._echo if self._echo is not None and now - self._echo["t"] < ECHO_SHOWN_S else None,
                 counters=dict(self._counters),
-                fields=dict(self._fields),
-                fields_version=self._fields.version,
+                fields=dict(self._changes.fields),
+                fields_version=self._changes.fields.version,
                 server_session=dict(self._server_session),
                 transcript=lines,
-                transcript_version=self._transcript_version,
+                transcript_version=self._transcript.version,
                 log=tuple(self._log),
                 log_version=self._log_version,
                 turns_version=self._turns_version,
@@ -336,9 +322,7 @@ class PanelState:
             self._error = detail or "The connection failed."
             self._user_speaking = self._assistant_speaking = False
         if state in ("closed", "failed"):  # the session ended: no answer will come for what is still sent
-            for name in self._pending:
-                self._fields[name] = FieldStatus("error", "not applied: the session ended before the server answered")
-            self._pending.clear()
+            self._changes.session_ended()
 
     def _on_session_updated(self, r: EventRecord) -> None:
         # What the server now holds (shown as the controls' values); which change it answers
@@ -348,29 +332,9 @@ class PanelState:
             self._server_session = dict(session)
 
     def _on_command(self, r: EventRecord) -> None:
-        command_id = r.get("id")
-        if command_id is not None and command_id not in self._pending.values():
-            # an answer before mark_pending (a fast server), or to someone else's command
-            self._early[str(command_id)] = dict(r.data)
-            while len(self._early) > 32:
-                self._early.pop(next(iter(self._early)))
-            if not r.get("ok"):
-                self._error = f"{r.get('command') or 'Command'} failed: {r.get('detail') or 'refused'}"
-            return
-        self._settle(r.data)
-
-    def _settle(self, data: Mapping[str, Any]) -> None:
-        """Show a command's answer next to the controls it sent (records without an id: those sent without one)."""
-        command_id = data.get("id")
-        names = [name for name, cid in self._pending.items() if cid == command_id]
-        ok = bool(data.get("ok"))
-        text = str(data.get("detail") or "The server refused the change.")
-        for name in names:
-            del self._pending[name]
-            # a refused session.update leaves the whole session as it was: every control it sent is refused
-            self._fields[name] = FieldStatus("ok", "accepted") if ok else FieldStatus("error", text)
-        if not ok:
-            self._error = f"{data.get('command') or 'Command'} failed: {text}"
+        error = self._changes.answered(r.data)
+        if error is not None:
+            self._error = error
 
     def _on_server_error(self, r: EventRecord) -> None:
         err = r.get("error")
@@ -401,85 +365,16 @@ class PanelState:
     def _on_speech_started(self, r: EventRecord) -> None:
         self._user_speaking = True
         self._vad_onset_db = self._onset_level(r.get("audio_start_ms")) or self._vad_onset_db
-        item_id = str(r.get("item_id") or f"user@{r.t:.3f}")
-        start = r.get("audio_start_ms")
-        if isinstance(start, (int, float)):
-            self._speech_start_ms[item_id] = float(start)
-        if item_id not in self._lines:
-            self._put(TranscriptLine("user", "", item_id, r.t))
 
     def _on_speech_stopped(self, r: EventRecord) -> None:
         self._user_speaking = False
-        item_id = str(r.get("item_id") or "")
-        start, end = self._speech_start_ms.pop(item_id, None), r.get("audio_end_ms")
-        line = self._lines.get(item_id)
-        if line is not None and start is not None and isinstance(end, (int, float)):
-            self._put(replace(line, speech_ms=max(0.0, float(end) - start)))
-
-    def _on_user_transcript(self, r: EventRecord) -> None:
-        item_id = str(r.get("item_id") or "")
-        old = self._lines.get(item_id)
-        if r.type.endswith(".completed"):
-            text, final = str(r.get("transcript") or "").strip(), True
-        elif r.type.endswith(".failed"):
-            text, final = "(transcription failed)", True
-        else:  # .delta
-            text = (old.text if old else "") + str(r.get("delta") or "")
-            final = False
-        if old is None:
-            self._put(TranscriptLine("user", text, item_id, r.t, final))
-        else:
-            self._put(replace(old, text=text, final=final))
-
-    def _assistant_line(self, r: EventRecord) -> TranscriptLine | None:
-        item_id = r.get("item_id")
-        if not item_id:
-            return None
-        line = self._lines.get(str(item_id))
-        if line is None:
-            line = TranscriptLine("assistant", "", str(item_id), r.t)
-            self._put(line)
-        return line
-
-    def _on_output_item(self, r: EventRecord) -> None:
-        item = r.get("item")
-        if (
-            isinstance(item, Mapping)
-            and item.get("type", "message") == "message"
-            and item.get("role", "assistant") == "assistant"
-            and item.get("id")
-            and str(item["id"]) not in self._lines
-        ):
-            self._put(TranscriptLine("assistant", "", str(item["id"]), r.t))
-
-    def _on_assistant_delta(self, r: EventRecord) -> None:
-        line = self._assistant_line(r)
-        if line is not None and not line.final:
-            self._put(replace(line, text=line.text + str(r.get("delta") or "")))
-
-    def _on_assistant_done(self, r: EventRecord) -> None:
-        line = self._assistant_line(r)
-        if line is not None:
-            text = r.get("transcript")
-            self._put(replace(line, text=str(text) if text is not None else line.text, final=True))
 
     def _on_response_done(self, r: EventRecord) -> None:
         response = r.get("response")
-        if isinstance(response, Mapping):
-            if response.get("status") == "cancelled":
-                for item in response.get("output") or ():
-                    line = self._lines.get(str(item.get("id"))) if isinstance(item, Mapping) else None
-                    if line is not None:
-                        self._put(replace(line, interrupted=True, final=True))
-            elif response.get("status") == "failed":
-                details = response.get("status_details")
-                self._error = f"The response failed: {details}" if details else "The response failed."
-        self._turns_version += 1
-
-    def _on_truncated(self, r: EventRecord) -> None:
-        line = self._lines.get(str(r.get("item_id") or ""))
-        if line is not None:
-            self._put(replace(line, interrupted=True))
+        if isinstance(response, Mapping) and response.get("status") == "failed":
+            details = response.get("status_details")
+            self._error = f"The response failed: {details}" if details else "The response failed."
+        self._turns_version += 1  # (a cancelled response's lines: the transcript's)
 
     def _on_playback_started(self, r: EventRecord) -> None:
         self._assistant_speaking = True
@@ -495,10 +390,7 @@ class PanelState:
         self._turns_version += 1
 
     def _on_playback_flushed(self, r: EventRecord) -> None:
-        self._assistant_speaking = False
-        line = self._lines.get(str(r.get("item_id") or ""))
-        if line is not None:
-            self._put(replace(line, interrupted=True))
+        self._assistant_speaking = False  # (the line it cut: the transcript's)
         stale = r.get("stale_ms")
         if isinstance(stale, (int, float)):
             self._counters["last_barge_in_stale_ms"] = round(float(stale), 1)
@@ -509,53 +401,6 @@ class PanelState:
             self._muted = r.get("command") == "mute" and bool(r.get("ok", True))
         else:
             self._on_command(r)
-
-    # ------------------------------------------------------------------ tools
-
-    def _on_tool_call(self, r: EventRecord) -> None:
-        call = f"{r.get('name')}({_short(r.get('arguments'))})"
-        self._put(TranscriptLine("tool", call, str(r.get("call_id")), r.t))
-
-    def _on_tool_result(self, r: EventRecord) -> None:
-        key = str(r.get("call_id"))
-        old = self._lines.get(key)
-        call = old.text if old is not None else f"{r.get('name')}(…)"
-        ms = r.get("duration_ms")
-        took = f" · {float(ms):.0f} ms" if isinstance(ms, (int, float)) else ""
-        if r.get("ok"):
-            text = f"{call} → {_short(r.get('output'))}{took}"
-        else:
-            text = f"{call} ✗ {r.get('status')}: {_short(r.get('error'))}{took}"
-        self._put(TranscriptLine("tool", text, key, old.t if old else r.t, True, error=not r.get("ok")))
-
-    def _on_mcp_item(self, r: EventRecord) -> None:
-        item = r.get("item")
-        if not isinstance(item, Mapping) or not item.get("id"):
-            return
-        key, kind = str(item["id"]), item.get("type")
-        call = f"{item.get('server_label')}/{item.get('name')}({_short(item.get('arguments'))})"
-        if kind == "mcp_approval_request":
-            self._put(TranscriptLine("tool", f"{call} — waiting for approval", key, r.t))
-        elif kind == "mcp_call" and r.type == "response.output_item.done":
-            error = item.get("error")
-            old = self._lines.get(key)
-            t0 = old.t if old else r.t
-            took = f" · {(r.t - t0) * 1000:.0f} ms" if old else ""
-            if error:
-                msg = error.get("message") if isinstance(error, Mapping) else error
-                text = f"{call} ✗ {_short(msg)}{took}"
-            else:
-                text = f"{call} → {_short(item.get('output'))}{took}"
-            self._put(TranscriptLine("tool", text, key, t0, True, error=bool(error)))
-        elif kind == "mcp_call":
-            self._put(TranscriptLine("tool", call, key, r.t))
-
-    def _on_tool_approval(self, r: EventRecord) -> None:
-        key = str(r.get("approval_request_id"))
-        old = self._lines.get(key)
-        verdict = "approved" if r.get("approve") else "refused"
-        call = f"{r.get('server_label')}/{r.get('name')}({_short(r.get('arguments'))})"
-        self._put(TranscriptLine("tool", f"{call} — {verdict} ({r.get('by')})", key, old.t if old else r.t, True))
 
     # ------------------------------------------------------------------ helpers
 
@@ -576,31 +421,6 @@ class PanelState:
             if offset / rate < onset_s + 0.15 and (offset + samples) / rate > onset_s
         ]
         return max(levels) if levels else None
-
-    def _put(self, line: TranscriptLine) -> None:
-        self._lines[line.item_id] = line
-        while len(self._lines) > self._max_transcript:
-            del self._lines[next(iter(self._lines))]
-        self._transcript_version += 1
-
-
-class _VersionedDict(dict[str, FieldStatus]):
-    """A dict that counts its changes (so the panel redraws the badges only when needed)."""
-
-    version = 0
-
-    def __setitem__(self, key: str, value: FieldStatus) -> None:
-        self.version += 1
-        super().__setitem__(key, value)
-
-    def pop(self, key: str, *default: Any) -> Any:
-        self.version += 1
-        return super().pop(key, *default)
-
-
-def _short(value: Any, limit: int = 160) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _smooth(old: float | None, new: float, weight: float = 0.1) -> float:
@@ -630,18 +450,6 @@ _HANDLERS: dict[str, Callable[[PanelState, EventRecord], None]] = {
     "error": PanelState._on_server_error,
     "input_audio_buffer.speech_started": PanelState._on_speech_started,
     "input_audio_buffer.speech_stopped": PanelState._on_speech_stopped,
-    "conversation.item.input_audio_transcription.completed": PanelState._on_user_transcript,
-    "conversation.item.input_audio_transcription.delta": PanelState._on_user_transcript,
-    "conversation.item.input_audio_transcription.failed": PanelState._on_user_transcript,
-    "response.output_item.added": PanelState._on_output_item,
     "response.audio.delta": PanelState._on_audio_delta,
-    "response.audio_transcript.delta": PanelState._on_assistant_delta,
-    "response.audio_transcript.done": PanelState._on_assistant_done,
     "response.done": PanelState._on_response_done,
-    "conversation.item.truncated": PanelState._on_truncated,
-    Local.TOOL_CALL: PanelState._on_tool_call,
-    Local.TOOL_RESULT: PanelState._on_tool_result,
-    Local.TOOL_APPROVAL: PanelState._on_tool_approval,
-    "response.output_item.done": PanelState._on_mcp_item,
-    "conversation.item.created": PanelState._on_mcp_item,
 }
