@@ -12,8 +12,9 @@ Example::
     cfg = SessionConfig(voice="alloy").with_vad(silence_duration_ms=800)
     cfg.to_dict()["turn_detection"]["silence_duration_ms"]  # 800
 
-Voice names are told apart by a documented rule (see :func:`voice_type_of`), not by the
-reference quickstart's "contains a dash" guess.  The ``tools`` entries (a function's JSON
+Voice names are told apart by a documented rule (see :func:`~voicelive_nb.config.voice.voice_type_of`),
+not by the reference quickstart's "contains a dash" guess.  Turn detection is
+:class:`~voicelive_nb.config.turn_detection.VadSettings`.  The ``tools`` entries (a function's JSON
 schema, the wire dicts, their checks) are :mod:`voicelive_nb.tool_config`'s.
 """
 
@@ -21,30 +22,28 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from voicelive_nb.config.checks import check_choice, check_names, check_range, fail, from_mapping
+from voicelive_nb.config.turn_detection import SEMANTIC_ONLY, VadSettings
+from voicelive_nb.config.voice import Voice
 from voicelive_nb.schema import (
-    AZURE_NATIVE_VOICES,
-    EOU_LEVELS,
-    EOU_MODELS,
     INPUT_FORMATS,
     INPUT_RATES,
     MODALITIES,
     NOISE_REDUCTION_TYPES,
-    OPENAI_VOICES,
     OUTPUT_FORMATS,
     OUTPUT_RATES,
-    TURN_DETECTION_TYPES,
-    VOICE_TYPES,
 )
 from voicelive_nb.tool_config import check_tools, tool_definition, tool_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from azure.ai.voicelive.models import RequestSession
+
+__all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_MODEL", "DEFAULT_VOICE", "ECHO_CANCELLATION_MODES", "SessionConfig"]
 
 DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_VOICE = "en-US-Ava:DragonHDLatestNeural"
@@ -61,221 +60,6 @@ ECHO_CANCELLATION_MODES = ("server", "local", "both", "off")
 * ``"both"`` -- local, then the service (belt and braces).
 * ``"off"`` -- headphones, or a browser mic with its own echo cancellation.
 """
-
-
-# An Azure neural voice name: a locale (en-US, zh-CN, sr-Latn-RS, ...), a dash, a name,
-# optionally a ":Variant" (DragonHDLatestNeural) -- e.g. "en-US-Ava:DragonHDLatestNeural",
-# "en-US-JennyNeural", "de-DE-Seraphina:DragonHDLatestNeural".
-_AZURE_VOICE_NAME = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?-[A-Z]{2}-[A-Za-z0-9]+(:[A-Za-z0-9]+)?$")
-
-T = TypeVar("T")
-
-
-def _fail(field_name: str, value: Any, allowed: str) -> ValueError:
-    return ValueError(f"{field_name}={value!r} is not valid: {allowed}")
-
-
-def _check_range(name: str, value: Any, low: float, high: float, *, integer: bool, high_open: bool = False) -> None:
-    kinds = (int,) if integer else (int, float)
-    ok_type = isinstance(value, kinds) and not isinstance(value, bool)
-    right = "<" if high_open else "<="
-    what = "an integer" if integer else "a number"
-    if not ok_type or not (low <= value and (value < high if high_open else value <= high)):
-        raise _fail(name, value, f"expected {what} with {low} <= {name} {right} {high}")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[Any, ...] | frozenset[Any]) -> None:
-    if value not in choices:
-        raise _fail(name, value, f"expected one of {', '.join(map(repr, sorted(choices, key=str)))}")
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise _fail(name, value, "expected True or False")
-
-
-def voice_type_of(name: str) -> str:
-    """Tell which kind of voice a bare voice name is.
-
-    The rule, in order:
-
-    1. one of OpenAI's voice names (``alloy``, ``ash``, ``ballad``, ``coral``, ``echo``, ``sage``,
-       ``shimmer``, ``verse``, ``marin``, ``cedar``) -> ``"openai"``;
-    2. one of the Azure realtime-native names (``ava``, ``andrew``, ...; lower case) ->
-       ``"azure-realtime-native"``;
-    3. an Azure neural voice name, i.e. a locale, a dash and a name with an optional
-       ``:Variant`` (``en-US-Ava:DragonHDLatestNeural``, ``en-US-JennyNeural``) ->
-       ``"azure-standard"``;
-    4. anything else is refused: pass ``Voice(name, type=...)`` to say what it is.
-    """
-    if name in OPENAI_VOICES:
-        return "openai"
-    if name in AZURE_NATIVE_VOICES:
-        return "azure-realtime-native"
-    if _AZURE_VOICE_NAME.match(name):
-        return "azure-standard"
-    raise ValueError(
-        f"voice={name!r} is not valid: not an OpenAI voice ({', '.join(sorted(OPENAI_VOICES))}), "
-        "not an Azure realtime-native voice, and not an Azure voice name like "
-        "'en-US-Ava:DragonHDLatestNeural'. Fix the name, or say its kind: "
-        f"Voice({name!r}, type=...) with type one of {', '.join(VOICE_TYPES)}"
-    )
-
-
-@dataclass(frozen=True)
-class Voice:
-    """The assistant's voice.
-
-    Args:
-        name: Voice name, e.g. ``"en-US-Ava:DragonHDLatestNeural"`` or ``"alloy"``.
-        type: One of :data:`VOICE_TYPES`; None infers it with :func:`voice_type_of`.
-        temperature: Azure voices only, 0.0-1.0.
-        rate: Azure voices only, speaking rate as a string "0.5"-"1.5".
-        endpoint_id: Custom voice deployment id (``azure-custom`` only, required there).
-    """
-
-    name: str
-    type: str | None = None
-    temperature: float | None = None
-    rate: str | None = None
-    endpoint_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise _fail("voice.name", self.name, "expected a non-empty voice name such as 'alloy'")
-        for name in ("type", "rate", "endpoint_id"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise _fail(f"voice.{name}", value, "expected a string")
-        if self.type is None:
-            kind = "azure-custom" if self.endpoint_id else voice_type_of(self.name)
-            object.__setattr__(self, "type", kind)
-        _check_choice("voice.type", self.type, VOICE_TYPES)
-        azure = self.type in ("azure-standard", "azure-custom", "azure-personal")
-        if self.temperature is not None:
-            if not azure:
-                raise _fail("voice.temperature", self.temperature, "only Azure voices take a temperature")
-            _check_range("voice.temperature", self.temperature, 0.0, 1.0, integer=False)
-        if self.rate is not None:
-            if not azure:
-                raise _fail("voice.rate", self.rate, "only Azure voices take a rate")
-            try:
-                rate = float(self.rate)
-            except (TypeError, ValueError):
-                rate = -1.0
-            if not 0.5 <= rate <= 1.5:
-                raise _fail("voice.rate", self.rate, 'expected a string from "0.5" to "1.5"')
-        if self.type == "azure-custom" and not self.endpoint_id:
-            raise _fail("voice.endpoint_id", self.endpoint_id, "an azure-custom voice needs its endpoint_id")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``voice`` value of a session: a dict, with only the fields that are set."""
-        out: dict[str, Any] = {"type": self.type, "name": self.name}
-        for key in ("temperature", "rate", "endpoint_id"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        return out
-
-    @classmethod
-    def from_value(cls, value: Voice | str | Mapping[str, Any]) -> Voice:
-        """A Voice from a Voice, a bare name, or a session's ``voice`` dict."""
-        if isinstance(value, Voice):
-            return value
-        if isinstance(value, str):
-            return cls(value)
-        if isinstance(value, Mapping):
-            return _from_mapping(cls, value, "voice")
-        raise _fail("voice", value, "expected a name, a Voice or a dict with type and name")
-
-
-@dataclass(frozen=True)
-class EndOfUtterance:
-    """Azure's semantic end-of-utterance detection (``end_of_utterance_detection``)."""
-
-    model: str = "semantic_detection_v1"
-    threshold_level: str = "default"
-    timeout_ms: int = 1000
-
-    def __post_init__(self) -> None:
-        _check_choice("end_of_utterance_detection.model", self.model, EOU_MODELS)
-        _check_choice("end_of_utterance_detection.threshold_level", self.threshold_level, EOU_LEVELS)
-        _check_range("end_of_utterance_detection.timeout_ms", self.timeout_ms, 0, 10_000, integer=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The wire dict."""
-        return dataclasses.asdict(self)
-
-
-_SEMANTIC_ONLY = ("speech_duration_ms", "remove_filler_words", "languages")
-
-
-@dataclass(frozen=True)
-class VadSettings:
-    """Turn detection: ``server_vad`` or one of Azure's semantic VADs.
-
-    Defaults follow the reference quickstart (threshold 0.5, 300 ms prefix padding,
-    500 ms of silence ends a turn).  ``speech_duration_ms``, ``remove_filler_words``
-    and ``languages`` exist for the ``azure_semantic_vad*`` types only.
-    """
-
-    type: str = "server_vad"
-    threshold: float = 0.5
-    prefix_padding_ms: int = 300
-    silence_duration_ms: int = 500
-    speech_duration_ms: int | None = None
-    remove_filler_words: bool | None = None
-    languages: tuple[str, ...] | None = None
-    end_of_utterance_detection: EndOfUtterance | None = None
-    create_response: bool = True
-    interrupt_response: bool = True
-    auto_truncate: bool = False
-
-    def __post_init__(self) -> None:
-        _check_choice("turn_detection.type", self.type, TURN_DETECTION_TYPES)
-        _check_range("turn_detection.threshold", self.threshold, 0.01, 1.0, integer=False, high_open=True)
-        _check_range("turn_detection.prefix_padding_ms", self.prefix_padding_ms, 0, 5_000, integer=True)
-        _check_range("turn_detection.silence_duration_ms", self.silence_duration_ms, 20, 10_000, integer=True)
-        if self.type == "server_vad":
-            for name in _SEMANTIC_ONLY:
-                if getattr(self, name) is not None:
-                    raise _fail(
-                        f"turn_detection.{name}",
-                        getattr(self, name),
-                        "only the azure_semantic_vad* types take it; set type='azure_semantic_vad'",
-                    )
-        if self.speech_duration_ms is not None:
-            _check_range("turn_detection.speech_duration_ms", self.speech_duration_ms, 0, 10_000, integer=True)
-        if self.remove_filler_words is not None:
-            _check_bool("turn_detection.remove_filler_words", self.remove_filler_words)
-        if self.languages is not None:
-            if not isinstance(self.languages, (str, list, tuple)):
-                raise _fail("turn_detection.languages", self.languages, "expected language codes like ['en']")
-            langs = (self.languages,) if isinstance(self.languages, str) else tuple(self.languages)
-            if not all(isinstance(x, str) and x for x in langs):
-                raise _fail("turn_detection.languages", self.languages, "expected language codes like ['en']")
-            object.__setattr__(self, "languages", langs)
-        eou = self.end_of_utterance_detection
-        if isinstance(eou, Mapping):
-            object.__setattr__(self, "end_of_utterance_detection", _from_mapping(EndOfUtterance, eou, "eou"))
-        elif eou is not None and not isinstance(eou, EndOfUtterance):
-            raise _fail("turn_detection.end_of_utterance_detection", eou, "expected EndOfUtterance, a dict or None")
-        for name in ("create_response", "interrupt_response", "auto_truncate"):
-            _check_bool(f"turn_detection.{name}", getattr(self, name))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``turn_detection`` wire dict (fields left unset are omitted)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            if isinstance(value, EndOfUtterance):
-                value = value.to_dict()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
 
 
 @dataclass(frozen=True)
@@ -329,50 +113,50 @@ class SessionConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
-            raise _fail("model", self.model, "expected a model deployment name such as 'gpt-realtime'")
+            raise fail("model", self.model, "expected a model deployment name such as 'gpt-realtime'")
         object.__setattr__(self, "voice", Voice.from_value(self.voice))
         if not isinstance(self.instructions, str):
-            raise _fail("instructions", self.instructions, "expected a string")
+            raise fail("instructions", self.instructions, "expected a string")
         if not isinstance(self.modalities, (str, list, tuple)):
-            raise _fail("modalities", self.modalities, "expected ('text', 'audio') or ('text',)")
+            raise fail("modalities", self.modalities, "expected ('text', 'audio') or ('text',)")
         mods = (self.modalities,) if isinstance(self.modalities, str) else tuple(self.modalities)
         if not mods or any(m not in MODALITIES for m in mods) or len(set(mods)) != len(mods):
-            raise _fail("modalities", self.modalities, "expected ('text', 'audio') or ('text',)")
+            raise fail("modalities", self.modalities, "expected ('text', 'audio') or ('text',)")
         object.__setattr__(self, "modalities", mods)
         td = self.turn_detection
         if isinstance(td, Mapping):
-            object.__setattr__(self, "turn_detection", _from_mapping(VadSettings, td, "turn_detection"))
+            object.__setattr__(self, "turn_detection", from_mapping(VadSettings, td, "turn_detection"))
         elif td is not None and not isinstance(td, VadSettings):
-            raise _fail("turn_detection", td, "expected VadSettings, a dict, or None for manual turns")
-        _check_choice("input_audio_sampling_rate", self.input_audio_sampling_rate, INPUT_RATES)
-        _check_choice("input_audio_format", self.input_audio_format, INPUT_FORMATS)
+            raise fail("turn_detection", td, "expected VadSettings, a dict, or None for manual turns")
+        check_choice("input_audio_sampling_rate", self.input_audio_sampling_rate, INPUT_RATES)
+        check_choice("input_audio_format", self.input_audio_format, INPUT_FORMATS)
         if self.input_audio_format != "pcm16" and self.input_audio_sampling_rate != 8000:
-            raise _fail(
+            raise fail(
                 "input_audio_sampling_rate",
                 self.input_audio_sampling_rate,
                 f"{self.input_audio_format} input needs input_audio_sampling_rate=8000",
             )
-        _check_choice("output_audio_format", self.output_audio_format, OUTPUT_FORMATS)
+        check_choice("output_audio_format", self.output_audio_format, OUTPUT_FORMATS)
         if self.noise_reduction is not None:
-            _check_choice("noise_reduction", self.noise_reduction, NOISE_REDUCTION_TYPES)
+            check_choice("noise_reduction", self.noise_reduction, NOISE_REDUCTION_TYPES)
         if isinstance(self.echo_cancellation, bool):  # the old on/off switch was the server's
             object.__setattr__(self, "echo_cancellation", "server" if self.echo_cancellation else "off")
-        _check_choice("echo_cancellation", self.echo_cancellation, ECHO_CANCELLATION_MODES)
+        check_choice("echo_cancellation", self.echo_cancellation, ECHO_CANCELLATION_MODES)
         for name in ("transcription_model", "transcription_language"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise _fail(name, value, "expected a non-empty string or None")
+                raise fail(name, value, "expected a non-empty string or None")
         if self.transcription_language is not None and self.transcription_model is None:
-            raise _fail(
+            raise fail(
                 "transcription_language",
                 self.transcription_language,
                 "set transcription_model too (e.g. 'azure-speech')",
             )
         if self.temperature is not None:
-            _check_range("temperature", self.temperature, 0.6, 1.2, integer=False)
+            check_range("temperature", self.temperature, 0.6, 1.2, integer=False)
         tokens = self.max_response_output_tokens
         if tokens is not None and tokens != "inf":
-            _check_range("max_response_output_tokens", tokens, 1, 4096, integer=True)
+            check_range("max_response_output_tokens", tokens, 1, 4096, integer=True)
         object.__setattr__(self, "tools", check_tools(self.tools, self.tool_choice, self.parallel_tool_calls))
 
     @property
@@ -399,7 +183,7 @@ class SessionConfig:
     # -- copies ---------------------------------------------------------------------------
     def replace(self, **changes: Any) -> SessionConfig:
         """A validated copy with ``changes`` applied (unknown names raise ValueError)."""
-        _check_names(SessionConfig, changes, "SessionConfig")
+        check_names(SessionConfig, changes, "SessionConfig")
         return dataclasses.replace(self, **changes)
 
     def with_vad(self, **changes: Any) -> SessionConfig:
@@ -408,10 +192,10 @@ class SessionConfig:
         Starts from the current turn detection (or the defaults, when it is off).
         Fields that only the other type takes are dropped when ``type`` changes.
         """
-        _check_names(VadSettings, changes, "turn_detection")
+        check_names(VadSettings, changes, "turn_detection")
         base = self.turn_detection or VadSettings()
         if changes.get("type", base.type) == "server_vad" and base.type != "server_vad":
-            cleared: dict[str, Any] = {name: None for name in _SEMANTIC_ONLY if name not in changes}
+            cleared: dict[str, Any] = {name: None for name in SEMANTIC_ONLY if name not in changes}
             base = dataclasses.replace(base, **cleared)
         return dataclasses.replace(self, turn_detection=dataclasses.replace(base, **changes))
 
@@ -469,7 +253,7 @@ class SessionConfig:
         answers (``id``, ``object``, ``tools``, ...) are ignored when empty.
         """
         if not isinstance(data, Mapping):
-            raise _fail("session", data, "expected a JSON object (dict)")
+            raise fail("session", data, "expected a JSON object (dict)")
         d = dict(data)
         for ignorable in ("id", "object", "expires_at", "agent"):
             if not d.get(ignorable):
@@ -489,7 +273,7 @@ class SessionConfig:
         if "tools" in d:
             tools = d.pop("tools")
             if not isinstance(tools, (list, tuple)):
-                raise _fail("tools", tools, "expected a list of tool dicts")
+                raise fail("tools", tools, "expected a list of tool dicts")
             kwargs["tools"] = tuple(tools)
         for key in simple:
             if key in d:
@@ -511,7 +295,7 @@ class SessionConfig:
                 kwargs["transcription_model"] = tr.get("model")
                 kwargs["transcription_language"] = tr.get("language")
             elif tr is not None:
-                raise _fail("input_audio_transcription", tr, "expected a dict like {'model': 'azure-speech'} or null")
+                raise fail("input_audio_transcription", tr, "expected a dict like {'model': 'azure-speech'} or null")
         if d:
             raise ValueError(
                 f"unknown session field(s): {', '.join(sorted(d))}. Known: model, modalities, instructions, "
@@ -534,23 +318,3 @@ class SessionConfig:
         if isinstance(data, Mapping) and "session" in data and isinstance(data["session"], Mapping):
             data = data["session"]
         return cls.from_dict(data)
-
-
-def _check_names(cls: type, changes: Mapping[str, Any], what: str) -> None:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(map(str, set(changes) - known))
-    if unknown:
-        raise ValueError(f"unknown {what} field(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
-
-
-def _from_mapping(cls: type[T], data: Mapping[str, Any], what: str) -> T:
-    _check_names(cls, data, what)
-    required = [
-        f.name
-        for f in fields(cls)  # type: ignore[arg-type]
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
-    missing = [name for name in required if name not in data]
-    if missing:
-        raise ValueError(f"{what} is missing {', '.join(missing)}: got {dict(data)!r}")
-    return cls(**data)
