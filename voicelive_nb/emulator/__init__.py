@@ -6,7 +6,8 @@
         print(emu.endpoint)          # pass to azure.ai.voicelive.aio.connect(endpoint=...)
 
 Pieces: :mod:`.core` (sans-I/O conversation: client events in, server events and
-effects out), :mod:`.server` (aiohttp shell, pacing, thread pools, :class:`Emulator`),
+effects out), :mod:`.server` (aiohttp shell, thread pools, :class:`Emulator`), :mod:`.connection`
+(one client's reader, sender and the pacing of its responses),
 :mod:`.effects` (work the core hands to the shell), :mod:`.input_audio` + :mod:`.turns` +
 :mod:`.vad` (input buffer and turn detection), :mod:`.responses` (one response's event
 sequence), :mod:`.session_config` (session defaults and ``session.update`` validation),

@@ -17,7 +17,7 @@ from voicelive_nb.emulator.effects import CallMcp, Generate, ListMcpTools
 from voicelive_nb.emulator.tools import ToolCall, answer_from_outputs
 
 if TYPE_CHECKING:  # pragma: no cover
-    from voicelive_nb.emulator.server import _Connection
+    from voicelive_nb.emulator.connection import Connection
 
 __all__ = ["as_calls", "list_mcp", "tool_reply"]
 
@@ -46,7 +46,7 @@ def approved_calls(approvals: list[dict[str, Any]]) -> tuple[list[ToolCall], lis
     return calls, refused
 
 
-async def list_mcp(conn: _Connection, job: ListMcpTools) -> None:
+async def list_mcp(conn: Connection, job: ListMcpTools) -> None:
     """List an MCP server's tools and report the outcome to the core."""
     tools, error = await conn.mcp.list_tools(job.server)
     if error:
@@ -56,7 +56,7 @@ async def list_mcp(conn: _Connection, job: ListMcpTools) -> None:
 
 
 async def tool_reply(
-    conn: _Connection, job: Generate, reply: Any, transcript: str | None, session: dict[str, Any]
+    conn: Connection, job: Generate, reply: Any, transcript: str | None, session: dict[str, Any]
 ) -> str | None:
     """Carry out a reply that calls tools (or acts on MCP approvals).
 
