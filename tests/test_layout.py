@@ -16,6 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "voicelive_nb"
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
+MAX_LINES = 500
+"""STYLE.md: "modules well under ~500 lines" -- past this a module is split along its seams."""
 
 Edge = tuple[str, str, str]  # (from part, to part, "file:line")
 
@@ -171,3 +173,11 @@ def test_the_checker_finds_a_forbidden_import_a_lazy_one_and_a_cycle() -> None:
     found = list(imports(PACKAGE / "audio" / "meters.py", source))
     assert (2, "voicelive_nb.session.pump") in found and (3, "voicelive_nb.panel.state") in found
     assert (4, "voicelive_nb.recording.files") in found
+
+
+def test_no_module_is_longer_than_500_lines() -> None:
+    lengths = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines()) for p in PACKAGE.rglob("*.py")}
+    too_long = sorted((n, name) for name, n in lengths.items() if n > MAX_LINES)
+    assert not too_long, f"modules over {MAX_LINES} lines (split each along its seams): " + ", ".join(
+        f"{name} ({n} lines)" for n, name in reversed(too_long)
+    )
