@@ -243,7 +243,7 @@ def test_reconnect_keeps_one_turn_history(no_azure: None, tmp_path: Any) -> None
             snap = panel.refresh()
         finally:
             panel.close()
-    assert [t.index for t in panel._turns()] == [1, 2]
+    assert [t.index for t in panel._control.turns()] == [1, 2]
     assert [t.index for t in snap.turns] == [1, 2]
     assert [t.index for t in panel.session.tracker.turns] == [1]  # the session's own tracker is untouched
     answers = [line.text for line in snap.transcript if line.role == "assistant"]
@@ -296,11 +296,11 @@ def test_audio_selector_switches_between_devices_and_the_browser(
     links = _widgets(panel.widget, lambda w: hasattr(w, "link_id"))
     assert len(links) == 1 and links[0].layout.display is None  # the page's strip is shown ...
     assert panel.c.mic.layout.display == "none" == panel.c.speaker.layout.display  # ... not the pickers
-    panel._build_session()
+    panel._control.build_session()
     assert isinstance(panel.session._mic, BrowserMic) and isinstance(panel.session._speaker, BrowserSpeaker)
     panel.c.audio.value = "local"
     assert panel.audio == "local" and links[0].layout.display == "none" and panel.c.mic.layout.display is None
-    panel._build_session()
+    panel._control.build_session()
     assert panel.session._mic is None  # the default device (the picker's 'default')
     panel.close()
     monkeypatch.setenv("VOICELIVE_NB_AUDIO", "")
@@ -334,7 +334,7 @@ def test_the_audio_section_and_the_tool_switches_follow_the_state_at_refresh(
     panel.refresh()
     assert panel.c.audio.value == "local" and panel.c.mic.layout.display is None and links[0].layout.display == "none"
 
-    panel._build_session()  # (not started: its tools are on)
+    panel._control.build_session()  # (not started: its tools are on)
     switch = panel._tools.switches["get_weather"]
     panel.state.wish_tool("get_weather", False)  # a switch sent, not answered yet
     assert switch.value

@@ -2,7 +2,7 @@
 
 ==============  ===============================================================================
 ``panel``       Panel: builds the widgets, wires them, projects the state into them
-``commands``    PanelCommands: connect/disconnect, record, set_vad, tools (the session side)
+``control``     SessionControl, held by Panel: the session, connect/disconnect, record, set_vad, tools
 ``state``       PanelState: sans-I/O model, records in, snapshots out
 ``transcript``  Transcript: the transcript lines (part of the state)
 ``changes``     ControlChanges: each control's sent/accepted/refused status (part of the state)

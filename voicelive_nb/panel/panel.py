@@ -16,9 +16,10 @@ panel sends nothing and a talking one sends a few dozen small comm messages a se
 Without a running loop (a plain script) call :meth:`Panel.refresh` yourself.
 
 Widgets observe; they own nothing.  Every button and control calls a public method
-(:meth:`connect`, :meth:`disconnect`, :meth:`mute`, :meth:`record`, :meth:`set_vad` ...),
-which are :class:`~voicelive_nb.panel.commands.PanelCommands`'; this module builds the
-widgets, wires them to those methods and projects the state into them (:meth:`Panel.refresh`).
+(:meth:`connect`, :meth:`disconnect`, :meth:`mute`, :meth:`record`, :meth:`set_vad` ...).
+The panel holds a :class:`~voicelive_nb.panel.control.SessionControl`, the session behind it
+and the commands on it, and those methods hand over to it; this module builds the widgets,
+wires them to those methods and projects the state into them (:meth:`Panel.refresh`).
 The API key typed into the panel lives only in memory: the password box is emptied on
 connect, so the key never reaches the notebook file or the widget state.
 """
@@ -34,7 +35,7 @@ from typing import Any
 
 from voicelive_nb.panel.audio import AudioChoice
 from voicelive_nb.panel.chart import LatencyChart
-from voicelive_nb.panel.commands import PanelCommands
+from voicelive_nb.panel.control import SessionControl
 from voicelive_nb.panel.mapping import SERVICE_DEFAULTS, defaulted_fields, values_from_session
 from voicelive_nb.panel.refresh import Refresher
 from voicelive_nb.panel.state import PanelSnapshot, PanelState
@@ -71,7 +72,7 @@ def _close_tree(widget: Any) -> None:
     widget.close()
 
 
-class Panel(PanelCommands):
+class Panel:
     """A control panel for one live Voice Live session.
 
     Args:
@@ -118,37 +119,17 @@ class Panel(PanelCommands):
 
         audio = choose_audio(audio)  # ValueError naming the choices
 
-        self._session = session
-        self._own_session = session is None
-        self._session_kwargs = session_kwargs
         if session is not None:
-            self._config = session.config
-        else:
-            self._config = config if config is not None else session_config_from_env()
-            if config is None and transcribe and self._config.transcription_model is None:
-                self._config = self._config.replace(transcription_model=transcribe)
-        self.record_dir = Path(record_dir)
+            config = session.config
+        elif config is None:
+            config = session_config_from_env()
+            if transcribe and config.transcription_model is None:
+                config = config.replace(transcription_model=transcribe)
         self._period = 1.0 / max(1.0, min(refresh_hz, 60.0))
-        self._debounce_s = debounce_s
-        # Turns of the panel's earlier connections: the transcript keeps them, so the chart
-        # does too, numbered on (a new connection's tracker starts again at 1).
-        self._past_turns: list[Any] = []
-        self._tracker_seen: Any = None
-        self.state = PanelState(self._turns)
-        """The panel's model (fed by the session's event bus)."""
-        self._unsubscribe: Callable[[], None] | None = None
-        self._recorder: Any = None
-        self._api_key: str | None = None
-        # what refresh() shows besides the state's snapshot (refresh() is the only writer of widgets)
-        self._record_text = ""  # the line under the record toggle
-        self._recording_wanted = False  # the record toggle
-        self._to_show: dict[str, Any] = {}  # control values to display (not user changes)
+        # the widgets' side (refresh() is their only writer): what it has shown, what it is doing
         self._locked = False  # connection fields locked (a session passed in)
-        self._clear_key = False  # empty the API key box (the key is held in memory only)
-        self._pending: dict[str, Any] = {}
-        self._debounce: asyncio.TimerHandle | None = None
         self._closed = False
-        self._syncing = False
+        self._syncing = False  # refresh() is writing the controls: their observers ignore it
         self._seen = {"tx": -1, "log": -1, "turns": -1, "types": 0, "fields": -1}
         self._seen_connection = ""
         self._seen_server: Any = None
@@ -158,12 +139,26 @@ class Panel(PanelCommands):
         self._chart_job: asyncio.Future[bytes] | None = None
         self.refreshes = 0
         """Snapshots pushed into the widgets so far."""
-        self._refresher = Refresher(self.refresh, self._period, busy=self._connected)
-        self._set = self._refresher.set
+        self.state = PanelState(lambda: self._control.turns())
+        """The panel's model (fed by the session's event bus)."""
 
         src = read_sources()
         env_endpoint = src.get("endpoint") or None
-        self.c, conn_box, vad_box = build_controls(self._config, env_endpoint, audio)
+        self.c, conn_box, vad_box = build_controls(config, env_endpoint, audio)
+        self._audio = AudioChoice(self.c, conn_box, audio)
+        self._control = SessionControl(
+            self.state,
+            self.c,
+            self.refresh,
+            audio=self._audio,
+            config=config,
+            session=session,
+            record_dir=record_dir,
+            debounce_s=debounce_s,
+            session_kwargs=session_kwargs,
+        )
+        self._refresher = Refresher(self.refresh, self._period, busy=self._control.connected)
+        self._set = self._refresher.set
         self.chart = LatencyChart(last_n=last_n)
         v = build_views(self.c, conn_box, vad_box, self.chart.render([]), self._threshold())
         self._status, self._meters, self._chart_img = v.status, v.meters, v.chart
@@ -173,16 +168,103 @@ class Panel(PanelCommands):
         self.widget.add_class("vlnb-panel")
         self._build_tool_controls()
         self._wire()
-        self.state.mark_defaults(defaulted_fields(self._config), SERVICE_DEFAULTS)
-        self._audio = AudioChoice(self.c, conn_box, audio)
-        if session is not None:
-            self._attach(session)
+        self.state.mark_defaults(defaulted_fields(config), SERVICE_DEFAULTS)
+        if session is not None:  # (attached by the control)
             self._locked = True  # (a session passed in brings its own mic and speaker)
             self.refresh()
         else:  # the widgets show the state from the start (the audio choice): one refresh, which
             self._seen["turns"] = 0  # draws no chart (the empty one is drawn above) and holds back
             self.refresh()  # no counters or log drawn right after it
             self._last_counters_draw = self._last_log_draw = 0.0
+
+    # ------------------------------------------------------------------ public API (the control's)
+
+    @property
+    def session(self) -> Any:
+        """The session this panel controls (None until :meth:`connect` builds one)."""
+        return self._control.session
+
+    @property
+    def config(self) -> Any:
+        """The session config the controls currently describe."""
+        return self._control.config
+
+    @property
+    def record_dir(self) -> Path:
+        """Where :meth:`record` (the Record button) creates session folders."""
+        return self._control.record_dir
+
+    @record_dir.setter
+    def record_dir(self, folder: str | Path) -> None:
+        self._control.record_dir = Path(folder)
+
+    def connect(self) -> None:
+        """Start the session (building it first if the panel owns it)."""
+        self._control.connect()
+        self._refresher.ensure_running()
+
+    def disconnect(self) -> None:
+        """Stop the session (idempotent); a recording in progress is finalised."""
+        self._control.disconnect()
+
+    def mute(self, muted: bool = True) -> None:
+        """Stop (or resume, with ``muted=False``) sending the mic."""
+        self._control.mute(muted)
+
+    def unmute(self) -> None:
+        """Resume sending the mic."""
+        self._control.unmute()
+
+    def record(self, on: bool = True) -> Path | None:
+        """Start (or stop) recording into a new folder under ``record_dir``.
+
+        Returns the folder being recorded (or just finalised, with ``on=False``); None when
+        recording was asked for before connecting (the folder is made on connect).
+        """
+        return self._control.record(on)
+
+    def set_vad(self, **changes: Any) -> Any:
+        """Change turn-detection / audio-processing settings now (what the controls do).
+
+        Names: ``type``, ``threshold``, ``prefix_padding_ms``, ``silence_duration_ms``,
+        ``speech_duration_ms``, ``end_of_utterance_detection`` (``"low"``... or ``""``),
+        ``create_response``, ``interrupt_response``, ``noise_reduction``,
+        ``echo_cancellation``, ``voice``, ``instructions``.
+
+        Returns a Future of a :class:`~voicelive_nb.session.CommandResult` (``.result(timeout)``):
+        the server's answer, or, with no running session, an immediate ``ok`` result saying the
+        change is used on connect.  A value out of range raises ValueError naming the field
+        and its range before anything is sent (and the control shows it refused).
+        """
+        return self._control.set_vad(**changes)
+
+    async def wait_for(self, type: str, timeout: float = 60.0, predicate: Any = None) -> Any:
+        """Await the next record of ``type`` without blocking the kernel (the panel keeps updating).
+
+        ``await panel.wait_for("response.done")`` in a notebook cell; raises TimeoutError, or
+        SessionFailedError with the cause as soon as the session failed.
+        """
+        return await self._control.wait_for(type, timeout, predicate)
+
+    async def wait_turns(self, count: int = 1, timeout: float = 90.0) -> list[Any]:
+        """Await ``count`` more finished responses (``response.done``); returns the turns so far."""
+        return await self._control.wait_turns(count, timeout)
+
+    async def wait_quiet(self, timeout: float = 60.0, settle_s: float = 0.2) -> None:
+        """Await the end of the assistant's speech: no response being generated, none of its audio
+        left to hand to the speaker; then ``settle_s`` more, so its last records reach the
+        recording.  ``await panel.wait_quiet()`` before ``panel.record(False)``; raises TimeoutError.
+        """
+        await self._control.wait_quiet(timeout, settle_s)
+
+    def enable_tool(self, name: str, enabled: bool = True) -> Any:
+        """Switch a tool on or off live (what its switch does); the session's Future of the
+        server's answer, or None before connecting (the panel's config changes then)."""
+        return self._control.enable_tool(name, enabled)
+
+    def approve_mcp(self, approve: bool = True) -> Any:
+        """Answer the oldest pending MCP approval request (what Approve/Refuse do); None if none waits."""
+        return self._control.approve_mcp(approve)
 
     # ------------------------------------------------------------------ the widgets
 
@@ -195,20 +277,12 @@ class Panel(PanelCommands):
         from voicelive_nb.panel.tools import ToolControls
 
         self._tools = ToolControls(
-            self._tool_names(),
+            self._control.tool_names(),
             switch=lambda name, on: None if self._syncing else self.enable_tool(name, on),
             approve=self.approve_mcp,
         )
         if self._tools.row is not None:
             self.widget.children = (*self.widget.children, self._tools.row)
-
-    def _tool_names(self) -> list[str]:
-        from voicelive_nb.tool_config import tool_definition, tool_name
-
-        if self._session is not None:
-            return list(getattr(self._session, "tools", {}))
-        given = [*self._config.tools, *self._session_kwargs.get("tools", ())]
-        return list(dict.fromkeys(tool_name(tool_definition(t)) for t in given))
 
     def refresh(self) -> PanelSnapshot:
         """Push the current state into the widgets (the refresher calls this ~20 times a second)."""
@@ -250,10 +324,10 @@ class Panel(PanelCommands):
             self._seen["fields"] = snap.fields_version
             for name, badge in self.c.badges.items():
                 self._set(badge, "value", field_badge_html(snap.fields.get(name)))
-        if snap.server_session != self._seen_server and snap.server_session and not self._pending:
+        if snap.server_session != self._seen_server and snap.server_session and not self._control.pending:
             self._seen_server = snap.server_session
             values = values_from_session(snap.server_session, local_echo=self.config.local_echo_cancellation)
-            self._to_show.update(values)
+            self._control.show(values)
             if values:  # what the server left unset shows its default, marked as such
                 self.state.mark_defaults([n for n in SERVICE_DEFAULTS if n not in values], SERVICE_DEFAULTS)
         self._show_controls(snap)
@@ -263,11 +337,7 @@ class Panel(PanelCommands):
         """Stop refreshing, stop a session the panel built, and close the widgets."""
         self._closed = True
         self._refresher.close()
-        if self._own_session and self._session is not None:
-            self.disconnect()
-        self._stop_recorder()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        self._control.close()  # (stops a session the panel built)
         self.chart.close()
         _close_tree(self.widget)
 
@@ -285,7 +355,7 @@ class Panel(PanelCommands):
 
     def _wire(self) -> None:
         c = self.c
-        c.connect.on_click(lambda _b: self.disconnect() if self._connected() else self.connect())
+        c.connect.on_click(lambda _b: self.disconnect() if self._control.connected() else self.connect())
         c.mute.observe(lambda ch: None if self._syncing else self.mute(bool(ch["new"])), names="value")
         c.record.observe(lambda ch: None if self._syncing else self.record(bool(ch["new"])), names="value")
         c.audio.observe(lambda ch: None if self._syncing else self._choose_audio(str(ch["new"])), names="value")
@@ -293,9 +363,19 @@ class Panel(PanelCommands):
         c.log_filter.observe(lambda _ch: self._redraw_log(), names="value")
         self._log_acc.observe(lambda _ch: self._redraw_log(), names="selected_index")
         for name, widget in c.fields.items():
-            widget.observe(self._control_changed(name), names="value")
+            widget.observe(self._user_change(name), names="value")
         for name, box in c.boxes.items():  # a typed value goes the same way (and may be refused)
-            box.observe(self._control_changed(name), names="value")
+            box.observe(self._user_change(name), names="value")
+
+    def _user_change(self, name: str) -> Callable[[dict[str, Any]], None]:
+        """Control ``name``'s observer: a change the user made goes to the control (debounced,
+        then sent); the panel's own writes (refresh) do not."""
+
+        def handler(change: dict[str, Any]) -> None:
+            if not self._syncing:
+                self._control.change(name, change["new"])
+
+        return handler
 
     def _show_controls(self, snap: PanelSnapshot) -> None:
         """Project what the controls show (refresh() only): values set by code or by the server
@@ -303,9 +383,9 @@ class Panel(PanelCommands):
         c = self.c
         self._syncing = True
         try:
-            values, self._to_show = self._to_show, {}
+            values, pending = self._control.take_shown(), self._control.pending
             for name, value in values.items():
-                if name in self._pending:
+                if name in pending:
                     continue
                 for widget in (c.fields.get(name), c.boxes.get(name)):
                     if widget is not None:
@@ -316,14 +396,13 @@ class Panel(PanelCommands):
             if "speech_duration_ms" in c.boxes:
                 self._set(c.boxes["speech_duration_ms"], "disabled", semantic_only)
             self._set(c.mute, "value", snap.muted)
-            self._set(c.record, "value", self._recording_wanted or self._recorder is not None)
-            self._set(c.record_folder, "value", self._record_text)
-            if self._clear_key:
-                self._clear_key = False
+            self._set(c.record, "value", self._control.recording)
+            self._set(c.record_folder, "value", self._control.record_text)
+            if self._control.take_key_clear():
                 self._set(c.api_key, "value", "")
                 self._set(c.api_key, "placeholder", "•••••• (held in memory for this panel)")
             self._audio.show(self._set)
-            session = self._session
+            session = self._control.session
             if session is not None and self._tools.switches:  # the session's tools, and the wishes sent
                 shown = {**getattr(session, "tools", {}), **snap.tool_wishes}
                 self._tools.show(shown, bool(session.pending_approvals), self._set)
@@ -349,7 +428,7 @@ class Panel(PanelCommands):
         self._set(b, "description", "Disconnect" if live else "Connect")
         self._set(b, "button_style", "warning" if live else "success")
         self._set(b, "icon", "stop" if live else "plug")
-        if self._own_session:
+        if self._control.own_session:
             c = self.c
             for widget in (c.endpoint, c.auth, c.api_key, c.model, c.mic, c.speaker, c.audio):
                 self._set(widget, "disabled", live)
@@ -380,11 +459,13 @@ class Panel(PanelCommands):
         return float(td.threshold) if td is not None else None
 
     def _record_note(self) -> str:
-        return f"recording to {self._recorder.folder}" if self._recorder is not None else ""
+        recorder = self._control.recorder
+        return f"recording to {recorder.folder}" if recorder is not None else ""
 
     def _counter_values(self, snap: PanelSnapshot) -> dict[str, float]:
         values = dict(snap.counters)
-        bus = getattr(self._session, "counters", None) if self._session is not None else None
+        session = self._control.session
+        bus = getattr(session, "counters", None) if session is not None else None
         if isinstance(bus, dict):
             for key, value in bus.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in values:
