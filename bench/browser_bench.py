@@ -17,9 +17,18 @@ virtual mic).  Figures, median / p95 in ms:
   PortAudio's ADC time) -> its ``input_audio_buffer.append`` written to the socket;
 * **socket -> output**: a response's first audio delta read off the socket -> its first
   sample heard (the page's render time + its reported output latency; the DAC time);
-* **barge-in -> silent**: ``speech_started`` read off the socket -> the output silent (the
-  page's report of the quantum its fade ended, + output latency; the player's estimate for
-  the device: block in flight + device latency);
+* **barge-in -> silent**: ``speech_started`` read off the socket -> the output silent.  For
+  the page: when it *cut* its output (its playback AudioContext's ``suspend()`` resolved: the
+  output stream is stopped and the audio it and PulseAudio held is dropped, not played), or
+  when the silence it rendered is heard (the quantum the worklet went silent, mapped by the
+  context's output timestamp: render time + output latency), whichever is earlier.  Not in
+  it: the sound server's last few ms after the stream stops (checked apart on 2026-12-05 by
+  recording the null sink with a second, never-suspended context as the time reference: the
+  sink fell silent 3.2-3.7 ms after ``suspend()`` was called, 1.6-3.4 ms after it resolved;
+  a gain -> 0 instead fell silent 37-40 ms after, as the output timestamp predicts).  Also
+  shown: the flush reaching the page, the page having rendered silence, and what the figure
+  would be without the cut (rendered silence heard).  For the device: the player's estimate
+  (block in flight + device latency; PortAudio's abort drops what PulseAudio holds);
 * **underruns** over the run (player + page / device), and **CPU** in % of one core while
   audio flows both ways: Chromium (all its processes) or PulseAudio, jupyter_server, kernel.
 
@@ -191,7 +200,7 @@ def _figures(facts: dict[str, Any], browser: bool, minutes: float) -> dict[str, 
         before = [s for s in speech if t - 0.5 <= s <= t]
         if reason == "speech_started" and before and stale is not None:
             barge.append((t - before[-1]) * 1000.0 + float(stale))
-    rendered, arrived = [], []  # the same, to the page rendering silence / getting the flush
+    rendered, arrived, uncut = [], [], []  # the same, to the page rendering silence / getting the flush
     flushes = [f for f in facts.get("page_flushes") or [] if isinstance(f.get("g"), int)]
     if browser and len(flushes) == len(facts["flushed"]):
         for (t, stale, reason), f in zip(facts["flushed"], flushes, strict=True):
@@ -200,6 +209,7 @@ def _figures(facts: dict[str, Any], browser: bool, minutes: float) -> dict[str, 
                 to_speaker = (t - before[-1]) * 1000.0 + float(stale)
                 rendered.append(to_speaker - (f["sw"] - f["sr"]))
                 arrived.append(to_speaker - (f["sw"] - f.get("rx", f["sr"])))
+                uncut.append(to_speaker - (f["sw"] - f.get("fw", f["sw"])))
     counters = facts["counters"]
     trace = np.array(facts.get("trace") or [], dtype=np.float64).reshape(-1, 4)
     if trace.size:  # the first block of each message: capture -> page send -> kernel arrival
@@ -215,6 +225,8 @@ def _figures(facts: dict[str, Any], browser: bool, minutes: float) -> dict[str, 
         "barge_in_to_silent": Stat.of(barge),
         "barge_in_to_rendered_silence": Stat.of(rendered),
         "barge_in_to_page": Stat.of(arrived),
+        "barge_in_uncut": Stat.of(uncut),
+        "cuts": sum(1 for f in flushes if isinstance(f.get("cut"), (int, float))),
         "underruns": int(counters.get("output_underflows", 0)),
         "overflows": int(counters.get("input_overflows", 0)),
         "minutes": minutes,
@@ -261,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--nodelay",
         action="store_true",
-        help="load voicelive_nb.audio.browser.serverext (TCP_NODELAY on the kernel websocket)",
+        help="redundant where voicelive-nb is installed in the server's environment (its server extension, "
+        "TCP_NODELAY on the kernel websocket, is on by default there); names it explicitly otherwise",
     )
     ap.add_argument(
         "--quiet-comm-status",
@@ -417,6 +430,8 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"| barge-in -> silent | {cell(b, 'barge_in_to_silent')} | {cell(loc, 'barge_in_to_silent')} | p95 <= 60 |",
         f"| of which to the flush reaching the page | {cell(b, 'barge_in_to_page')} | | |",
         f"| of which to the page having rendered silence | {cell(b, 'barge_in_to_rendered_silence')} | | |",
+        f"| without the cut: rendered silence heard | {cell(b, 'barge_in_uncut')} | | |",
+        f"| flushes that cut the page's output | {cell(b, 'cuts')} | | |",
         f"| page main thread: a 50 ms timer late by (last 2 min) | {cell(b, 'main_thread_lag')} | | |",
         f"| underruns in the run | {cell(b, 'underruns')} | {cell(loc, 'underruns')} | 0 |",
         f"| mic overflows (lost blocks) | {cell(b, 'overflows')} | {cell(loc, 'overflows')} | 0 |",
@@ -433,15 +448,21 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
         + ".",
         "",
         "CPU is % of one core over the run (after 10 s of settling), per process group. Barge-in -> silent for the",
-        "browser is measured by the page: when its speaker falls silent (the AudioContext's output timestamp of the",
-        "quantum its fade ended in), and when it had rendered silence (its main thread heard of it); for local",
-        "devices it is the player's estimate (the block in flight plus the device latency). Both run on the same",
-        "PulseAudio null sink, whose buffering is most of the 'silent' figure.",
+        "browser is measured by the page: at a flush it cuts its output (suspends its playback AudioContext, then",
+        "resumes it), which drops the audio Chromium and PulseAudio held (outputLatency, ~40 ms here); silent =",
+        "when that suspend() resolved, or when its rendered silence is heard (output timestamp) if earlier. Not",
+        "counted: the sound server's last ms after the stream stops (a null-sink recording on 2026-12-05, timed by",
+        "a second, never-suspended context: silent 1.6-3.4 ms after suspend() resolved; a gain -> 0 instead",
+        "37-40 ms after, as the output timestamp predicts). 'Without the cut' is the rendered",
+        "silence heard (render time + output latency): the figure before the cut. For local devices it is the",
+        "player's estimate (the block in flight plus the device latency; PortAudio's abort drops what PulseAudio",
+        "holds). Both run on the same PulseAudio null sink.",
         "",
         "jupyter_server leaves Nagle's algorithm on for kernel websockets: each kernel -> page message waited for",
-        "the browser's delayed ACK of the previous one, 25-40 ms here (the trips above). --nodelay loads",
-        "voicelive_nb.audio.browser.serverext (TCP_NODELAY); on 2026-12-04 at load 3-4 the flush then reached the",
-        "page in 7.6 ms instead of 38, barge-in -> page rendered silence 20 ms instead of 46.",
+        "the browser's delayed ACK of the previous one, 25-40 ms. voicelive-nb's server extension",
+        "(voicelive_nb.audio.browser.serverext, TCP_NODELAY) is on by default where voicelive-nb is installed in",
+        "the server's environment, as here (--nodelay is redundant then); on 2026-12-04 at load 3-4 it took the",
+        "flush reaching the page from 38 ms to 7.6, barge-in -> page rendered silence from 46 ms to 20.",
         "",
         "Most of Chromium's CPU is JupyterLab redrawing its kernel status: ipykernel publishes busy/idle for every",
         "widget message, 2 per page->kernel message. A server started with comm_msg in",

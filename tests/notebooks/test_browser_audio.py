@@ -122,8 +122,8 @@ def _tap(facts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.timeout(300)
 def test_talk_through_the_browser(tmp_path: Path) -> None:
-    """Question -> emulator transcript; answer heard in the page; barge-in silences it; the truncate
-    carries the page's count; a sleeping cell does not stall the mic."""
+    """Question -> emulator transcript; answer heard in the page; barge-in cuts it; the truncate
+    carries the page's count of what was heard; a sleeping cell does not stall the mic."""
     root = tmp_path / "root"
     root.mkdir()
     _notebook(root / "talk.ipynb", TALK_CELLS)
@@ -168,8 +168,12 @@ def test_talk_through_the_browser(tmp_path: Path) -> None:
     first = (facts["transcripts"] or [""])[0].lower()
     assert "capital" in first and "france" in first, facts["transcripts"]
 
-    # the answer was heard in the page, then the barge-in silenced it at once
+    # the answer was heard in the page, then the barge-in cut it at once (the tap shows what was
+    # heard: it holds each block until heard, and zeroes what the cut kept from being heard)
     (flush,) = [f for f in facts["page_flushes"] if isinstance(f.get("g"), int)][:1]
+    assert isinstance(flush.get("cut"), (int, float)) and flush["sw"] <= flush["cut"], flush  # cut, not faded
+    # rendered, not heard: what the output path held at the cut (its latency, at most ~0.3 s)
+    assert 0 <= flush["rendered"] - flush["g"] <= 0.3 * 24000, flush
     pcm, times = _tap(facts)
     loud = np.flatnonzero(np.abs(pcm) > 300)
     assert loud.size, "the page never played the answer"
@@ -179,7 +183,7 @@ def test_talk_through_the_browser(tmp_path: Path) -> None:
     after = (times > flush["sw"] + 1.0) & (times < flush["sw"] + 400.0)
     assert after.sum() > 10_000 and not pcm[after].any(), "the page kept playing after the flush"
 
-    # the truncate carries what the page played of the item, not what was sent
+    # the truncate carries what the page's listener heard of the item, not what was sent or rendered
     (flushed,) = facts["flushed"]
     assert flushed["played_by"] == "device", flushed
     # the answer is the first audio on the link: its first sample is g = 0 (a restart after an
@@ -317,6 +321,21 @@ def test_page_states_without_gesture_and_busy_kernel(tmp_path: Path) -> None:
             _cdp_wait(cdp, f"{_STATE} === 'running'", 30, "running after the click")
             _cdp_eval(cdp, run % 1)  # the mic too
             _cdp_wait(cdp, "window.__vlnbAudio.capture && window.__vlnbAudio.stats.acks > 2", 30, "acks for mic audio")
+            # a barge-in's cut suspends and resumes the playback context with no new gesture (it ran
+            # before), is never the user-visible 'suspended' state, and leaves the mic's context alone
+            _cdp_eval(cdp, "window.__vlnbAudio.receive({t: 'flush', fid: 999}, []), true")
+            _cdp_wait(
+                cdp,
+                "window.__vlnbAudio.stats.cuts === 1 && !window.__vlnbAudio.cutting"
+                " && window.__vlnbAudio.stats.flushes === 1 && window.__vlnbAudio.ctx.state === 'running'",
+                10,
+                "the playback context resumed after a cut",
+            )
+            assert _cdp_eval(cdp, f"{_STATE} === 'running' && window.__vlnbAudio.cctx.state === 'running'")
+            since_click = _cdp_eval(
+                cdp, "window.__vlnbAudio.history.slice(window.__vlnbAudio.history.findIndex(h => h[1] === 'running'))"
+            )
+            assert all(state == "running" and ctx == "running" for _, state, ctx in since_click), since_click
 
             _cdp_eval(cdp, run % 2)  # time.sleep(3) on the main shell, which also handles the comm
             _cdp_wait(cdp, f"{_STATE} === 'busy'", 10, "the busy state during the sleep")

@@ -99,7 +99,10 @@ class BrowserAudioLink(anywidget.AnyWidget):
             of kernel -> page messages; a flush drops it at the page at once).
         max_mic_age_s: Mic audio older than this on arrival is dropped (a kernel that was busy).
         busy_ms: The page pauses its mic when no ack came for this long.
-        tap: The page sends back what its playback worklet rendered (tests and benches).
+        cut: At a barge-in flush the page cuts its output (suspends and resumes its playback
+            AudioContext), which drops what the output path still holds (~40 ms on PulseAudio),
+            and reports what was heard; False: it only fades out (what is held plays out).
+        tap: The page sends back what its playback worklet rendered and was heard (tests and benches).
         force_base64: The page behaves like a frontend that drops binary buffers (Colab's), so
             both directions fall back to base64 (tests of the fallback).
     """
@@ -119,6 +122,7 @@ class BrowserAudioLink(anywidget.AnyWidget):
         max_mic_age_s: float = 1.0,
         busy_ms: int = 700,
         tap: bool = False,
+        cut: bool = True,
         force_base64: bool = False,
     ) -> None:
         if chunk_ms not in CHUNK_MS_CHOICES:
@@ -133,6 +137,7 @@ class BrowserAudioLink(anywidget.AnyWidget):
                 "prebuffer_ms": prebuffer_ms,
                 "busy_ms": busy_ms,
                 "tap": bool(tap),
+                "cut": bool(cut),
                 "force_base64": bool(force_base64),
             },
             texts=dict(PAGE_TEXTS),

@@ -16,9 +16,13 @@ page -> kernel
     first sample heard at ``tw``.  Heard times come from the AudioContext's output timestamp
     (``getOutputTimestamp``), else its render time plus ``outputLatency + baseLatency``.
     ``ping {pt}``: the page paused its mic because acks stopped (kernel busy); asks for one.
-    ``flushed {fid, g, recv, dropped, sw, sr, rx}``: the playback ring was dropped; ``g`` samples
-    had been played, the output was silent at the speaker from page wall ``sw`` (and rendered
-    silent by ``sr``, when the page's main thread heard of it; the ``flush`` arrived at ``rx``).
+    ``flushed {fid, g, recv, dropped, sw, sr, rx, [cut, rendered, fw]}``: the playback ring was
+    dropped; ``g`` samples had been heard, the output was silent at the speaker from page wall
+    ``sw`` (and rendered silent by ``sr``, when the page's main thread heard of it; the
+    ``flush`` arrived at ``rx``).  ``cut``: the page wall time its output was cut (its playback
+    AudioContext suspended, dropping what the output path held; then resumed): ``sw`` is then
+    at most ``cut``, and ``g`` what was heard before it, of ``rendered`` samples rendered;
+    ``fw``: when the silence rendered would have been heard without the cut.
 
 kernel -> page (each with ``to`` = the page's id once known)
     ``hello {got, pt, kt, ks, start, mic}`` + 4 test bytes; ``taken``: a newer page took over.

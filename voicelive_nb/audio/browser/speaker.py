@@ -8,10 +8,11 @@ PlayheadModel`, corrected by the page's position reports, output latency include
 playback marks, recordings and turn latencies keep their meaning.
 
 Barge-in: the engine flushes the player and calls :meth:`BrowserSpeaker.drop_buffered`, which
-sends ``flush`` to the page (its worklet fades out within the next render quantum and drops
-its ring) and returns a future of the page's :class:`FlushReport`: how many of the samples
-sent were really played.  The engine subtracts the rest from the player's count, so
-``conversation.item.truncate`` carries what the listener heard.
+sends ``flush`` to the page (its worklet drops its ring at once and the page cuts its output:
+it suspends and resumes its playback AudioContext, which drops the audio the output path still
+held) and returns a future of the page's :class:`FlushReport`: how many of the samples sent
+were heard before the cut (not merely rendered).  The engine subtracts the rest from the
+player's count, so ``conversation.item.truncate`` carries what the listener heard.
 """
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ class FlushReport:
 
     Attributes:
         sent: Samples sent on the link when the flush was sent.
-        played: Of those, the samples the page had played (its ring position after the fade).
+        played: Of those, the samples the listener heard: the page's render position at the
+            context time heard when its output was cut (or, without a cut, after its fade).
         unplayed_ms: ``(sent - played)`` in ms: audio the player counted as played that the
             listener never heard; subtract it from ``FlushInfo.played_ms``.
-        stale_ms: Flush sent -> the page's output silent at the speaker (the page's output
-            clock moved onto ours).
+        stale_ms: Flush sent -> the page's output silent at the speaker (the cut, or the fade's
+            end heard; the page's clock moved onto ours).
     """
 
     sent: int

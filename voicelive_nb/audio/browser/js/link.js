@@ -6,6 +6,16 @@
 // Messages carry binary buffers (base64 in the JSON only where a frontend drops
 // buffers, found by the hello round trip). Python: voicelive_nb/audio/browser/link.py;
 // the message vocabulary: messages.py; the strip a view shows: view.js (put before this file).
+//
+// Two AudioContexts: `ctx` plays (the playback worklet) and `cctx` captures (the mic's
+// worklet; created when the mic is wanted). At a barge-in flush the page *cuts* its output:
+// the playback worklet drops its ring at once and the page suspends `ctx` and resumes it
+// straight away. Suspending stops Chromium's output stream, and the audio it and the sound
+// server still held (tens of ms: outputLatency) is dropped instead of played out. So the
+// count the page reports as played is what was heard before the cut (from the worklet's
+// render history and the output timestamp), not what was rendered. The mic's context is
+// never touched: the user is speaking over the answer. A context suspended for a cut is
+// not the user-visible "suspended" state (that one needs a click).
 const CAPTURE_SRC = /*__CAPTURE_SRC__*/ "";
 const PLAYBACK_SRC = /*__PLAYBACK_SRC__*/ "";
 const FRAME = 480; // samples per capture frame (20 ms at 24 kHz)
@@ -42,6 +52,21 @@ async function addModule(ctx, src) {
   }
 }
 
+function heardAt(hist, hct, fallback) {
+  // the read position at context time hct, from [[ct, g], ...] (g at the start of each quantum,
+  // the last entry = now): it advances at 24 kHz within a quantum, up to the next entry's g
+  if (!hist || !hist.length) return fallback;
+  if (hct <= hist[0][0]) return hist[0][1];
+  for (let i = hist.length - 1; i >= 0; i--) {
+    const [ct, g] = hist[i];
+    if (ct <= hct) {
+      const cap = i + 1 < hist.length ? hist[i + 1][1] : g;
+      return Math.min(cap, g + Math.floor((hct - ct) * 24000));
+    }
+  }
+  return fallback;
+}
+
 class Link {
   constructor(model) {
     this.model = model;
@@ -56,7 +81,10 @@ class Link {
     this.binUp = true; // buffers reach the kernel
     this.binDown = true; // buffers reach the page
     this.helloDone = false;
-    this.ctx = null;
+    this.ctx = null; // playback
+    this.cctx = null; // capture
+    this.cutting = null; // the cut in progress: a promise of {cw, hct}
+    this.cutsPending = 0; // cuts whose report is not out yet (the tap waits for them)
     this.stream = null;
     this.capture = null;
     this.playback = null;
@@ -66,9 +94,8 @@ class Link {
     this.seq = 0;
     this.chunkPcm = null;
     this.firstCt = 0;
-    this.calib = null; // wall ms - context ms, from the least delayed worklet message
-    this.calibNext = null;
-    this.calibReset = 0;
+    // wall ms - context ms for each context, from its least delayed worklet message
+    this.cal = { c: { calib: null, next: null, reset: 0 }, p: { calib: null, next: null, reset: 0 } };
     this.inLatencyMs = 0; // the mic track's reported capture latency
     this.offset = 0; // kernel wall ms - page wall ms
     this.bestRtt = Infinity;
@@ -82,7 +109,7 @@ class Link {
     this.micLevel = 0;
     this.spkLevel = 0;
     this.sentTimes = [];
-    this.stats = { up: 0, down: 0, acks: 0, busy: 0, flushes: 0, underruns: 0, maxUpPerS: 0, lastFlush: null };
+    this.stats = { up: 0, down: 0, acks: 0, busy: 0, flushes: 0, underruns: 0, maxUpPerS: 0, lastFlush: null, cuts: 0, cutFails: 0 };
     this.onMsg = (content, buffers) => this.receive(content, buffers || []);
     model.on("msg:custom", this.onMsg);
     window.__vlnbAudio = this;
@@ -133,13 +160,22 @@ class Link {
     this.helloTimer = setTimeout(() => this.hello(), 1000); // until the kernel answers
   }
 
+  ctxState() {
+    // the contexts' state as the user sees it: a context suspended for a cut is running
+    const p = this.ctx ? (this.cutting ? "running" : this.ctx.state) : null;
+    const c = this.cctx ? this.cctx.state : null;
+    if (p === null) return c;
+    if (c === null || c === p) return p;
+    return p !== "running" ? p : c;
+  }
+
   report() {
     const c = this.ctx;
     this.send({
       t: "state",
       state: this.state,
       detail: this.detail,
-      ctx_state: c ? c.state : null,
+      ctx_state: this.ctxState(),
       rate: c ? c.sampleRate : 0,
       out_latency: c ? (c.outputLatency || 0) + (c.baseLatency || 0) : 0,
       secure: !!window.isSecureContext,
@@ -197,8 +233,9 @@ class Link {
         break;
       case "flush":
         this.flushRx = wallMs(); // (the page's half of the barge-in time starts here)
-        if (this.playback) this.playback.port.postMessage({ type: "flush", fid: c.fid });
-        else this.send({ t: "flushed", fid: c.fid, g: null });
+        if (!this.playback) this.send({ t: "flushed", fid: c.fid, g: null });
+        else if (this.opts.cut !== false && (this.cutting || this.ctx.state === "running")) this.cut(c.fid);
+        else this.playback.port.postMessage({ type: "flush", fid: c.fid });
         break;
       case "ack":
         break;
@@ -246,11 +283,15 @@ class Link {
       if (!this.ctx) {
         this.ctx = new AudioContext({ latencyHint: "interactive" });
         this.ctx.onstatechange = () => this.contextChanged();
-        await addModule(this.ctx, CAPTURE_SRC);
         await addModule(this.ctx, PLAYBACK_SRC);
-        this.zero = this.ctx.createGain();
+      }
+      if (this.wantMic && !this.cctx) {
+        this.cctx = new AudioContext({ latencyHint: "interactive" });
+        this.cctx.onstatechange = () => this.contextChanged();
+        await addModule(this.cctx, CAPTURE_SRC);
+        this.zero = this.cctx.createGain();
         this.zero.gain.value = 0;
-        this.zero.connect(this.ctx.destination);
+        this.zero.connect(this.cctx.destination);
       }
       if (!this.playback) {
         this.playback = new AudioWorkletNode(this.ctx, "vlnb-playback", {
@@ -269,8 +310,8 @@ class Link {
         const track = this.stream.getAudioTracks()[0];
         const settings = track && track.getSettings ? track.getSettings() : {};
         this.inLatencyMs = typeof settings.latency === "number" ? settings.latency * 1000 : 0;
-        const src = this.ctx.createMediaStreamSource(this.stream);
-        this.capture = new AudioWorkletNode(this.ctx, "vlnb-capture", {
+        const src = this.cctx.createMediaStreamSource(this.stream);
+        this.capture = new AudioWorkletNode(this.cctx, "vlnb-capture", {
           numberOfInputs: 1,
           numberOfOutputs: 1,
           processorOptions: { frame: FRAME, frames: this.chunkFrames },
@@ -280,8 +321,9 @@ class Link {
         this.capture.connect(this.zero); // pulled by the graph, heard by nobody
         this.lastAck = wallMs();
       }
-      if (this.ctx.state !== "running") {
-        this.ctx.resume(); // never resolves without a user gesture: do not await it
+      if (!this.contextsRunning()) {
+        // never resolves without a user gesture: do not await it
+        for (const c of [this.ctx, this.cctx]) if (c && c.state !== "running" && !(c === this.ctx && this.cutting)) c.resume();
         this.setState("suspended");
       } else {
         this.setState("running");
@@ -294,23 +336,115 @@ class Link {
     }
   }
 
+  contextsRunning() {
+    // every context the page has is running (the playback one counts as running during a cut)
+    const p = !this.ctx || this.cutting || this.ctx.state === "running";
+    return p && (!this.cctx || this.cctx.state === "running");
+  }
+
+  needsGesture() {
+    return (this.ctx && this.ctx.state !== "running" && !this.cutting) || (this.cctx && this.cctx.state !== "running");
+  }
+
   contextChanged() {
-    if (!this.ctx) return;
-    if (this.ctx.state === "running" && (this.state === "suspended" || this.state === "starting")) {
+    if (!this.ctx && !this.cctx) return;
+    const closed = [this.ctx, this.cctx].some((c) => c && c.state === "closed");
+    if (this.contextsRunning() && !closed && (this.state === "suspended" || this.state === "starting")) {
       this.lastAck = wallMs(); // no frames flowed while suspended: do not take that for a busy kernel
       if (this.capture || !this.wantMic) this.setState("running");
-    } else if (this.ctx.state === "suspended" && this.state === "running") {
+    } else if (!this.contextsRunning() && this.state === "running") {
       this.setState("suspended");
-    } else {
+    } else if (!this.cutting) {
       this.report();
     }
   }
 
   resume() {
     // called from a trusted click or key press in the widget (a user gesture)
-    if (this.ctx && this.ctx.state !== "running") this.ctx.resume();
+    for (const c of [this.ctx, this.cctx]) if (c && c.state !== "running" && !(c === this.ctx && this.cutting)) c.resume();
     if (!this.ctx || (this.wantMic && !this.capture) || ["idle", "stopped", "denied", "nomic", "error"].includes(this.state)) {
       this.start(true);
+    }
+  }
+
+  cut(fid) {
+    // barge-in: the worklet drops its ring now (no fade: nothing it renders from here is heard),
+    // and the playback context is suspended, then resumed, which drops the audio held in the
+    // output path. The played count reported is what was heard before the cut.
+    const ctx = this.ctx;
+    const worklet = new Promise((resolve) => (this.cutWaiters = this.cutWaiters || new Map()).set(fid, resolve));
+    // the heard clock just before the cut: context time heard at a page time
+    const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
+    const lat = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
+    const clock =
+      ts && ts.performanceTime > 0 && ts.contextTime > 0
+        ? { ct: ts.contextTime, pt: ts.performanceTime }
+        : { ct: ctx.currentTime - lat, pt: performance.now() };
+    const rx = this.flushRx;
+    this.cutsPending++;
+    this.playback.port.postMessage({ type: "flush", fid, cut: true });
+    if (!this.cutting) {
+      this.stats.cuts++;
+      this.cutting = ctx.suspend().then(
+        () => {
+          const pt = performance.now(); // the output stream is stopped: silent from here
+          const cut = { cw: performance.timeOrigin + pt, hct: clock.ct + (pt - clock.pt) / 1000, ok: true };
+          this.resumeAfterCut(ctx);
+          return cut;
+        },
+        () => {
+          this.cutting = null;
+          return { ok: false };
+        },
+      );
+    }
+    const pending = this.cutting;
+    Promise.all([worklet, pending]).then(([m, cut]) => this.cutDone(m, cut, rx));
+  }
+
+  resumeAfterCut(ctx) {
+    const done = () => {
+      if (this.ctx !== ctx) return;
+      clearTimeout(timer);
+      this.cutting = null;
+      const cal = this.cal.p; // the context's clock stood still: map it afresh
+      cal.calib = cal.next = null;
+      cal.reset = 0;
+      this.contextChanged();
+    };
+    // (a context that ran before resumes without a new gesture; if it ever does not, say so)
+    const timer = setTimeout(() => {
+      if (this.ctx !== ctx || ctx.state === "running") return;
+      this.stats.cutFails++;
+      this.cutting = null;
+      this.contextChanged();
+    }, 2000);
+    ctx.resume().then(done, done);
+  }
+
+  cutDone(m, cut, rx) {
+    // the worklet's report and the cut's time: what was heard = the render position at the
+    // context time heard when the output stopped
+    let g = m.g;
+    const fw = this.heardWall(m.ct); // (when its silence would be heard without the cut)
+    let sw = fw;
+    if (cut.ok) {
+      // (a second flush during one cut: silent from the cut, or from when it came if later)
+      const cw = Math.max(cut.cw, rx);
+      g = heardAt(m.hist, cut.hct + (cw - cut.cw) / 1000, m.g);
+      sw = Math.min(sw, cw);
+      this.cutTap(cw);
+    }
+    this.cutsPending--;
+    this.report_flushed({ ...m, g, dropped: m.recv - g, rendered: m.g, cut: cut.ok ? cut.cw : null, fw }, sw, m.sr);
+  }
+
+  cutTap(cw) {
+    // the tap shows what was heard: samples rendered but still held when the output was cut are
+    // zeroed (the tap holds each block until it has been heard, so none has gone yet)
+    for (const t of this.tap) {
+      const first = Math.max(0, Math.ceil(((cw - t.tw) * t.rate) / 1000));
+      if (first < t.pcm.length) t.pcm.fill(0, first);
     }
   }
 
@@ -329,23 +463,25 @@ class Link {
     if (!BAD.has(this.state)) this.setState("stopped");
   }
 
-  calibrate(ctEnd) {
-    // wall ms of context time: the least delayed worklet message of the last 2-4 s (short, so
-    // the mapping follows the audio clock when it loses time: a starved audio thread skips)
+  calibrate(which, ctEnd) {
+    // wall ms of context time (which: "c" capture, "p" playback): the least delayed worklet
+    // message of the last 2-4 s (short, so the mapping follows the audio clock when it loses
+    // time: a starved audio thread skips)
+    const cal = this.cal[which];
     const now = wallMs();
     const d = now - ctEnd * 1000;
-    if (this.calib === null || d < this.calib) this.calib = d;
-    if (this.calibNext === null || d < this.calibNext) this.calibNext = d;
-    if (now > this.calibReset) {
-      this.calib = this.calibNext;
-      this.calibNext = null;
-      this.calibReset = now + 2000;
+    if (cal.calib === null || d < cal.calib) cal.calib = d;
+    if (cal.next === null || d < cal.next) cal.next = d;
+    if (now > cal.reset) {
+      cal.calib = cal.next;
+      cal.next = null;
+      cal.reset = now + 2000;
     }
   }
 
-  ctWall(ct) {
+  ctWall(which, ct) {
     // when the quantum at context time ct was rendered (page wall ms)
-    return ct * 1000 + (this.calib || 0);
+    return ct * 1000 + (this.cal[which].calib || 0);
   }
 
   heardWall(ct) {
@@ -355,15 +491,15 @@ class Link {
     const ts = c && c.getOutputTimestamp ? c.getOutputTimestamp() : null;
     if (ts && ts.performanceTime > 0 && ts.contextTime > 0) {
       const heard = performance.timeOrigin + ts.performanceTime + (ct - ts.contextTime) * 1000;
-      this.stats.outMapMs = heard - this.ctWall(ct); // (the output path's delay, for diagnosis)
+      this.stats.outMapMs = heard - this.ctWall("p", ct); // (the output path's delay, for diagnosis)
       return heard;
     }
-    return this.ctWall(ct) + (c ? ((c.outputLatency || 0) + (c.baseLatency || 0)) * 1000 : 0);
+    return this.ctWall("p", ct) + (c ? ((c.outputLatency || 0) + (c.baseLatency || 0)) * 1000 : 0);
   }
 
   fromCapture(m) {
     if (m.type !== "chunk") return;
-    this.calibrate(m.ct + (m.n * FRAME) / 24000);
+    this.calibrate("c", m.ct + (m.n * FRAME) / 24000);
     this.micLevel = Math.max(this.micLevel, m.peak);
     const now = wallMs();
     if (this.capture && now - this.lastAck > (this.opts.busy_ms || 700)) {
@@ -393,54 +529,72 @@ class Link {
     if (this.chunkPcm) {
       content.seq = this.firstSeq;
       content.n = this.chunkPcm.length / FRAME;
-      content.cw = this.ctWall(this.firstCt) - this.inLatencyMs;
+      content.cw = this.ctWall("c", this.firstCt) - this.inLatencyMs;
       buffers.push(this.chunkPcm.buffer);
       this.chunkPcm = null;
     }
     if (this.pos) content.pos = this.pos;
     if (this.events.length) content.ev = this.events.splice(0);
-    if (this.tap.length) {
-      const n = this.tap.reduce((a, t) => a + t.pcm.length, 0);
+    // the tap's blocks go once heard (until then a cut may still drop part of them), in order
+    const now = wallMs();
+    let ready = 0;
+    while (ready < this.tap.length && this.tap[ready].tw + (this.tap[ready].pcm.length * 1000) / this.tap[ready].rate <= now) ready++;
+    if (ready && !this.cutsPending) {
+      const blocks = this.tap.splice(0, ready);
+      const n = blocks.reduce((a, t) => a + t.pcm.length, 0);
       const pcm = new Int16Array(n);
       let k = 0;
-      for (const t of this.tap) {
+      for (const t of blocks) {
         pcm.set(t.pcm, k);
         k += t.pcm.length;
       }
-      content.tap = { tw: this.heardWall(this.tap[0].ct), rate: this.ctx.sampleRate, i: buffers.length };
+      content.tap = { tw: blocks[0].tw, rate: blocks[0].rate, i: buffers.length };
       buffers.push(pcm.buffer);
-      this.tap = [];
     }
     this.send(content, buffers);
   }
 
   fromPlayback(m) {
-    if (m.type === "pos") this.calibrate(m.ct);
+    if (m.type === "pos") this.calibrate("p", m.ct);
     const pw = this.heardWall(m.ct); // playback facts are stamped with when they are heard
     if (m.type === "pos") {
       this.spkLevel = Math.max(this.spkLevel, m.level * 1.4);
       this.pos = { g: m.g, pw, playing: m.playing, underruns: m.underruns };
       this.stats.underruns = m.underruns;
-      if (m.tap) this.tap.push({ pcm: m.tap, ct: m.tapCt });
+      if (m.tap) this.tap.push({ pcm: m.tap, tw: this.heardWall(m.tapCt), rate: this.ctx.sampleRate });
       // without a running mic, playback facts travel on their own, once per chunk
       if (!this.capture && (m.playing || this.events.length || this.tap.length)) this.sendUp();
     } else if (m.type === "flushed") {
-      this.stats.flushes++;
-      this.stats.lastFlush = { fid: m.fid, g: m.g, dropped: m.dropped, sw: pw };
-      // sr: the page has rendered silence by now (the render time's upper bound: the context
-      // clock's mapping runs early by up to a render burst); sw: silent at the speaker
-      const sr = wallMs();
-      const rx = this.flushRx || sr;
-      this.send({ t: "flushed", fid: m.fid, g: m.g, recv: m.recv, dropped: m.dropped, sw: pw, sr, rx, off: this.offset });
+      const waiter = m.hist && this.cutWaiters ? this.cutWaiters.get(m.fid) : null;
+      if (waiter) {
+        this.cutWaiters.delete(m.fid);
+        m.sr = wallMs(); // the worklet renders silence from before this
+        // (the tap's block in the making, cut short: stamped now, before the clock stops)
+        if (m.tap) this.tap.push({ pcm: m.tap, tw: this.heardWall(m.tapCt), rate: this.ctx.sampleRate });
+        waiter(m); // (cutDone reports it, once the cut's time is known)
+      } else {
+        // sr: the page has rendered silence by now (the render time's upper bound: the context
+        // clock's mapping runs early by up to a render burst); sw: silent at the speaker
+        this.report_flushed(m, pw, wallMs());
+      }
     } else {
       this.events.push({ k: m.type, g: m.g, pw });
     }
   }
 
+  report_flushed(m, sw, sr) {
+    this.stats.flushes++;
+    this.stats.lastFlush = { fid: m.fid, g: m.g, dropped: m.dropped, sw, cut: m.cut || null };
+    const rx = this.flushRx || sr;
+    const content = { t: "flushed", fid: m.fid, g: m.g, recv: m.recv, dropped: m.dropped, sw, sr, rx, off: this.offset };
+    if (m.cut) Object.assign(content, { cut: m.cut, rendered: m.rendered, fw: m.fw });
+    this.send(content);
+  }
+
   // ------------------------------------------------------------------ views
 
   setState(state, detail) {
-    this.history.push([Math.round(performance.now()), state, this.ctx ? this.ctx.state : null]);
+    this.history.push([Math.round(performance.now()), state, this.ctxState()]);
     if (this.history.length > 200) this.history.shift();
     this.state = state;
     this.detail = detail || "";
@@ -462,7 +616,8 @@ class Link {
     this.model.off("msg:custom", this.onMsg);
     clearTimeout(this.helloTimer);
     clearInterval(this.lagTimer);
-    if (this.ctx) this.ctx.close();
+    for (const c of [this.ctx, this.cctx]) if (c) c.close();
+    this.ctx = this.cctx = null;
     if (window.__vlnbAudio === this) delete window.__vlnbAudio;
   }
 }

@@ -7,9 +7,16 @@
 //                                      the prebuffer instead of waiting for more
 //   {type:"flush", fid}                at the next render quantum: fade out over <= 3 ms
 //                                      (within that quantum), drop the rest, report
+//   {type:"flush", fid, cut: true}     the page cuts its output (suspends this context, which
+//                                      drops what the output path holds): drop the ring now,
+//                                      render silence from here, no fade (nothing rendered from
+//                                      here on is heard), and report the render history so the
+//                                      page can tell what was heard before the cut
 // Posts: {type:"pos", g, ct, playing, level, tap?} every `report` samples while playing,
 // {type:"started", g, ct}, {type:"underrun", g, ct}, {type:"drained", g, ct},
-// {type:"flushed", fid, g, recv, dropped, ct} (ct = context time the output went silent).
+// {type:"flushed", fid, g, recv, dropped, ct} (ct = context time the output went silent; g =
+// samples rendered), with a cut also hist: [[ct, g], ...] = the read position g at the start of
+// each of the last render quanta (and now), oldest first.
 // Playing starts (and restarts after an underrun) once `prebuffer` samples are queued.
 const IN_RATE = 24000;
 
@@ -34,6 +41,8 @@ class VlnbPlayback extends AudioWorkletProcessor {
     this.since = 0;
     this.sq = 0;
     this.cnt = 0;
+    this.hist = new Float64Array(2 * 512); // (ct, r) at the start of the last 512 quanta (~1.5 s)
+    this.histN = 0;
     if (this.tapOn) {
       this.tap = new Float32Array(this.report + 256);
       this.tapN = 0;
@@ -66,8 +75,45 @@ class VlnbPlayback extends AudioWorkletProcessor {
     } else if (m.type === "end") {
       this.ended = true;
     } else if (m.type === "flush") {
-      this.flushReq = m.fid;
+      if (m.cut) this.cut(m.fid);
+      else this.flushReq = m.fid;
     }
+  }
+
+  cut(fid) {
+    // the output is being cut: what was rendered but not yet heard is dropped downstream, so
+    // the page works out the heard position from this history and the cut's time
+    const k = Math.min(this.histN, 512);
+    const hist = [];
+    for (let j = this.histN - k; j < this.histN; j++) {
+      const q = (j % 512) * 2;
+      hist.push([this.hist[q], Math.floor(this.hist[q + 1])]);
+    }
+    const rendered = Math.min(Math.floor(this.r), this.w);
+    hist.push([currentTime, rendered]);
+    this.flushReq = null;
+    this.r = this.w;
+    this.playing = false;
+    this.ended = false;
+    const msg = { type: "flushed", fid, g: rendered, recv: this.w, dropped: this.w - rendered, ct: currentTime, hist };
+    const transfer = [];
+    if (this.tapOn && this.tapN > 0) {
+      msg.tap = this.tapPcm();
+      msg.tapCt = this.tapCt;
+      transfer.push(msg.tap.buffer);
+    }
+    this.port.postMessage(msg, transfer);
+  }
+
+  tapPcm() {
+    // what was rendered since the last post, as PCM16 (and the tap starts afresh)
+    const tap = new Int16Array(this.tapN);
+    for (let j = 0; j < this.tapN; j++) {
+      const v = this.tap[j];
+      tap[j] = v < 0 ? Math.max(-32768, v * 32768) : Math.min(32767, v * 32767);
+    }
+    this.tapN = 0;
+    return tap;
   }
 
   sample() {
@@ -82,6 +128,10 @@ class VlnbPlayback extends AudioWorkletProcessor {
     const out = outputs[0][0];
     const n = out.length;
     let i = 0;
+    const q = (this.histN % 512) * 2;
+    this.hist[q] = currentTime;
+    this.hist[q + 1] = this.r;
+    this.histN++;
     if (this.flushReq !== null) {
       const fid = this.flushReq;
       this.flushReq = null;
@@ -143,16 +193,10 @@ class VlnbPlayback extends AudioWorkletProcessor {
         overflows: this.overflows,
       };
       const transfer = [];
-      if (this.tapOn) {
-        const tap = new Int16Array(this.tapN);
-        for (let j = 0; j < this.tapN; j++) {
-          const v = this.tap[j];
-          tap[j] = v < 0 ? Math.max(-32768, v * 32768) : Math.min(32767, v * 32767);
-        }
-        msg.tap = tap;
+      if (this.tapOn && this.tapN > 0) {
+        msg.tap = this.tapPcm();
         msg.tapCt = this.tapCt;
-        transfer.push(tap.buffer);
-        this.tapN = 0;
+        transfer.push(msg.tap.buffer);
       }
       this.port.postMessage(msg, transfer);
       this.since = 0;

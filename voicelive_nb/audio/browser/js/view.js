@@ -19,7 +19,7 @@ class View {
     el.append(this.button, meters, this.status);
     // a suspended context resumes on any trusted click or key press in the widget
     this.gesture = () => {
-      if (link.ctx && link.ctx.state !== "running") link.resume();
+      if (link.needsGesture()) link.resume();
     };
     el.addEventListener("pointerdown", this.gesture);
     el.addEventListener("keydown", this.gesture);
