@@ -169,6 +169,16 @@ class Link {
     return p !== "running" ? p : c;
   }
 
+  outLatency() {
+    // the playback context's output latency (s); a stream just restarted (after a cut) reads
+    // outputLatency 0 for a while: keep the last real figure until it reads again
+    const c = this.ctx;
+    if (!c) return 0;
+    const lat = (c.outputLatency || 0) + (c.baseLatency || 0);
+    if (c.outputLatency > 0 || this.lastLat === undefined) this.lastLat = lat;
+    return this.lastLat;
+  }
+
   report() {
     const c = this.ctx;
     this.send({
@@ -177,7 +187,7 @@ class Link {
       detail: this.detail,
       ctx_state: this.ctxState(),
       rate: c ? c.sampleRate : 0,
-      out_latency: c ? (c.outputLatency || 0) + (c.baseLatency || 0) : 0,
+      out_latency: this.outLatency(),
       secure: !!window.isSecureContext,
     });
   }
@@ -410,7 +420,13 @@ class Link {
       const cal = this.cal.p; // the context's clock stood still: map it afresh
       cal.calib = cal.next = null;
       cal.reset = 0;
-      this.contextChanged();
+      if (!(this.state === "running" && this.contextsRunning())) this.contextChanged();
+      // (its output latency reads again once the stream runs: tell the kernel if it moved)
+      const before = this.lastLat;
+      clearTimeout(this.latTimer);
+      this.latTimer = setTimeout(() => {
+        if (this.ctx === ctx && Math.abs(this.outLatency() - before) > 0.002) this.report();
+      }, 1000);
     };
     // (a context that ran before resumes without a new gesture; if it ever does not, say so)
     const timer = setTimeout(() => {
@@ -494,7 +510,7 @@ class Link {
       this.stats.outMapMs = heard - this.ctWall("p", ct); // (the output path's delay, for diagnosis)
       return heard;
     }
-    return this.ctWall("p", ct) + (c ? ((c.outputLatency || 0) + (c.baseLatency || 0)) * 1000 : 0);
+    return this.ctWall("p", ct) + this.outLatency() * 1000;
   }
 
   fromCapture(m) {
