@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import random
 import sys
 import threading
@@ -47,6 +46,7 @@ import wave
 from typing import Any
 
 import numpy as np
+from _sink import opened
 
 RATE = 24000
 CLICK = np.full(24, 20000, dtype=np.int16)  # 1 ms
@@ -150,18 +150,6 @@ class Probe:
 
         quiet_alsa()  # libasound's "underrun occurred" lines would bury the bench's output
         import sounddevice as sd
-
-        def opened(env: dict[str, str], make: Any) -> Any:
-            old = {k: os.environ.get(k) for k in env}
-            os.environ.update(env)
-            try:
-                return make()
-            finally:
-                for k, v in old.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
 
         common = {"samplerate": RATE, "channels": 1, "dtype": "int16", "latency": "low"}
         self.streams = [

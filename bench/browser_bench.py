@@ -18,17 +18,24 @@ virtual mic).  Figures, median / p95 in ms:
 * **socket -> output**: a response's first audio delta read off the socket -> its first
   sample heard (the page's render time + its reported output latency; the DAC time);
 * **barge-in -> silent**: ``speech_started`` read off the socket -> the output silent.  For
-  the page: when it *cut* its output (its playback AudioContext's ``suspend()`` resolved: the
-  output stream is stopped and the audio it and PulseAudio held is dropped, not played), or
+  the page, timed by the page: when it *cut* its output (its playback AudioContext's
+  ``suspend()`` resolved; the page counts the audio it and PulseAudio held as dropped), or
   when the silence it rendered is heard (the quantum the worklet went silent, mapped by the
-  context's output timestamp: render time + output latency), whichever is earlier.  Not in
-  it: the sound server's last few ms after the stream stops (checked apart on 2026-12-05 by
-  recording the null sink with a second, never-suspended context as the time reference: the
-  sink fell silent 3.2-3.7 ms after ``suspend()`` was called, 1.6-3.4 ms after it resolved;
-  a gain -> 0 instead fell silent 37-40 ms after, as the output timestamp predicts).  Also
-  shown: the flush reaching the page, the page having rendered silence, and what the figure
-  would be without the cut (rendered silence heard).  For the device: the player's estimate
-  (block in flight + device latency; PortAudio's abort drops what PulseAudio holds);
+  context's output timestamp: render time + output latency), whichever is earlier.  (A
+  check on 2026-12-05, timed by a second, never-suspended context, found the null sink silent
+  1.6-3.4 ms after ``suspend()`` resolved; the monitor recording below, the direct measure,
+  found it silent 29.5 / 40.2 ms after the page-timed silence in the 5-minute run of 12:16.)
+  Also shown: the flush reaching the page, the page having rendered silence, and what the
+  figure would be without the cut (rendered silence heard).  For the device: at the sink
+  (below); the player's estimate (block in flight + device latency) is shown apart;
+* **barge-in -> silent at the sink**, both paths: this process records the speaker null
+  sink's monitor (``vspeaker.monitor``: Chromium and the kernel's local speaker both play into
+  ``vspeaker``) in 4 ms blocks (``bench/_sink.py``, dated on ``time.monotonic()`` as the
+  latency bench's probe dates its monitor); silent = the end of the last sample louder than
+  ``LOUD`` before the sink stays quiet ``QUIET_S`` (eSpeak pauses ~0.3 s between sentences;
+  the next answer starts seconds later).  Barge-ins in a pause of the answer (nothing heard
+  after them) and ones with no sound or no quiet near them are skipped and counted.  For the
+  page, also how much later the sink fell silent than the page-timed figure;
 * **underruns** over the run (player + page / device), and **CPU** in % of one core while
   audio flows both ways: Chromium (all its processes) or PulseAudio, jupyter_server, kernel.
 
@@ -57,9 +64,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from _figures import Stat  # noqa: E402
+from _sink import SinkRecorder  # noqa: E402
 
 RATE = 48000
 FAKE_MIC = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+SINK = "vspeaker"  # VirtualAudio's speaker null sink: the kernel's local speaker and Chromium play into it
+LOUD = 100  # |sample| above this is sound on the sink (the emulator's eSpeak answer: median 640, peaks 22000)
+QUIET_S = 0.4  # the sink quiet this long after a barge-in: the answer ended (eSpeak pauses ~0.3 s between sentences)
+PAUSE_S = 0.01  # the sink quiet since this long before speech_started: the user spoke in a pause of the answer
 ANSWER = "Paris is the capital of France. " + "It is a large old city on the river Seine with many museums. " * 4
 
 EMULATOR = f"""
@@ -176,6 +188,51 @@ def _descendants(pid: int, match: str) -> list[Any]:
     return [p for p in psutil.Process(pid).children(recursive=True) if match in " ".join(p.cmdline()).lower()]
 
 
+def _at_sink(facts: dict[str, Any], rec: SinkRecorder) -> dict[str, Any]:
+    """Barge-in -> silent at the sink: ``speech_started`` read off the socket -> the end of the last loud
+    sample before the sink stays quiet for ``QUIET_S`` (the interrupted answer's end), per barge-in flush.
+
+    Both are ``time.monotonic()`` (the kernel's facts, and ``rec`` in this process: one system-wide clock).
+    A barge-in is skipped (and counted) when the sink carried no sound within 2 s of it, never stayed quiet
+    for ``QUIET_S`` within 2 s after it, was already quiet when the user spoke (in a pause of the answer,
+    and the cut came before the next word), or was not recorded that far.
+    """
+    speech = sorted(facts["speech"])
+    last = float(rec.times[rec.blocks - 1] + rec.offset) if rec.blocks else 0.0
+    ms: list[float] = []
+    late: list[float] = []  # the sink silent after the flush's own figure (the page's silence; the estimate)
+    skipped = {"no sound near": 0, "in a pause at the barge-in": 0, "no quiet stretch": 0, "not recorded": 0}
+    for t, stale, reason in facts["flushed"]:
+        before = [x for x in speech if t - 0.5 <= x <= t]
+        if reason != "speech_started" or not before:
+            continue
+        s = before[-1]
+        if s + 2.0 > last:
+            skipped["not recorded"] += 1
+            continue
+        ends = rec.loud_ends(s - 2.0, s + 2.0, LOUD)
+        if not ends.size:
+            skipped["no sound near"] += 1
+            continue
+        nxt = np.append(ends[1:] - 1.0 / rec.rate, s + 2.0)  # where the next loud sample starts
+        quiet = np.flatnonzero((nxt - ends >= QUIET_S) & (nxt > s))  # long quiets reaching past s
+        if not quiet.size:
+            skipped["no quiet stretch"] += 1
+        elif ends[quiet[0]] < s - PAUSE_S:  # nothing heard after the barge-in: no figure
+            skipped["in a pause at the barge-in"] += 1
+        else:
+            ms.append((float(ends[quiet[0]]) - s) * 1000.0)
+            if stale is not None:
+                late.append(ms[-1] - ((t - s) * 1000.0 + float(stale)))
+    return {
+        "barge_in_at_sink": Stat.of(ms),
+        "sink_after_flush_figure": Stat.of(late),
+        "sink_ms": ms,
+        "sink_skipped": skipped,
+        "sink_overflows": rec.overflows,
+    }
+
+
 def _figures(facts: dict[str, Any], browser: bool, minutes: float) -> dict[str, Any]:
     """Median/p95 figures from one path's facts (monotonic seconds in, ms out)."""
     mic = np.array(facts["mic"], dtype=np.float64)
@@ -234,10 +291,12 @@ def _figures(facts: dict[str, Any], browser: bool, minutes: float) -> dict[str, 
 
 
 def _run_path(
-    lp: Any, page: Any, cell: int, minutes: float, groups: dict[str, Callable[[], list[Any]]]
+    lp: Any, page: Any, cell: int, minutes: float, groups: dict[str, Callable[[], list[Any]]], rec: SinkRecorder
 ) -> dict[str, Any]:
-    """Run the start cell, let it talk for ``minutes``, measure CPU meanwhile, run the finish cell."""
+    """Run the start cell, let it talk for ``minutes``, measure CPU meanwhile, run the finish cell;
+    ``rec`` records the sink's monitor throughout."""
     load0 = os.getloadavg()[0]
+    rec.start()
     _run_cell(page, cell)
     lp.wait_cells_done()
     time.sleep(10.0)  # settle: the first turn and the page's start are not steady state
@@ -251,6 +310,7 @@ def _run_path(
     cpu = procs.percent()
     _run_cell(page, cell + 1)
     lp.wait_cells_done()
+    rec.stop()
     return {"cpu": cpu, "load": (load0, os.getloadavg()[0])}
 
 
@@ -326,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, root / "bench.ipynb")
         with VirtualAudio() as va:
-            pulse = {"PULSE_SERVER": va.server, "PULSE_SINK": "vspeaker", "PULSE_SOURCE": "vmic"}
+            pulse = {"PULSE_SERVER": va.server, "PULSE_SINK": SINK, "PULSE_SOURCE": "vmic"}
             env: dict[str, str | None] = {"VOICELIVE_NB_HEADLESS": None, "HF_HUB_OFFLINE": "1", **pulse}
             chrome_args = [
                 *FAKE_MIC,
@@ -359,13 +419,19 @@ def main(argv: list[str] | None = None) -> int:
                         return _descendants(os.getpid(), "chrom")
 
                     groups = {"audio": chromium, "server": server, "kernel": kernel}
-                    run = _run_path(lp, page, 1, args.minutes, groups)
+                    rec = SinkRecorder(SINK, args.minutes * 60 + 120)
+                    run = _run_path(lp, page, 1, args.minutes, groups, rec)
                     lags = page.evaluate("() => window.__vlnbAudio ? window.__vlnbAudio.lags : []")
                     run["main_thread_lag"] = Stat.of(list(lags))
                     trips = page.evaluate("() => window.__vlnbAudio ? window.__vlnbAudio.trips : {}")
                     run["trips"] = {kind: Stat.of(list(v)) for kind, v in trips.items()}
                     facts = json.loads((tmp / "browser.json").read_text())
-                    results["browser"] = {**_figures(facts, True, args.minutes), **run, "stats": facts["stats"]}
+                    results["browser"] = {
+                        **_figures(facts, True, args.minutes),
+                        **_at_sink(facts, rec),
+                        **run,
+                        "stats": facts["stats"],
+                    }
                     results["browser"]["page"] = facts["page"]
                 if args.only != "browser":
                     print(f"local path: {args.minutes:g} min ...", flush=True)
@@ -376,9 +442,10 @@ def main(argv: list[str] | None = None) -> int:
                         return [psutil.Process(pulse_pid)]
 
                     groups = {"audio": pulseaudio, "server": server, "kernel": kernel}
-                    run = _run_path(lp, page, 3, args.minutes, groups)
+                    rec = SinkRecorder(SINK, args.minutes * 60 + 120)
+                    run = _run_path(lp, page, 3, args.minutes, groups, rec)
                     facts = json.loads((tmp / "local.json").read_text())
-                    results["local"] = {**_figures(facts, False, args.minutes), **run}
+                    results["local"] = {**_figures(facts, False, args.minutes), **_at_sink(facts, rec), **run}
     finally:
         if emulator.poll() is None:
             assert emulator.stdin is not None
@@ -407,7 +474,20 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
     def cpu(r: dict[str, Any] | None, key: str) -> str:
         return "—" if r is None else f"{r['cpu'][key]:.0f} %"
 
+    def skipped(r: dict[str, Any] | None) -> str:
+        if r is None:
+            return "—"
+        why = [f"{n} {why}" for why, n in r["sink_skipped"].items() if n]
+        return ", ".join(why + ([f"monitor overflows {r['sink_overflows']}"] if r["sink_overflows"] else [])) or "0"
+
     stats = (b or {}).get("stats", {})
+    late = (b or {}).get("sink_after_flush_figure")
+    undercount = (
+        f"In this run the sink played {late.median:.1f} ms (median; p95 {late.p95:.1f}) past the page-timed silence:"
+        " the 2026-12-05 check above under-counted."
+        if late is not None and late.n and late.median > 10.0
+        else ""
+    )
     lines = [
         "# Browser audio vs local devices (bench/browser_bench.py)",
         "",
@@ -427,10 +507,16 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"| of which page capture -> page send | {cell(b, 'capture_to_send')} | | |",
         f"| of which page send -> kernel | {cell(b, 'send_to_kernel')} | | |",
         f"| socket -> output | {cell(b, 'socket_to_output')} | {cell(loc, 'socket_to_output')} | |",
-        f"| barge-in -> silent | {cell(b, 'barge_in_to_silent')} | {cell(loc, 'barge_in_to_silent')} | p95 <= 60 |",
+        f"| barge-in -> silent (page-timed; local: at the sink) | {cell(b, 'barge_in_to_silent')} "
+        f"| {cell(loc, 'barge_in_at_sink')} | p95 <= 60 |",
         f"| of which to the flush reaching the page | {cell(b, 'barge_in_to_page')} | | |",
         f"| of which to the page having rendered silence | {cell(b, 'barge_in_to_rendered_silence')} | | |",
         f"| without the cut: rendered silence heard | {cell(b, 'barge_in_uncut')} | | |",
+        f"| barge-in -> silent at the sink (monitor recording) | {cell(b, 'barge_in_at_sink')} "
+        f"| {cell(loc, 'barge_in_at_sink')} | p95 <= 60 |",
+        f"| of which after the page-timed silence | {cell(b, 'sink_after_flush_figure')} | | |",
+        f"| at the sink: barge-ins skipped | {skipped(b)} | {skipped(loc)} | |",
+        f"| local player's estimate (block in flight + device latency) | | {cell(loc, 'barge_in_to_silent')} | |",
         f"| flushes that cut the page's output | {cell(b, 'cuts')} | | |",
         f"| page main thread: a 50 ms timer late by (last 2 min) | {cell(b, 'main_thread_lag')} | | |",
         f"| underruns in the run | {cell(b, 'underruns')} | {cell(loc, 'underruns')} | 0 |",
@@ -449,14 +535,21 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         "CPU is % of one core over the run (after 10 s of settling), per process group. Barge-in -> silent for the",
         "browser is measured by the page: at a flush it cuts its output (suspends its playback AudioContext, then",
-        "resumes it), which drops the audio Chromium and PulseAudio held (outputLatency, ~40 ms here); silent =",
+        "resumes it), meant to drop the audio Chromium and PulseAudio held (outputLatency, ~40 ms here); silent =",
         "when that suspend() resolved, or when its rendered silence is heard (output timestamp) if earlier. Not",
         "counted: the sound server's last ms after the stream stops (a null-sink recording on 2026-12-05, timed by",
         "a second, never-suspended context: silent 1.6-3.4 ms after suspend() resolved; a gain -> 0 instead",
         "37-40 ms after, as the output timestamp predicts). 'Without the cut' is the rendered",
-        "silence heard (render time + output latency): the figure before the cut. For local devices it is the",
-        "player's estimate (the block in flight plus the device latency; PortAudio's abort drops what PulseAudio",
-        "holds). Both run on the same PulseAudio null sink.",
+        "silence heard (render time + output latency): the figure before the cut. Both run on the same PulseAudio",
+        "null sink, vspeaker. 'At the sink' is measured there for both paths: the bench process records",
+        "vspeaker.monitor in 4 ms blocks (bench/_sink.py, PortAudio time mapped to time.monotonic() as the latency",
+        "bench's probe does; the kernel's speech_started times are time.monotonic() too, one clock system-wide);",
+        f"silent = the end of the last sample above |{LOUD}| before {QUIET_S:g} s of quiet (eSpeak's answer pauses",
+        "~0.3 s between sentences). Barge-ins spoken in a pause of the answer (nothing heard after them) are",
+        "skipped. 'Of which after the page-timed silence' is, per barge-in, the sink's figure minus the page's: what",
+        "the page counted as silent but the sink still played. The local main row is this sink figure; the",
+        "player's estimate (block in flight plus the device latency) is its own row.",
+        *([undercount] if undercount else []),
         "",
         "jupyter_server leaves Nagle's algorithm on for kernel websockets: each kernel -> page message waited for",
         "the browser's delayed ACK of the previous one, 25-40 ms. voicelive-nb's server extension",
