@@ -219,7 +219,8 @@ def test_two_items_back_to_back_get_separate_marks() -> None:
     assert ms == {}
 
 
-def test_wraparound_is_bit_exact() -> None:
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["array", "bytes"])
+def test_wraparound_is_bit_exact(as_bytes: bool) -> None:
     p = Player(RATE, capacity_s=0.05)  # 1200 samples
     d = Device(p, block=350)
     sent = []
@@ -228,7 +229,7 @@ def test_wraparound_is_bit_exact() -> None:
     for _ in range(40):
         chunk = ramp(700, start)
         start += 700
-        p.push(chunk, "r", "i")
+        p.push(chunk.tobytes() if as_bytes else chunk, "r", "i")  # (bytes: the session's deltas)
         sent.append(chunk)
         got.append(d.tick(1))
         got.append(d.tick(1))

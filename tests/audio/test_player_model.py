@@ -70,7 +70,7 @@ def test_player_matches_model(sequence: list[tuple[str, int, int]]) -> None:
                 continue  # a full ring raises (covered elsewhere); no audio follows response.audio.done
             values = (np.arange(counter, counter + b) % 30000 + 1).astype(np.int16)
             counter += b
-            player.push(values, f"r{a}", f"i{a}")
+            player.push(values.tobytes() if b % 2 else values, f"r{a}", f"i{a}")  # (bytes: the session's deltas)
             model.push(a, values)
         elif op == "fill":
             for _ in range(max(b, 1)):

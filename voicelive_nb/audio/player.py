@@ -34,6 +34,7 @@ is not running.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -42,6 +43,9 @@ from voicelive_nb.audio.playback import FlushInfo, PlaybackMark, PlayerFullError
 from voicelive_nb.audio.ring import CHUNK, KIND_NAMES, PlaybackRing
 
 __all__ = ["Player"]
+
+_LITTLE_ENDIAN = sys.byteorder == "little"  # PCM16 bytes are the ring's own samples, byte for byte
+_NO_SAMPLES = np.zeros(0, dtype=np.int16)
 
 
 class Player(PlaybackRing):
@@ -76,9 +80,16 @@ class Player(PlaybackRing):
         :attr:`dropped_late_ms`).  Raises :class:`PlayerFullError` if the ring has
         no room, :class:`ValueError`/:class:`TypeError` for malformed audio.
         """
-        # the session's case (even-length bytes) checked cheaply; the rest by _as_int16
-        samples = np.frombuffer(pcm, dtype="<i2") if type(pcm) is bytes and not len(pcm) & 1 else as_int16(pcm)
-        n = samples.shape[0]
+        # the session's case (even-length bytes, copied into the ring as they are) checked
+        # cheaply; the rest by as_int16
+        if type(pcm) is bytes and not len(pcm) & 1 and _LITTLE_ENDIAN:
+            raw: bytes | None = pcm
+            samples = _NO_SAMPLES
+            n = len(pcm) >> 1
+        else:
+            raw = None
+            samples = as_int16(pcm)
+            n = samples.shape[0]
         last = self._push_key
         if last is not None and last[0] == response_id and last[1] == item_id:  # the same item again
             serial: int | None = self._push_serial
@@ -104,7 +115,16 @@ class Player(PlaybackRing):
             )
         # copy outside the lock: the device never reads at or past the published _w
         start = w % self.capacity
-        if start + n <= self.capacity:
+        if raw is not None:  # (a memoryview copy: no array made for the bytes)
+            i = 2 * start
+            if start + n <= self.capacity:
+                self._bytes[i : i + 2 * n] = raw
+            else:
+                k = 2 * (self.capacity - start)
+                view = memoryview(raw)
+                self._bytes[i:] = view[:k]
+                self._bytes[: 2 * n - k] = view[k:]
+        elif start + n <= self.capacity:
             self._buf[start : start + n] = samples
         else:
             first = self.capacity - start
@@ -205,17 +225,17 @@ class Player(PlaybackRing):
             loop_marks, self._loop_marks = self._loop_marks, []
             lo, hi = self._mark_r, self._mark_w
             oldest_intact = self._w - self.capacity
-            marks = self._marks
+            nmarks = self._nmarks
             for i in range(lo, hi):
-                j = 6 * (i % self._nmarks)
-                kind, serial, off, pos, n, t = marks[j : j + 6]
+                k = i % nmarks
+                kind, serial, pos, n = self._mk_kind[k], self._mk_serial[k], self._mk_pos[k], self._mk_n[k]
                 key = self._key_of.get(serial)
                 if key is None:
                     continue
                 pcm: bytes | None = None
                 if kind == CHUNK and pos >= oldest_intact:
                     pcm = self._read_ring(pos, n)
-                out.append(PlaybackMark(KIND_NAMES[kind], key[0], key[1], t, off, n, pcm))
+                out.append(PlaybackMark(KIND_NAMES[kind], key[0], key[1], self._mk_t[k], self._mk_off[k], n, pcm))
             self._mark_r = hi
             self._mark_lim = hi + self._nmarks
         if loop_marks:

@@ -13,9 +13,10 @@ time of the item's first sample, ``chunk`` marks the time of their first sample,
 
 Real-time safety (verified by ``tests/audio/test_player.py``, which runs
 ``fill`` under :mod:`tracemalloc`): ``fill`` allocates no buffers and keeps no
-containers; it only makes transient numpy views, a mark's tuple and Python ints, freed
-before it returns (peak traced memory over thousands of calls stays below 2 KiB, no
-growth).  It takes one :class:`threading.Lock` that both sides hold only for integer
+containers; it only makes transient numpy views and Python ints, freed before it returns
+(peak traced memory over thousands of calls stays below 2 KiB, no growth; the ring's
+windows for the device's block size, views without data, are made once per block size).
+It takes one :class:`threading.Lock` that both sides hold only for integer
 bookkeeping and one block-sized ``memcpy`` (microseconds); ``push`` copies its
 data into the ring *outside* the lock, since the device never reads past the
 published write position.
@@ -27,14 +28,19 @@ such a case (one item's segment, no ring wrap-around, not the item's last block 
 is done).  Such a block is one compare, one copy and one mark; the item's played count
 and end time follow from the run's start and are written back (``_settle``) before
 anything reads them.
+
+Cost.  ``fill`` runs 50 times a second and ``push`` once per delta, so their Python
+overhead is most of what playback costs: the ring's attributes are slots, the block is
+one index into a window view (no slice), a mark is six stores at one index of parallel
+lists, and ``push`` copies PCM16 bytes through a memoryview (no array made for them).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from voicelive_nb.audio.playback import MarkKind, PlaybackMark
 
@@ -49,6 +55,63 @@ class PlaybackRing:
     """The ring of int16 mono samples and its device side (see :class:`~voicelive_nb.audio.player.Player`
     for the arguments; the player is what the session uses)."""
 
+    # Slots: the fast paths read and write a dozen of these per call; with more than 30
+    # attributes an instance's dict stops sharing its keys and every access becomes a dict
+    # lookup, while a slot is a fixed offset.  (Player, the subclass, still has a __dict__.)
+    __slots__ = (
+        "_buf",
+        "_bytes",
+        "_dropped_late",
+        "_fast_base",
+        "_fast_end",
+        "_fast_n",
+        "_fast_serial",
+        "_fast_t",
+        "_fast_wrap",
+        "_key_done",
+        "_key_end",
+        "_key_last_t",
+        "_key_of",
+        "_key_played",
+        "_key_serial",
+        "_key_stopped",
+        "_last_serial",
+        "_lock",
+        "_loop_marks",
+        "_mark_lim",
+        "_mark_r",
+        "_mark_w",
+        "_min_live",
+        "_mk_kind",
+        "_mk_n",
+        "_mk_off",
+        "_mk_pos",
+        "_mk_serial",
+        "_mk_t",
+        "_next_serial",
+        "_nkeys",
+        "_nmarks",
+        "_nseg",
+        "_open_serial",
+        "_push_key",
+        "_push_serial",
+        "_r",
+        "_seg_pos",
+        "_seg_r",
+        "_seg_serial",
+        "_seg_w",
+        "_serial_of",
+        "_w",
+        "_win1",
+        "_win2",
+        "_win_n",
+        "capacity",
+        "flushes",
+        "marks_dropped",
+        "rate",
+        "underflows",
+    )
+
     def __init__(
         self, rate: int = 24000, capacity_s: float = 120.0, max_items: int = 1024, max_marks: int = 8192
     ) -> None:
@@ -60,6 +123,11 @@ class PlaybackRing:
         self.capacity = max(1, round(rate * capacity_s))
         self._buf = np.empty(self.capacity, dtype=np.int16)
         self._buf.fill(0)  # touch every page now, not with page faults while audio streams
+        # the ring's n-sample windows, by start (views, made for the device's block size n):
+        # the fast run's block is one index, not a slice (for (n,) and (n, 1) device buffers)
+        self._win_n = 0
+        self._win1 = self._win2 = self._buf[:0]
+        self._bytes = self._buf.data.cast("B")  # and as bytes, for PCM16 bytes pushed
         self._lock = threading.Lock()
         # absolute positions (samples ever written / claimed by the device)
         self._w = 0
@@ -80,9 +148,15 @@ class PlaybackRing:
         self._key_last_t: list[float] = [0.0] * self._nkeys  # end time of last sample played
         # marks ring (written by fill, read by drain_marks)
         self._nmarks = int(max_marks)
-        # mark i is _marks[6 * j : 6 * j + 6] with j = i % max_marks: kind, serial, offset in the
-        # item, ring position, samples, t (one flat list: a mark is one slice assignment)
-        self._marks: list[Any] = [0] * (6 * self._nmarks)  # (ints, and t a float)
+        # mark i is entry i % max_marks of six parallel lists: kind, serial, offset in the item,
+        # ring position, samples, t (a mark is six stores at one index: no index arithmetic,
+        # whose ints past 256 would each be allocated)
+        self._mk_kind: list[int] = [0] * self._nmarks
+        self._mk_serial: list[int] = [0] * self._nmarks
+        self._mk_off: list[int] = [0] * self._nmarks
+        self._mk_pos: list[int] = [0] * self._nmarks
+        self._mk_n: list[int] = [0] * self._nmarks
+        self._mk_t: list[float] = [0.0] * self._nmarks
         self._mark_w = 0
         self._mark_lim = self._nmarks  # _mark_r + max_marks: marks at or past it are dropped
         self._mark_r = 0
@@ -124,19 +198,26 @@ class PlaybackRing:
         lock.acquire()  # (cheaper than ``with``; the finally releases it)
         try:
             r = self._r
-            if r + n <= self._fast_end:  # the common block: the middle of a playing item
-                start = r % self.capacity
+            end = r + n
+            if end <= self._fast_end:  # the common block: the middle of a playing item
+                if n != self._win_n:
+                    self._windows(n)
                 if out.ndim == 2:
-                    out[:, 0] = self._buf[start : start + n]
+                    out[...] = self._win2[r % self.capacity]
                 else:
-                    out[:] = self._buf[start : start + n]
-                self._r = r + n
+                    out[...] = self._win1[r % self.capacity]
+                self._r = end
                 self._fast_t = t
                 self._fast_n = n
                 w = self._mark_w
                 if w < self._mark_lim:
-                    j = 6 * (w % self._nmarks)
-                    self._marks[j : j + 6] = (CHUNK, self._fast_serial, r - self._fast_base, r, n, t)
+                    k = w % self._nmarks
+                    self._mk_kind[k] = CHUNK
+                    self._mk_serial[k] = self._fast_serial
+                    self._mk_off[k] = r - self._fast_base
+                    self._mk_pos[k] = r
+                    self._mk_n[k] = n
+                    self._mk_t[k] = t
                     self._mark_w = w + 1
                 else:
                     self.marks_dropped += 1
@@ -238,6 +319,15 @@ class PlaybackRing:
         self._fast_n = 0
         self._fast_end = min(end, wrap)
 
+    def _windows(self, n: int) -> None:
+        """Make the ring's windows of ``n`` samples (``_win1[s]`` is ``_buf[s : s + n]``, ``_win2[s]``
+        the same as a column); called when the device's block size changes."""
+        size = self.capacity - n + 1  # (n <= capacity in a fast run)
+        step = self._buf.strides[0]
+        self._win1 = as_strided(self._buf, shape=(size, n), strides=(step, step), writeable=False)
+        self._win2 = as_strided(self._buf, shape=(size, n, 1), strides=(step, step, step), writeable=False)
+        self._win_n = n
+
     def _settle(self) -> None:
         """Write the fast run's progress into the item's state and end the run (lock held)."""
         if self._fast_end == 0:
@@ -253,8 +343,13 @@ class PlaybackRing:
         if w >= self._mark_lim:
             self.marks_dropped += 1
             return
-        j = 6 * (w % self._nmarks)
-        self._marks[j : j + 6] = (kind, serial, off, pos, n, t)
+        k = w % self._nmarks
+        self._mk_kind[k] = kind
+        self._mk_serial[k] = serial
+        self._mk_off[k] = off
+        self._mk_pos[k] = pos
+        self._mk_n[k] = n
+        self._mk_t[k] = t
         self._mark_w = w + 1
 
     def _read_ring(self, pos: int, n: int) -> bytes:
