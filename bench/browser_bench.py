@@ -21,10 +21,11 @@ virtual mic).  Figures, median / p95 in ms:
   the page, timed by the page: when it *cut* its output (its playback AudioContext's
   ``suspend()`` resolved; the page counts the audio it and PulseAudio held as dropped), or
   when the silence it rendered is heard (the quantum the worklet went silent, mapped by the
-  context's output timestamp: render time + output latency), whichever is earlier.  (A
-  check on 2026-12-05, timed by a second, never-suspended context, found the null sink silent
-  1.6-3.4 ms after ``suspend()`` resolved; the monitor recording below, the direct measure,
-  found it silent 29.5 / 40.2 ms after the page-timed silence in the 5-minute run of 12:16.)
+  context's output timestamp: render time + output latency), whichever is earlier.  (The
+  monitor recording below, the direct measure, found the sink silent 29.5 / 40.2 ms after
+  the page-timed silence in the 5-minute run of 12:16: with the echo-cancelled mic Chromium
+  mixes its output into one stream that the cut does not flush; bench/cut_probe.py.  An
+  earlier check, timed by a second never-suspended context, had said 1.6-3.4 ms.)
   Also shown: the flush reaching the page, the page having rendered silence, and what the
   figure would be without the cut (rendered silence heard).  For the device: at the sink
   (below); the player's estimate (block in flight + device latency) is shown apart;
@@ -535,11 +536,11 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         "CPU is % of one core over the run (after 10 s of settling), per process group. Barge-in -> silent for the",
         "browser is measured by the page: at a flush it cuts its output (suspends its playback AudioContext, then",
-        "resumes it), meant to drop the audio Chromium and PulseAudio held (outputLatency, ~40 ms here); silent =",
-        "when that suspend() resolved, or when its rendered silence is heard (output timestamp) if earlier. Not",
-        "counted: the sound server's last ms after the stream stops (a null-sink recording on 2026-12-05, timed by",
-        "a second, never-suspended context: silent 1.6-3.4 ms after suspend() resolved; a gain -> 0 instead",
-        "37-40 ms after, as the output timestamp predicts). 'Without the cut' is the rendered",
+        "resumes it), which drops what Chromium held for it; page-timed silent = when that suspend() resolved,",
+        "or when its rendered silence is heard (output timestamp) if earlier. What the sound server already had",
+        "still plays: with the echo-cancelled mic Chromium mixes all output into one stream that a cut does not",
+        "flush (bench/cut_probe.py: ~30 ms after suspend() resolves, 1-3 ms without that capture; close() and",
+        "setSinkId none do no better), which the sink row below measures. 'Without the cut' is the rendered",
         "silence heard (render time + output latency): the figure before the cut. Both run on the same PulseAudio",
         "null sink, vspeaker. 'At the sink' is measured there for both paths: the bench process records",
         "vspeaker.monitor in 4 ms blocks (bench/_sink.py, PortAudio time mapped to time.monotonic() as the latency",

@@ -100,8 +100,10 @@ class BrowserAudioLink(anywidget.AnyWidget):
         max_mic_age_s: Mic audio older than this on arrival is dropped (a kernel that was busy).
         busy_ms: The page pauses its mic when no ack came for this long.
         cut: At a barge-in flush the page cuts its output (suspends and resumes its playback
-            AudioContext), which drops what the output path still holds (~40 ms on PulseAudio),
-            and reports what was heard; False: it only fades out (what is held plays out).
+            AudioContext), which drops what Chromium still holds, and reports what was heard
+            up to the cut; on PulseAudio with the echo-cancelled mic the sink falls silent
+            ~36 ms after the barge-in instead of ~56 (bench/browser_results.md); False: it only
+            fades out (what is held plays out).
         tap: The page sends back what its playback worklet rendered and was heard (tests and benches).
         force_base64: The page behaves like a frontend that drops binary buffers (Colab's), so
             both directions fall back to base64 (tests of the fallback).

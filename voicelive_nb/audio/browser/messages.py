@@ -20,8 +20,10 @@ page -> kernel
     dropped; ``g`` samples had been heard, the output was silent at the speaker from page wall
     ``sw`` (and rendered silent by ``sr``, when the page's main thread heard of it; the
     ``flush`` arrived at ``rx``).  ``cut``: the page wall time its output was cut (its playback
-    AudioContext suspended, dropping what the output path held; then resumed): ``sw`` is then
-    at most ``cut``, and ``g`` what was heard before it, of ``rendered`` samples rendered;
+    AudioContext suspended, dropping what Chromium held; then resumed): ``sw`` is then at most
+    ``cut``, and ``g`` what was heard before it, of ``rendered`` samples rendered (the sound
+    server may still play what it had: ~30 ms on PulseAudio with an echo-cancelled mic, see
+    ``bench/cut_probe.py``);
     ``fw``: when the silence rendered would have been heard without the cut.
 
 kernel -> page (each with ``to`` = the page's id once known)

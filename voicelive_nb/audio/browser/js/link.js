@@ -10,12 +10,17 @@
 // Two AudioContexts: `ctx` plays (the playback worklet) and `cctx` captures (the mic's
 // worklet; created when the mic is wanted). At a barge-in flush the page *cuts* its output:
 // the playback worklet drops its ring at once and the page suspends `ctx` and resumes it
-// straight away. Suspending stops Chromium's output stream, and the audio it and the sound
-// server still held (tens of ms: outputLatency) is dropped instead of played out. So the
-// count the page reports as played is what was heard before the cut (from the worklet's
-// render history and the output timestamp), not what was rendered. The mic's context is
-// never touched: the user is speaking over the answer. A context suspended for a cut is
-// not the user-visible "suspended" state (that one needs a click).
+// straight away. Suspending takes the context's output out of Chromium's audio service, and
+// the audio Chromium held for it is dropped instead of played out. What the sound server
+// already has still plays: while the mic is captured with echo cancellation (as here),
+// Chromium mixes all output into one stream that a cut does not flush, and on PulseAudio the
+// sink plays ~30 ms (20-44) more after suspend() resolves; without that capture, 1-3 ms
+// (measured at the null sink by bench/cut_probe.py; close() or setSinkId none do no better).
+// The count the page reports as played is what was heard up to the cut (from the worklet's
+// render history and the output timestamp), so with the echo-cancelled mic it is short of
+// what reached the speaker by about that much. The mic's context is never touched: the user
+// is speaking over the answer. A context suspended for a cut is not the user-visible
+// "suspended" state (that one needs a click).
 const CAPTURE_SRC = /*__CAPTURE_SRC__*/ "";
 const PLAYBACK_SRC = /*__PLAYBACK_SRC__*/ "";
 const FRAME = 480; // samples per capture frame (20 ms at 24 kHz)
@@ -379,8 +384,9 @@ class Link {
 
   cut(fid) {
     // barge-in: the worklet drops its ring now (no fade: nothing it renders from here is heard),
-    // and the playback context is suspended, then resumed, which drops the audio held in the
-    // output path. The played count reported is what was heard before the cut.
+    // and the playback context is suspended, then resumed, which drops the audio Chromium held
+    // for it (not what the sound server has: see the top of this file). The played count
+    // reported is what was heard up to the cut.
     const ctx = this.ctx;
     const worklet = new Promise((resolve) => (this.cutWaiters = this.cutWaiters || new Map()).set(fid, resolve));
     // the heard clock just before the cut: context time heard at a page time

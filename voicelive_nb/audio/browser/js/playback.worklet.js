@@ -8,7 +8,7 @@
 //   {type:"flush", fid}                at the next render quantum: fade out over <= 3 ms
 //                                      (within that quantum), drop the rest, report
 //   {type:"flush", fid, cut: true}     the page cuts its output (suspends this context, which
-//                                      drops what the output path holds): drop the ring now,
+//                                      drops what Chromium holds for it): drop the ring now,
 //                                      render silence from here, no fade (nothing rendered from
 //                                      here on is heard), and report the render history so the
 //                                      page can tell what was heard before the cut
