@@ -19,7 +19,7 @@ virtual mic).  Figures, median / p95 in ms:
   sample heard (the page's render time + its reported output latency; the DAC time);
 * **barge-in -> silent**: ``speech_started`` read off the socket -> the output silent.  For
   the page, timed by the page: when it *cut* its output (its playback AudioContext's
-  ``suspend()`` resolved; the page counts the audio it and PulseAudio held as dropped), or
+  ``suspend()`` resolved; the page counts what was held as dropped), or
   when the silence it rendered is heard (the quantum the worklet went silent, mapped by the
   context's output timestamp: render time + output latency), whichever is earlier.  (The
   monitor recording below, the direct measure, found the sink silent 29.5 / 40.2 ms after
@@ -485,7 +485,7 @@ def _table(results: dict[str, Any], args: argparse.Namespace) -> str:
     late = (b or {}).get("sink_after_flush_figure")
     undercount = (
         f"In this run the sink played {late.median:.1f} ms (median; p95 {late.p95:.1f}) past the page-timed silence:"
-        " the 2026-12-05 check above under-counted."
+        " what the sound server had when the page cut (see above)."
         if late is not None and late.n and late.median > 10.0
         else ""
     )
